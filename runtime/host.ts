@@ -1,0 +1,34 @@
+// The host interface of a tsxen wasm module: every function it imports,
+// all from module "xen". Implemented natively in runtime/native/imports.c
+// (under Xen) and in TypeScript by sim/ (in Node). Addresses are wasm
+// linear addresses, which under Xen are also guest virtual and
+// pseudo-physical addresses.
+
+// Issues hypercall `op` with up to five arguments; returns Xen's result
+// (negative errno on failure).
+@external("xen", "hypercall")
+export declare function hypercall(op: i32, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64): i64;
+
+// Machine frame -> pseudo-physical frame (Xen's read-only M2P table).
+@external("xen", "mfn_to_pfn")
+export declare function mfnToPfn(mfn: u64): u64;
+
+// Address of the start_info page Xen handed the guest at boot.
+@external("xen", "start_info")
+export declare function startInfoAddress(): usize;
+
+// Address where the shared_info page is mapped.
+@external("xen", "shared_info")
+export declare function sharedInfoAddress(): usize;
+
+// The CPU's time-stamp counter.
+@external("xen", "rdtsc")
+export declare function rdtsc(): u64;
+
+// A full memory barrier (mfence), for shared-ring index updates.
+@external("xen", "fence")
+export declare function fence(): void;
+
+// Prints "panic: <msg>" (UTF-8 bytes at msg) and shuts down as crashed.
+@external("xen", "panic")
+export declare function hostPanic(msg: usize, len: i32): void;

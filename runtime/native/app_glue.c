@@ -1,0 +1,15 @@
+/* Instantiates the app's wasm module (wasm2c output, module name "app") and
+ * runs it: the start function (static initialisers) runs inside
+ * instantiate, then the runtime's exported entry tsxen_main. */
+#include "app.h"
+#include "kernel.h"
+
+static Z_app_instance_t app;
+
+void wasm_app_run(void)
+{
+    wasm_rt_init();
+    Z_app_init_module();
+    Z_app_instantiate(&app, 0);
+    Z_appZ_tsxen_main(&app);
+}

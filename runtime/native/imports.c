@@ -1,0 +1,58 @@
+/* The host functions a tsxen wasm module imports (module "xen"), native
+ * version. sim/ implements the same set in TypeScript; runtime/xen.ts
+ * declares them for AssemblyScript. Pointers passed by wasm are wasm
+ * addresses, which here are guest virtual addresses, so hypercall arguments
+ * go to Xen unchanged. Xen checks every guest pointer it is given. */
+#include "wasm-rt.h"
+#include "kernel.h"
+#include "hypercall.h"
+
+struct Z_xen_instance_t;
+
+uint64_t Z_xenZ_hypercall(struct Z_xen_instance_t *x, uint32_t op, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)x;
+    if (op >= 64) return (uint64_t)-38; /* -ENOSYS: only 64 slots in the hypercall page */
+    return (uint64_t)hypercall5(op, a1, a2, a3, a4, a5);
+}
+
+uint64_t Z_xenZ_mfn_to_pfn(struct Z_xen_instance_t *x, uint64_t mfn)
+{
+    (void)x;
+    return mfn_to_pfn(mfn);
+}
+
+uint32_t Z_xenZ_start_info(struct Z_xen_instance_t *x)
+{
+    (void)x;
+    return (uint32_t)(uint64_t)boot_start_info;
+}
+
+uint32_t Z_xenZ_shared_info(struct Z_xen_instance_t *x)
+{
+    (void)x;
+    return (uint32_t)(uint64_t)shared_info_page;
+}
+
+uint64_t Z_xenZ_rdtsc(struct Z_xen_instance_t *x)
+{
+    (void)x;
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+void Z_xenZ_fence(struct Z_xen_instance_t *x)
+{
+    (void)x;
+    __asm__ volatile("mfence" ::: "memory");
+}
+
+void Z_xenZ_panic(struct Z_xen_instance_t *x, uint32_t msg, uint32_t len)
+{
+    (void)x;
+    early_puts("panic: ");
+    early_write((const char *)(uint64_t)msg, len);
+    early_puts("\n");
+    shutdown(SHUTDOWN_crash);
+}

@@ -1,0 +1,40 @@
+/* Shared declarations of the native part of the tsxen runtime: the code that
+ * runs before, beneath and after the compiled wasm module. */
+#ifndef TSXEN_KERNEL_H
+#define TSXEN_KERNEL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "xen_abi.h"
+
+/* boot.c */
+extern struct start_info *boot_start_info;
+extern uint64_t *boot_p2m;              /* pfn -> mfn, from start_info.mfn_list */
+extern struct vcpu_info_head *boot_vcpu0; /* in the mapped shared_info page */
+extern uint8_t shared_info_page[];      /* page-aligned VA where shared_info is mapped */
+
+/* mm.c: maps all RAM 1:1 (pseudo-physical = virtual, page 0 left out).
+ * Returns the first byte past the RAM usable as wasm linear memory. */
+uint64_t mm_map_all_ram(void);
+void mm_unmap_page0(void);
+static inline uint64_t mfn_to_pfn(uint64_t mfn)
+{
+    return ((const uint64_t *)MACH2PHYS_VIRT_START)[mfn];
+}
+
+/* console.c: a minimal writer on the PV console ring for boot messages and
+ * panics; the wasm runtime has the full console (runtime/console.ts). */
+void early_console_init(void);
+void early_write(const char *s, size_t len);
+void early_puts(const char *s);
+void early_put_hex(uint64_t v);
+void early_put_dec(uint64_t v);
+void early_flush(void);
+__attribute__((noreturn)) void shutdown(unsigned reason);
+__attribute__((noreturn)) void panic(const char *msg);
+
+/* wasm_rt.c */
+extern uint64_t wasm_ram_limit;         /* bytes of RAM wasm memory may grow to */
+
+/* string.c */
+size_t strlen(const char *s);
+#endif

@@ -1,0 +1,208 @@
+#!/bin/busybox sh
+# /init of the tsxen rig's dom0 (Debian 6.1 Linux under Xen 4.17, see ../rig.sh).
+# Brings up the Xen toolstack and bridge xenbr0 (10.0.0.1/24, exists only in this
+# emulated dom0), then runs each PV guest scenario in /scenarios/NN-name/ in
+# lexical order and reports on hvc0 with lines harness.ts parses:
+#   TSXEN-RIG <name> created domid=<id>
+#   TSXEN-CONSOLE <name>| <guest console line>
+#   TSXEN-CHECK <name>| <check.sh output line>
+#   TSXEN-RIG <name> error <message>
+#   TSXEN-RIG <name> result reason=<r> check=<rc|none> check_running=<rc|none> check_stopped=<rc|none> elapsed_ms=<n>
+#   TSXEN-RIG all-done | TSXEN-RIG fatal <message>
+#   MARK <event> uptime_ms=<n>
+# A scenario dir holds guest.cfg (with on_* = "preserve", so the shut-down domain
+# stays inspectable), the guest image, a `timeout` file (seconds) and optionally
+# setup.sh (run before xl create) and check.sh (`running|stopped domid name log`).
+
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
+
+uptime_ms() {
+    local up cs
+    read -r up _ < /proc/uptime
+    cs=${up#*.}; cs=${cs#0}   # "07" would be read as octal
+    echo $(( ${up%.*} * 1000 + cs * 10 ))
+}
+say() { echo "TSXEN-RIG $*"; }
+mark() { echo "MARK $1 uptime_ms=$(uptime_ms)"; }
+fatal() {
+    say "fatal $*"
+    for f in /var/log/xen/*.log; do [ -e "$f" ] && { echo "---- $f"; cat "$f"; }; done
+    xl dmesg 2>/dev/null | tail -n 40
+    poweroff -f; sleep 30
+}
+
+mount_filesystems() {
+    mount -t proc proc /proc
+    mount -t sysfs sysfs /sys
+    mount -t devtmpfs devtmpfs /dev
+    mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
+    mount -t tmpfs tmpfs /run && mkdir -p /run/xen /run/xenstored
+    mount -t tmpfs tmpfs /tmp
+}
+
+load_modules() {
+    local dir=/lib/modules/$(uname -r)/kernel m
+    for m in drivers/xen/xen-evtchn drivers/xen/xen-gntdev drivers/xen/xen-gntalloc \
+             drivers/xen/xen-privcmd drivers/xen/xenfs/xenfs drivers/net/xen-netback/xen-netback \
+             drivers/block/xen-blkback/xen-blkback drivers/block/loop net/llc/llc net/802/stp \
+             net/bridge/bridge; do
+        insmod "$dir/$m.ko" || fatal "insmod $m"
+    done
+}
+
+start_toolstack() {
+    mount -t xenfs xenfs /proc/xen || fatal "mount xenfs"
+    xenstored --pid-file /run/xenstore.pid || fatal "xenstored"
+    local i=0
+    until xenstore-read -s / >/dev/null 2>&1; do
+        i=$((i + 1)); [ $i -gt 300 ] && fatal "xenstored not answering"; sleep 0.1
+    done
+    xen-init-dom0 || fatal "xen-init-dom0"
+    xenconsoled --pid-file /run/xenconsoled.pid --log=guest --log-dir=/var/log/xen || fatal "xenconsoled"
+}
+
+start_bridge() {
+    ip link set lo up
+    brctl addbr xenbr0 || fatal "brctl addbr xenbr0"
+    ip addr add 10.0.0.1/24 dev xenbr0 || fatal "address on xenbr0"
+    ip link set xenbr0 up || fatal "xenbr0 up"
+}
+
+# Prints the log's complete lines after line $2 (all remaining lines, including
+# an unterminated last one, when $3 = final); the caller tracks $2.
+console_lines() {
+    local log=$1 from=$(($2 + 1)) to
+    if [ "$3" = final ]; then to='$'; else to=$(wc -l < "$log"); [ "$to" -ge "$from" ] || return 0; fi
+    sed -n "${from},${to}p" "$log" | tr -d '\r' | sed "s/^/TSXEN-CONSOLE $NAME| /"
+}
+stream_console() {
+    local n
+    n=$(wc -l < "$LOG")
+    [ "$n" -gt "$SHOWN" ] || return 0
+    console_lines "$LOG" "$SHOWN" partial
+    SHOWN=$n
+}
+
+# Prints the domain's state: "running", or its shutdown reason, or "gone".
+# `xl list -v` prints Reason-Code (hex, libxl_shutdown_reason) in column 8 once
+# the domain has shut down and "-" before.
+domain_state() {
+    local code
+    code=$(xl list -v "$DOMID" 2>/dev/null | awk 'NR == 2 {print $8}')
+    case $code in
+    '') echo gone ;;
+    -) echo running ;;
+    0) echo poweroff ;;
+    1) echo reboot ;;
+    2) echo suspend ;;
+    3) echo crash ;;
+    4) echo watchdog ;;
+    5) echo soft_reset ;;
+    *) echo "unknown-$code" ;;
+    esac
+}
+
+# Waits for the domain to shut down or the scenario timeout; sets REASON. A
+# timed-out domain is paused, so `check.sh stopped` still finds it, and is
+# destroyed with the others at the end of the scenario.
+wait_for_shutdown() {
+    local deadline=$(( $(uptime_ms) + $1 * 1000 ))
+    while :; do
+        stream_console
+        REASON=$(domain_state)
+        [ "$REASON" = running ] || return 0
+        if [ "$(uptime_ms)" -ge "$deadline" ]; then
+            REASON=timeout; xl pause "$DOMID"; return 0
+        fi
+        sleep 0.2
+    done
+}
+
+# xenconsoled may still be copying the last ring contents into the log: wait
+# (bounded) until the log stops growing.
+settle_log() {
+    local i=0 size last=-1
+    while [ $i -lt 20 ]; do
+        size=$(stat -c %s "$LOG")
+        [ "$size" = "$last" ] && return 0
+        last=$size; i=$((i + 1)); sleep 0.15
+    done
+}
+
+# run_check PHASE TIMEOUT_S: execs, so call it in a subshell or in the background
+# (then $! is check.sh itself: busybox timeout execs the program in its own pid).
+run_check() {
+    cd "$DIR" && exec timeout "$2" sh ./check.sh "$1" "$DOMID" "$NAME" "$LOG" > "$DIR/check-$1.out" 2>&1
+}
+show_check_output() {
+    for f in "$DIR/check-running.out" "$DIR/check-stopped.out"; do
+        [ -s "$f" ] && sed "s/^/TSXEN-CHECK $NAME| /" "$f"
+    done
+}
+# Waits up to 10 s for the background `check.sh running`, then kills it.
+reap_running_check() {
+    local i=0
+    while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.2; done
+    kill "$1" 2>/dev/null
+    wait "$1"
+}
+
+# Reports a scenario that could not be started.
+not_run() {
+    say "$NAME error $1"
+    say "$NAME result reason=not-run check=none check_running=none check_stopped=none elapsed_ms=$(( $(uptime_ms) - T0 ))"
+}
+
+run_scenario() {
+    DIR=$1; NAME=${DIR##*/}; NAME=${NAME#*-}
+    LOG=/var/log/xen/guest-$NAME.log; SHOWN=0; DOMID=
+    local tmo=60 check_pid= rc_run=none rc_stop=none check=none
+    [ -f "$DIR/timeout" ] && tmo=$(cat "$DIR/timeout")
+    T0=$(uptime_ms)
+
+    if [ -f "$DIR/setup.sh" ]; then
+        (cd "$DIR" && exec sh ./setup.sh) || { not_run "setup.sh failed rc=$?"; return; }
+    fi
+    : > "$LOG"   # exists before xenconsoled opens it (it appends)
+    if ! xl create -p "$DIR/guest.cfg"; then
+        cat /var/log/xen/hotplug.log 2>/dev/null
+        not_run "xl create failed"; return
+    fi
+    DOMID=$(xl domid "$NAME") || { not_run "no domid for $NAME"; return; }
+    say "$NAME created domid=$DOMID"
+    xl unpause "$DOMID" || { not_run "xl unpause failed"; xl destroy "$DOMID"; return; }
+    if [ -f "$DIR/check.sh" ]; then
+        run_check running $((tmo + 10)) & check_pid=$!
+    fi
+
+    wait_for_shutdown "$tmo"
+    settle_log
+    console_lines "$LOG" "$SHOWN" final
+
+    if [ -n "$check_pid" ]; then
+        (run_check stopped 30); rc_stop=$?
+        reap_running_check "$check_pid"; rc_run=$?
+        check=$rc_run; [ "$check" -eq 0 ] && check=$rc_stop
+        show_check_output
+    fi
+    [ "$REASON" = gone ] && say "$NAME error domain vanished before its shutdown reason was read"
+    say "$NAME result reason=$REASON check=$check check_running=$rc_run check_stopped=$rc_stop elapsed_ms=$(( $(uptime_ms) - T0 ))"
+    xl destroy "$DOMID" 2>/dev/null
+}
+
+mount_filesystems
+mark init-start
+# Linux 6.1 leaves the CRNG unseeded for a while and libuuid (via xl) then sleeps
+# ~3 s per `xl create`; a blocking read makes the kernel seed it from CPU jitter now.
+(head -c 1 /dev/random > /dev/null) &
+load_modules
+start_toolstack
+mark toolstack-up
+start_bridge
+for dir in /scenarios/*/; do
+    [ -f "$dir/guest.cfg" ] && run_scenario "${dir%/}"
+done
+say all-done
+poweroff -f
+sleep 30

@@ -1,0 +1,447 @@
+// tests/xen/harness.ts — the real-Xen test harness.
+//
+// Boots Xen 4.17 + a Debian 6.1 Linux dom0 in QEMU/TCG once and runs PV guest
+// scenarios one after another inside it (`xl create` from dom0/init.sh). The
+// cached hypervisor, kernel and base initramfs come from rig.sh; per run only a
+// small second cpio archive holding /scenarios/ is built and appended to the
+// base initramfs (Linux unpacks concatenated archives in order).
+// Every wait is bounded; only the QEMU process started here is ever killed.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, promises as fs, type WriteStream } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+export interface Scenario {
+  /** [a-z0-9-]+; also the xl domain name. */
+  name: string;
+  /** Host path of the PV guest ELF. */
+  image: string;
+  /** Default 32. */
+  memoryMB?: number;
+  /**
+   * Extra xl cfg lines, appended after the generated ones. vifs default to
+   * bridge xenbr0 (dom0 is 10.0.0.1/24). A disk whose target is a regular file
+   * needs `script=block-tsxen` (libxl only picks the phy backend for files when a
+   * script is named); a /dev/loopN target works without.
+   */
+  xlExtra?: string[];
+  /** dom0 sh script run in the scenario dir before `xl create`. */
+  setup?: string;
+  /** dom0 sh script, run as `check.sh running|stopped <domid> <name> <console-log>`. */
+  check?: string;
+  /** Extra files for the scenario dir: name in the dir -> host path. */
+  files?: Record<string, string>;
+  /** Seconds until the guest is paused, reported as 'timeout' and destroyed after check.sh; default 60. */
+  timeoutSec?: number;
+}
+
+export type ShutdownReason =
+  | 'poweroff' | 'reboot' | 'crash' | 'suspend' | 'watchdog' | 'timeout' | 'not-run' | 'unknown';
+
+export interface ScenarioResult {
+  name: string;
+  reason: ShutdownReason;
+  /** Guest console lines (as logged by xenconsoled, without CR). */
+  console: string[];
+  /** null without check.sh; else the `running` rc, or the `stopped` rc when that was 0. */
+  checkRc: number | null;
+  checkRunningRc: number | null;
+  checkStoppedRc: number | null;
+  /** Output of both check.sh runs. */
+  checkOutput: string[];
+  domid: number | null;
+  /** From `xl create` to the result line, measured in dom0. */
+  elapsedMs: number;
+  /** Why the scenario did not run or ended oddly (setup.sh/xl create failure, ...). */
+  error?: string;
+}
+
+export interface RigPaths {
+  dir: string;
+  xen: string;
+  vmlinux: string;
+  baseInitrd: string;
+}
+
+export interface RigOptions {
+  /** Every serial line (timestamp-free), for live display. */
+  onLine?: (line: string) => void;
+  onConsole?: (scenario: string, line: string) => void;
+  /** Default: 120 s + per scenario its timeout + 15 s of toolstack work. */
+  totalTimeoutSec?: number;
+  /** Path to write the timestamped serial log to. */
+  log?: string;
+  /** Already prepared rig; prepareRig() is run otherwise. */
+  rig?: RigPaths;
+}
+
+export type RunOutcome = 'done' | 'fatal' | 'panic' | 'timeout' | 'qemu-exited';
+
+export interface RunResult {
+  results: ScenarioResult[];
+  /** Timestamped serial log ("[  s.mmm] line" per line). */
+  serialLog: string;
+  /** ms from QEMU start to the dom0 toolstack being up; null if never reached. */
+  bootMs: number | null;
+  totalMs: number;
+  outcome: RunOutcome;
+  /** The fatal or panic line, if any. */
+  failure?: string;
+  /** ms from QEMU start to each `MARK <event>` line of dom0. */
+  marks: Record<string, number>;
+}
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const QEMU = 'qemu-system-x86_64';
+const DOM0_CMDLINE = 'console=hvc0 earlyprintk=xen quiet';
+// noreboot: keep Xen's last words visible; QEMU is killed here anyway.
+const XEN_CMDLINE = 'console=com1 loglvl=all guest_loglvl=all noreboot dom0_mem=512M,max:512M';
+const PANIC_RE = /Panic on CPU|Kernel panic|Dom0 crashed/;
+// Xen's last word once dom0 is gone (with noreboot it then halts, or enters S5 and QEMU exits).
+const XEN_HALTED_RE = /\(XEN\) Hardware Dom0 (halted|shutdown|crashed)/;
+const FAILURE_GRACE_MS = 5000;
+const PREPARE_TIMEOUT_MS = 20 * 60 * 1000;
+const RESERVED_FILES = new Set(['guest.cfg', 'timeout', 'setup.sh', 'check.sh']);
+
+export function rigDir(): string {
+  const cache = process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache');
+  return process.env.TSXEN_RIG_DIR ?? path.join(cache, 'tsxen', 'rig');
+}
+
+/** Runs `rig.sh prepare` (idempotent, fast when cached); its progress goes to stderr. */
+export async function prepareRig(opts: { dir?: string } = {}): Promise<RigPaths> {
+  const dir = opts.dir ?? rigDir();
+  const child = spawn('bash', [path.join(HERE, 'rig.sh'), 'prepare'], {
+    env: { ...process.env, TSXEN_RIG_DIR: dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(process.stderr, { end: false });
+  child.stderr?.pipe(process.stderr, { end: false });
+  const code = await waitForExit(child, PREPARE_TIMEOUT_MS);
+  if (code !== 0) throw new Error(`rig.sh prepare failed (exit ${code ?? 'timeout'}); see its output above`);
+  const paths: RigPaths = {
+    dir,
+    xen: path.join(dir, 'xen.elf'),
+    vmlinux: path.join(dir, 'vmlinux'),
+    baseInitrd: path.join(dir, 'dom0-base.cpio.gz'),
+  };
+  for (const p of [paths.xen, paths.vmlinux, paths.baseInitrd]) {
+    if (!existsSync(p)) throw new Error(`rig.sh prepare succeeded but ${p} is missing`);
+  }
+  return paths;
+}
+
+/** Boots Xen + dom0 once and runs the scenarios in order. */
+export async function runScenarios(scenarios: Scenario[], opts: RigOptions = {}): Promise<RunResult> {
+  validateScenarios(scenarios);
+  assertQemuInstalled();
+  const rig = opts.rig ?? (await prepareRig());
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tsxen-rig-'));
+  try {
+    const initrd = path.join(tmp, 'dom0.cpio.gz');
+    await writeInitrd(rig.baseInitrd, scenarios, initrd);
+    const totalSec = opts.totalTimeoutSec ?? 120 + scenarios.reduce((s, sc) => s + timeoutOf(sc) + 15, 0);
+    return await bootAndCollect(rig, initrd, scenarios, totalSec * 1000, opts);
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- scenarios
+
+function timeoutOf(s: Scenario): number {
+  return s.timeoutSec ?? 60;
+}
+
+function scenarioDir(s: Scenario, index: number): string {
+  return `scenarios/${String(index + 1).padStart(2, '0')}-${s.name}`;
+}
+
+function validateScenarios(scenarios: Scenario[]): void {
+  const names = new Set<string>();
+  for (const s of scenarios) {
+    if (!/^[a-z0-9-]+$/.test(s.name)) throw new Error(`scenario name ${JSON.stringify(s.name)} must match [a-z0-9-]+`);
+    if (names.has(s.name)) throw new Error(`duplicate scenario name ${s.name}`);
+    names.add(s.name);
+    const t = timeoutOf(s);
+    if (!Number.isInteger(t) || t <= 0) throw new Error(`${s.name}: timeoutSec must be a positive integer`);
+    for (const [file, hostPath] of [[path.basename(s.image), s.image], ...Object.entries(s.files ?? {})]) {
+      if (!/^[A-Za-z0-9._-]+$/.test(file) || file.startsWith('.') || RESERVED_FILES.has(file)) {
+        throw new Error(`${s.name}: file name ${JSON.stringify(file)} is not allowed in the scenario dir`);
+      }
+      if (!existsSync(hostPath)) throw new Error(`${s.name}: ${hostPath} does not exist`);
+    }
+  }
+}
+
+function guestCfg(s: Scenario, dir: string): string {
+  const lines = [
+    `name = "${s.name}"`,
+    'type = "pv"',
+    `kernel = "/${dir}/${path.basename(s.image)}"`,
+    `memory = ${s.memoryMB ?? 32}`,
+    'vcpus = 1',
+    // preserve: the shut-down domain stays for check.sh and for reading its reason
+    'on_poweroff = "preserve"',
+    'on_reboot = "preserve"',
+    'on_crash = "preserve"',
+    ...(s.xlExtra ?? []),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+interface CpioEntry {
+  name: string;
+  mode: number;
+  data: Buffer;
+}
+
+async function scenarioEntries(scenarios: Scenario[]): Promise<CpioEntry[]> {
+  const dirMode = 0o040755;
+  const entries: CpioEntry[] = [{ name: 'scenarios', mode: dirMode, data: Buffer.alloc(0) }];
+  const file = (name: string, text: string, mode = 0o100644): CpioEntry => ({ name, mode, data: Buffer.from(text) });
+  for (const [i, s] of scenarios.entries()) {
+    const dir = scenarioDir(s, i);
+    entries.push({ name: dir, mode: dirMode, data: Buffer.alloc(0) });
+    entries.push(file(`${dir}/guest.cfg`, guestCfg(s, dir)));
+    entries.push(file(`${dir}/timeout`, `${timeoutOf(s)}\n`));
+    if (s.setup !== undefined) entries.push(file(`${dir}/setup.sh`, s.setup, 0o100755));
+    if (s.check !== undefined) entries.push(file(`${dir}/check.sh`, s.check, 0o100755));
+    const copies: [string, string][] = [[path.basename(s.image), s.image], ...Object.entries(s.files ?? {})];
+    for (const [name, hostPath] of copies) {
+      entries.push({ name: `${dir}/${name}`, mode: 0o100644, data: await fs.readFile(hostPath) });
+    }
+  }
+  return entries;
+}
+
+// newc ("070701") format, as the kernel's initramfs unpacker reads it.
+function cpioNewc(entries: CpioEntry[]): Buffer {
+  const parts: Buffer[] = [];
+  const pad4 = (n: number): Buffer => Buffer.alloc((4 - (n % 4)) % 4);
+  const header = (ino: number, e: CpioEntry): Buffer => {
+    const nameSize = Buffer.byteLength(e.name) + 1;
+    const fields = [ino, e.mode, 0, 0, e.mode & 0o040000 ? 2 : 1, 0, e.data.length, 0, 0, 0, 0, nameSize, 0];
+    const text = '070701' + fields.map((f) => f.toString(16).padStart(8, '0')).join('') + e.name + '\0';
+    return Buffer.from(text, 'latin1');
+  };
+  const all = [...entries, { name: 'TRAILER!!!', mode: 0, data: Buffer.alloc(0) }];
+  for (const [i, e] of all.entries()) {
+    const h = header(i + 1, e);
+    parts.push(h, pad4(h.length), e.data, pad4(e.data.length));
+  }
+  return Buffer.concat(parts);
+}
+
+async function writeInitrd(base: string, scenarios: Scenario[], out: string): Promise<void> {
+  const baseData = await fs.readFile(base);
+  // The kernel skips zero padding between archives; keep the second one 4-aligned.
+  const padding = Buffer.alloc((4 - (baseData.length % 4)) % 4);
+  const extra = gzipSync(cpioNewc(await scenarioEntries(scenarios)));
+  await fs.writeFile(out, Buffer.concat([baseData, padding, extra]));
+}
+
+// ---------------------------------------------------------------- QEMU
+
+function assertQemuInstalled(): void {
+  const r = spawnSync(QEMU, ['--version'], { stdio: 'ignore', timeout: 10000 });
+  if (r.error !== undefined) throw new Error(`${QEMU} not found: apt-get install qemu-system-x86`);
+}
+
+function qemuArgs(rig: RigPaths, initrd: string): string[] {
+  // QEMU splits -initrd at commas; a literal comma is written twice.
+  const esc = (s: string): string => s.replaceAll(',', ',,');
+  return [
+    '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-nic', 'none',
+    '-m', '1024',
+    // TCG only (no -accel kvm), one vCPU; +rdrand seeds dom0's CRNG early.
+    '-cpu', 'qemu64,+rdrand',
+    '-kernel', rig.xen,
+    '-initrd', `${esc(rig.vmlinux)} ${DOM0_CMDLINE},${esc(initrd)}`,
+    '-append', XEN_CMDLINE,
+  ];
+}
+
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(null);
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+    child.once('error', () => {
+      clearTimeout(timer);
+      resolve(null);
+    });
+  });
+}
+
+async function stopQemu(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  if ((await waitForExit(child, 3000)) === null && child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** Collects what dom0 reports on the serial line into results. */
+class SerialParser {
+  readonly results = new Map<string, ScenarioResult>();
+  readonly marks: Record<string, number> = {};
+  outcome: RunOutcome | null = null;
+  failure?: string;
+
+  constructor(scenarios: Scenario[], private readonly opts: RigOptions) {
+    for (const s of scenarios) {
+      this.results.set(s.name, {
+        name: s.name, reason: 'not-run', console: [], checkRc: null, checkRunningRc: null,
+        checkStoppedRc: null, checkOutput: [], domid: null, elapsedMs: 0,
+      });
+    }
+  }
+
+  line(text: string, atMs: number): void {
+    let m: RegExpMatchArray | null;
+    if ((m = text.match(/^TSXEN-CONSOLE ([a-z0-9-]+)\| ?(.*)$/))) {
+      this.results.get(m[1])?.console.push(m[2]);
+      this.opts.onConsole?.(m[1], m[2]);
+    } else if ((m = text.match(/^TSXEN-CHECK ([a-z0-9-]+)\| ?(.*)$/))) {
+      this.results.get(m[1])?.checkOutput.push(m[2]);
+    } else if ((m = text.match(/^TSXEN-RIG ([a-z0-9-]+) (created|error|result) ?(.*)$/))) {
+      this.scenarioEvent(m[1], m[2], m[3]);
+    } else if (text === 'TSXEN-RIG all-done') {
+      this.outcome = 'done';
+    } else if ((m = text.match(/^TSXEN-RIG fatal (.*)$/))) {
+      this.fail('fatal', m[1]);
+    } else if ((m = text.match(/^MARK (\S+)/))) {
+      this.marks[m[1]] = atMs;
+    } else if (PANIC_RE.test(text)) {
+      this.fail('panic', text);
+    }
+  }
+
+  private fail(outcome: RunOutcome, failure: string): void {
+    if (this.outcome !== null) return;
+    this.outcome = outcome;
+    this.failure = failure;
+  }
+
+  private scenarioEvent(name: string, kind: string, rest: string): void {
+    const r = this.results.get(name);
+    if (r === undefined) return;
+    if (kind === 'error') {
+      r.error = r.error === undefined ? rest : `${r.error}; ${rest}`;
+      return;
+    }
+    const kv = Object.fromEntries(rest.split(' ').map((w) => w.split('=', 2)));
+    const rc = (v: string | undefined): number | null => (v === undefined || v === 'none' ? null : Number(v));
+    if (kind === 'created') {
+      r.domid = rc(kv.domid);
+      return;
+    }
+    r.reason = toReason(kv.reason);
+    r.checkRc = rc(kv.check);
+    r.checkRunningRc = rc(kv.check_running);
+    r.checkStoppedRc = rc(kv.check_stopped);
+    r.elapsedMs = Number(kv.elapsed_ms ?? 0);
+  }
+}
+
+function toReason(raw: string | undefined): ShutdownReason {
+  const known: ShutdownReason[] = ['poweroff', 'reboot', 'crash', 'suspend', 'watchdog', 'timeout', 'not-run'];
+  return known.find((k) => k === raw) ?? 'unknown';
+}
+
+/** Splits a byte stream into lines, calling back per complete line (CR stripped). */
+function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer): void; flush(): void } {
+  let pending = '';
+  const emit = (l: string): void => onLine(l.replace(/\r+$/, ''));
+  return {
+    push(chunk) {
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      lines.forEach(emit);
+    },
+    flush() {
+      if (pending !== '') emit(pending);
+      pending = '';
+    },
+  };
+}
+
+function stamp(ms: number): string {
+  return `[${(ms / 1000).toFixed(3).padStart(8)}] `;
+}
+
+async function bootAndCollect(
+  rig: RigPaths, initrd: string, scenarios: Scenario[], totalMs: number, opts: RigOptions,
+): Promise<RunResult> {
+  const parser = new SerialParser(scenarios, opts);
+  const logLines: string[] = [];
+  const logFile: WriteStream | null = opts.log ? createWriteStream(opts.log) : null;
+  const t0 = performance.now();
+  const child = spawn(QEMU, qemuArgs(rig, initrd), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  let failureDeadline: NodeJS.Timeout | undefined;
+
+  const record = (text: string): void => {
+    const at = performance.now() - t0;
+    const stamped = stamp(at) + text;
+    logLines.push(stamped);
+    logFile?.write(stamped + '\n');
+    opts.onLine?.(text);
+    const before = parser.outcome;
+    parser.line(text, Math.round(at));
+    if (parser.outcome === 'done') finish();
+    else if (parser.outcome !== null && before === null) {
+      // keep reading a little: dom0 dumps its logs after a fatal error
+      failureDeadline = setTimeout(finish, FAILURE_GRACE_MS);
+    } else if (parser.outcome !== null && XEN_HALTED_RE.test(text)) finish();
+  };
+  const out = lineSplitter(record);
+  const err = lineSplitter((l) => record(`qemu: ${l}`));
+  child.stdout?.on('data', (c: Buffer) => out.push(c));
+  child.stderr?.on('data', (c: Buffer) => err.push(c));
+  child.once('exit', () => {
+    out.flush();
+    err.flush();
+    if (parser.outcome === null) parser.outcome = 'qemu-exited';
+    finish();
+  });
+  child.once('error', (e) => {
+    record(`qemu: ${e.message}`);
+    if (parser.outcome === null) parser.outcome = 'qemu-exited';
+    finish();
+  });
+  const overall = setTimeout(() => {
+    if (parser.outcome === null) parser.outcome = 'timeout';
+    finish();
+  }, totalMs);
+
+  await finished;
+  clearTimeout(overall);
+  clearTimeout(failureDeadline);
+  await stopQemu(child);
+  process.removeListener('exit', killOnExit);
+  if (logFile) await new Promise<void>((resolve) => logFile.end(resolve));
+
+  return {
+    results: [...parser.results.values()],
+    serialLog: logLines.join('\n') + '\n',
+    bootMs: parser.marks['toolstack-up'] ?? null,
+    totalMs: Math.round(performance.now() - t0),
+    outcome: parser.outcome ?? 'timeout',
+    failure: parser.failure,
+    marks: parser.marks,
+  };
+}

@@ -1,0 +1,74 @@
+// tsxen command line: build, run.
+import { build, BuildError } from "./build.ts";
+import { MissingToolError } from "./toolchain.ts";
+import { WasmCheckError } from "./wasm-check.ts";
+
+const USAGE = `usage:
+  tsxen build <app.ts> -o <image> [--memory MiB] [--name NAME]
+      AssemblyScript app -> x86-64 Xen PV image, plus <image>.cfg (xl config)
+  tsxen run <image> [--memory MiB] [--extra CMDLINE] [--timeout SECONDS]
+      boots the image under real Xen (Xen 4.17 + Linux dom0 in QEMU), console live
+`;
+
+function fail(message: string): never {
+  console.error(`tsxen: ${message}`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[], valueFlags: Record<string, string>): { positional: string[]; flags: Record<string, string> } {
+  const positional: string[] = [];
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const key = valueFlags[arg];
+    if (key) {
+      if (i + 1 >= argv.length) fail(`${arg} needs a value\n${USAGE}`);
+      flags[key] = argv[++i];
+    } else if (arg.startsWith("-")) {
+      fail(`unknown option ${arg}\n${USAGE}`);
+    } else {
+      positional.push(arg);
+    }
+  }
+  return { positional, flags };
+}
+
+function intFlag(flags: Record<string, string>, key: string): number | undefined {
+  if (flags[key] === undefined) return undefined;
+  const n = Number(flags[key]);
+  if (!Number.isInteger(n) || n <= 0) fail(`--${key} takes a positive whole number, not '${flags[key]}'`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "build": {
+      const { positional, flags } = parseArgs(rest, { "-o": "output", "--output": "output", "--memory": "memory", "--name": "name" });
+      if (positional.length !== 1 || !flags.output) fail(`build takes one app file and -o <image>\n${USAGE}`);
+      await build({ entry: positional[0], output: flags.output, memoryMB: intFlag(flags, "memory"), name: flags.name, log: (s) => console.log(s) });
+      return 0;
+    }
+    case "run": {
+      const { positional, flags } = parseArgs(rest, { "--memory": "memory", "--extra": "extra", "--timeout": "timeout" });
+      if (positional.length !== 1) fail(`run takes one image\n${USAGE}`);
+      const { runImage } = await import("./run.ts");
+      return runImage({ image: positional[0], memoryMB: intFlag(flags, "memory"), extra: flags.extra, timeoutSec: intFlag(flags, "timeout") });
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      fail(`unknown command '${command}'\n${USAGE}`);
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  if (e instanceof BuildError || e instanceof MissingToolError || e instanceof WasmCheckError) fail(e.message);
+  throw e;
+}

@@ -1,0 +1,26 @@
+// The host interface every tsxen wasm module may import: module "xen" and
+// these functions with exactly these signatures. runtime/host.ts declares
+// them for AssemblyScript, runtime/native/imports.c implements them under
+// Xen, sim/ implements them in Node; tests/host-interface.test.ts keeps this
+// table and runtime/host.ts in step.
+export type WasmType = "i32" | "i64" | "f32" | "f64";
+
+export interface HostFunction {
+  params: WasmType[];
+  results: WasmType[];
+}
+
+export const HOST_MODULE = "xen";
+
+export const HOST_FUNCTIONS: Record<string, HostFunction> = {
+  hypercall: { params: ["i32", "i64", "i64", "i64", "i64", "i64"], results: ["i64"] },
+  mfn_to_pfn: { params: ["i64"], results: ["i64"] },
+  start_info: { params: [], results: ["i32"] },
+  shared_info: { params: [], results: ["i32"] },
+  rdtsc: { params: [], results: ["i64"] },
+  fence: { params: [], results: [] },
+  panic: { params: ["i32", "i32"], results: [] },
+};
+
+// The export the native boot code and the sim call after instantiation.
+export const ENTRY_EXPORT = "tsxen_main";
