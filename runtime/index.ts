@@ -2,5 +2,5 @@
 export { log, write } from "./log";
 export { exit } from "./exit";
 export { startInfo, StartInfo } from "./start_info";
-export { consoleWrite, consoleFlush } from "./console";
+export { consoleWrite, consoleFlush, consoleDroppedBytes } from "./console";
 export { panic } from "./panic";

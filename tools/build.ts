@@ -14,7 +14,8 @@ import { fileURLToPath } from "node:url";
 import asc from "assemblyscript/asc";
 import { checkWasm } from "./wasm-check.ts";
 import { findTool } from "./toolchain.ts";
-import { ENTRY_EXPORT } from "./host-interface.ts";
+import { checkPvImage } from "./elf-notes.ts";
+import { ENTRY_EXPORT, START_EXPORT } from "./host-interface.ts";
 
 const run = promisify(execFile);
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -80,7 +81,7 @@ async function compileWasm(entry: string, workDir: string, memoryBase: number): 
     [
       "entry.ts", "--outFile", "app.wasm", "--textFile", "app.wat",
       "-O3", "--runtime", "stub", "--memoryBase", String(memoryBase),
-      "--use", "abort=~lib/tsxen/panic/tsxenAbort", "--noColors",
+      "--use", "abort=~lib/tsxen/panic/tsxenAbort", "--exportStart", START_EXPORT, "--noColors",
     ],
     {
       stdout: sink,
@@ -160,26 +161,37 @@ export function xlConfig(name: string, image: string, memoryMB: number): string 
   ].join("\n");
 }
 
+export interface WasmBuild {
+  wasm: Uint8Array;
+  wasmFile: string;
+}
+
+// asc + binaryen check: the first half of the pipeline, shared by `tsxen
+// build` and `tsxen sim`.
+export async function buildWasm(entryPath: string, workDir: string, memoryBase: number, log: (s: string) => void): Promise<WasmBuild> {
+  const entry = path.resolve(entryPath);
+  if (!fs.existsSync(entry)) throw new BuildError(`${entryPath}: no such file`);
+  fs.rmSync(workDir, { recursive: true, force: true });
+  fs.mkdirSync(workDir, { recursive: true });
+  const wasm = await step(log, `asc ${path.relative(process.cwd(), entry)} -> app.wasm`, () => compileWasm(entry, workDir, memoryBase));
+  await step(log, `binaryen check: ${kib(wasm.length)} of wasm, imports only the xen host interface`, async () => checkWasm(wasm));
+  return { wasm, wasmFile: path.join(workDir, "app.wasm") };
+}
+
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const log = opts.log ?? ((s: string) => console.error(s));
-  const entry = path.resolve(opts.entry);
   const output = path.resolve(opts.output);
   const memoryBase = opts.memoryBase ?? DEFAULT_MEMORY_BASE;
   const memoryMB = opts.memoryMB ?? 32;
   const name = domainName(opts);
-  if (!fs.existsSync(entry)) throw new BuildError(`${opts.entry}: no such file`);
   if (!Number.isInteger(memoryMB) || memoryMB < 8) throw new BuildError(`memory must be a whole number of MiB, at least 8 (got ${opts.memoryMB})`);
-  const tools = { nasm: findTool("nasm"), wasm2c: findTool("wasm2c"), gcc: findTool("gcc"), ld: findTool("ld") };
+  const tools = { nasm: findTool("nasm"), wasm2c: findTool("wasm2c"), gcc: findTool("gcc"), ld: findTool("ld"), objcopy: findTool("objcopy") };
   const header = wasmRtHeader();
 
   const workDir = `${output}.d`;
-  fs.rmSync(workDir, { recursive: true, force: true });
-  fs.mkdirSync(workDir, { recursive: true });
-
-  const wasm = await step(log, `asc ${path.relative(process.cwd(), entry)} -> app.wasm`, () => compileWasm(entry, workDir, memoryBase));
-  await step(log, `binaryen check: ${kib(wasm.length)} of wasm, imports only the xen host interface`, async () => checkWasm(wasm));
+  const { wasm, wasmFile } = await buildWasm(opts.entry, workDir, memoryBase, log);
   await step(log, "wasm2c -> app.c", async () => {
-    await run(tools.wasm2c, [path.join(workDir, "app.wasm"), "-n", "app", "-o", path.join(workDir, "app.c")]);
+    await run(tools.wasm2c, [wasmFile, "-n", "app", "-o", path.join(workDir, "app.c")]);
     fs.copyFileSync(header, path.join(workDir, "wasm-rt.h"));
   });
   const objects = await step(log, "gcc -O3 -ffreestanding: app.c + runtime/native", () => compileNative(tools.gcc, workDir, memoryBase));
@@ -202,7 +214,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   // half-written image behind.
   const tmp = `${output}.tmp-${process.pid}`;
   fs.mkdirSync(path.dirname(output), { recursive: true });
-  await run("objcopy", ["--strip-all", linked, tmp]);
+  await run(tools.objcopy, ["--strip-all", linked, tmp]);
+  const problems = checkPvImage(fs.readFileSync(tmp));
+  if (problems.length) {
+    fs.rmSync(tmp);
+    throw new BuildError(`the linked image is not a valid PV kernel:\n${problems.join("\n")}`);
+  }
   fs.renameSync(tmp, output);
   const config = `${output}.cfg`;
   fs.writeFileSync(config, xlConfig(name, output, memoryMB));

@@ -6,6 +6,8 @@ import { WasmCheckError } from "./wasm-check.ts";
 const USAGE = `usage:
   tsxen build <app.ts> -o <image> [--memory MiB] [--name NAME]
       AssemblyScript app -> x86-64 Xen PV image, plus <image>.cfg (xl config)
+  tsxen sim <app.ts | module.wasm> [--memory MiB] [--extra CMDLINE]
+      runs the app in the simulated Xen host (Node), prints its console
   tsxen run <image> [--memory MiB] [--extra CMDLINE] [--timeout SECONDS]
       boots the image under real Xen (Xen 4.17 + Linux dom0 in QEMU), console live
 `;
@@ -48,6 +50,12 @@ async function main(argv: string[]): Promise<number> {
       if (positional.length !== 1 || !flags.output) fail(`build takes one app file and -o <image>\n${USAGE}`);
       await build({ entry: positional[0], output: flags.output, memoryMB: intFlag(flags, "memory"), name: flags.name, log: (s) => console.log(s) });
       return 0;
+    }
+    case "sim": {
+      const { positional, flags } = parseArgs(rest, { "--memory": "memory", "--extra": "extra" });
+      if (positional.length !== 1) fail(`sim takes one app (.ts) or module (.wasm)\n${USAGE}`);
+      const { simApp } = await import("./sim.ts");
+      return simApp({ input: positional[0], memoryMB: intFlag(flags, "memory"), cmdline: flags.extra });
     }
     case "run": {
       const { positional, flags } = parseArgs(rest, { "--memory": "memory", "--extra": "extra", "--timeout": "timeout" });

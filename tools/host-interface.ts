@@ -22,5 +22,9 @@ export const HOST_FUNCTIONS: Record<string, HostFunction> = {
   panic: { params: ["i32", "i32"], results: [] },
 };
 
-// The export the native boot code and the sim call after instantiation.
+// The exports the native boot code and the sim call, in this order, after
+// instantiation: the module's start function (static initialisers; exported
+// with asc --exportStart so the host can lay out start_info first), then
+// the runtime's entry, which runs the app.
+export const START_EXPORT = "tsxen_start";
 export const ENTRY_EXPORT = "tsxen_main";

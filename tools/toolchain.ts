@@ -13,6 +13,7 @@ export const TOOLS: Record<string, Tool> = {
   wasm2c: { command: "wasm2c", debianPackage: "wabt", purpose: "translates wasm to C" },
   gcc: { command: "gcc", debianPackage: "gcc", purpose: "compiles the C to native code" },
   ld: { command: "ld", debianPackage: "binutils", purpose: "links the PV image" },
+  objcopy: { command: "objcopy", debianPackage: "binutils", purpose: "strips the PV image" },
 };
 
 export class MissingToolError extends Error {

@@ -3,7 +3,7 @@
 // signatures), must export memory and the entry point, and may use only
 // the wasm features wasm2c and our runtime support.
 import binaryen from "binaryen";
-import { HOST_FUNCTIONS, HOST_MODULE, ENTRY_EXPORT, type WasmType } from "./host-interface.ts";
+import { HOST_FUNCTIONS, HOST_MODULE, ENTRY_EXPORT, START_EXPORT, type WasmType } from "./host-interface.ts";
 
 // Features AssemblyScript's default build emits; anything else (SIMD,
 // threads, reference types, exceptions, …) has no support in our runtime.
@@ -72,7 +72,9 @@ export function checkWasm(bytes: Uint8Array): WasmFacts {
     const exports: string[] = [];
     for (let i = 0; i < mod.getNumExports(); i++) exports.push(binaryen.getExportInfo(mod.getExportByIndex(i)).name);
     if (!exports.includes("memory")) problems.push("does not export its memory");
-    if (!exports.includes(ENTRY_EXPORT)) problems.push(`does not export ${ENTRY_EXPORT}`);
+    for (const name of [START_EXPORT, ENTRY_EXPORT]) {
+      if (!exports.includes(name)) problems.push(`does not export ${name}`);
+    }
     // Validating with only the allowed features enabled rejects any use of
     // another one (binaryen prints the offending instruction).
     mod.setFeatures(ALLOWED_FEATURES);

@@ -1,6 +1,6 @@
 /* Instantiates the app's wasm module (wasm2c output, module name "app") and
- * runs it: the start function (static initialisers) runs inside
- * instantiate, then the runtime's exported entry tsxen_main. */
+ * runs it: first its start function (static initialisers, exported as
+ * tsxen_start by asc --exportStart), then the runtime's entry tsxen_main. */
 #include "app.h"
 #include "kernel.h"
 
@@ -11,5 +11,6 @@ void wasm_app_run(void)
     wasm_rt_init();
     Z_app_init_module();
     Z_app_instantiate(&app, 0);
+    Z_appZ_tsxen_start(&app);
     Z_appZ_tsxen_main(&app);
 }

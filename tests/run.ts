@@ -1,0 +1,44 @@
+// The test runner behind `make test`: loads the given tape test files (or
+// every tests/**/*.test.ts), lets tape print its TAP, and ends with the
+// plain summary line CI reads: "N passed, N failed[, N skipped]".
+// Counts are tape assertions; a skipped test (e.g. real Xen unavailable)
+// counts as skipped, never as passed.
+import test from "tape";
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+function findTests(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return findTests(full);
+    return entry.name.endsWith(".test.ts") ? [full] : [];
+  });
+}
+
+const files = process.argv.slice(2).length ? process.argv.slice(2) : findTests(path.dirname(new URL(import.meta.url).pathname)).sort();
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+// Hold tape until every file has registered its tests (the files load
+// asynchronously), then count the TAP lines as they pass through.
+test.wait();
+let pending = "";
+test.createStream().on("data", (chunk: string | Buffer) => {
+  process.stdout.write(chunk);
+  pending += chunk.toString();
+  const lines = pending.split("\n");
+  pending = lines.pop() ?? "";
+  for (const line of lines) {
+    if (/^ok \d+.*# SKIP/.test(line)) skipped++;
+    else if (/^ok \d+/.test(line)) passed++;
+    else if (/^not ok \d+/.test(line)) failed++;
+  }
+});
+// On exit, after tape's own closing lines, so that ours is the last line.
+process.on("exit", () => {
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+  if (failed > 0 || passed === 0) process.exitCode = 1;
+});
+for (const file of files) await import(pathToFileURL(path.resolve(file)).href);
+test.run();

@@ -1,0 +1,19 @@
+// Builds test and example apps to wasm once per test process, for sim tests.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { buildWasm, DEFAULT_MEMORY_BASE } from "../../tools/build.ts";
+
+const cache = new Map<string, Promise<Uint8Array>>();
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-sim-test-"));
+process.on("exit", () => fs.rmSync(root, { recursive: true, force: true }));
+
+export function wasmOf(entry: string): Promise<Uint8Array> {
+  let built = cache.get(entry);
+  if (!built) {
+    const workDir = path.join(root, String(cache.size));
+    built = buildWasm(entry, workDir, DEFAULT_MEMORY_BASE, () => {}).then((b) => b.wasm);
+    cache.set(entry, built);
+  }
+  return built;
+}
