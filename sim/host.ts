@@ -154,7 +154,7 @@ export class SimGuest {
   }
 
   async run(wasm: Uint8Array): Promise<SimResult> {
-    const { instance } = await WebAssembly.instantiate(wasm, this.imports());
+    const instance = await WebAssembly.instantiate(await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>), this.imports());
     this.memory = instance.exports.memory as WebAssembly.Memory;
     this.layOut();
     const result = (reason: ShutdownReason): SimResult => ({ reason, console: this.console.text(), hypercalls: this.hypercallCount });
@@ -164,7 +164,7 @@ export class SimGuest {
     } catch (e) {
       if (e instanceof Shutdown) return result(e.reason);
       if (e instanceof WebAssembly.RuntimeError) {
-        this.console.append(Buffer.from(`trap: ${trapWording(e.message)}\n`));
+        this.console.append(Buffer.from(`trap: ${trapWording((e as Error).message)}\n`));
         return result("crash");
       }
       throw e;

@@ -8,6 +8,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
+// tape 5 has wait() and run(); @types/tape 5.8 does not declare them.
+const harness = test as typeof test & { wait(): void; run(): void };
+
 function findTests(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
@@ -22,7 +25,7 @@ let failed = 0;
 let skipped = 0;
 // Hold tape until every file has registered its tests (the files load
 // asynchronously), then count the TAP lines as they pass through.
-test.wait();
+harness.wait();
 let pending = "";
 test.createStream().on("data", (chunk: string | Buffer) => {
   process.stdout.write(chunk);
@@ -41,4 +44,4 @@ process.on("exit", () => {
   if (failed > 0 || passed === 0) process.exitCode = 1;
 });
 for (const file of files) await import(pathToFileURL(path.resolve(file)).href);
-test.run();
+harness.run();

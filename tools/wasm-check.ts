@@ -51,7 +51,7 @@ export function checkWasm(bytes: Uint8Array): WasmFacts {
       if (!f.module) continue;
       const name = `${f.module}.${f.base}`;
       imports.push(name);
-      const want = f.module === HOST_MODULE ? HOST_FUNCTIONS[f.base] : undefined;
+      const want = f.module === HOST_MODULE && f.base ? HOST_FUNCTIONS[f.base] : undefined;
       const got = signature(f.params, f.results);
       if (!want) {
         problems.push(`imports ${name}${show(got)}, which tsxen does not provide (the host provides only ${HOST_MODULE}.{${Object.keys(HOST_FUNCTIONS).join(", ")}})`);

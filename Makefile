@@ -1,0 +1,38 @@
+# tsxen - see README.md. Every target installs what it needs first (tools/setup.sh).
+TSXEN    := node tools/tsxen.mjs
+RUN_TESTS := node --import ./tools/ts-register.mjs tests/run.ts
+EXAMPLES := $(wildcard examples/*/main.ts)
+IMAGES   := $(patsubst examples/%/main.ts,build/%.xen,$(EXAMPLES))
+# Anything that goes into an image.
+IMAGE_DEPS := $(shell find runtime boot tools -type f) package-lock.json
+
+.PHONY: all setup build demo test test-unit test-xen typecheck clean
+all: build
+
+setup:
+	@tools/setup.sh
+
+build: setup $(IMAGES)
+
+build/%.xen: examples/%/main.ts $(IMAGE_DEPS)
+	$(TSXEN) build $< -o $@
+
+# Builds examples/hello and boots it under real Xen (Xen 4.17 + Linux dom0 in QEMU).
+demo: setup build/hello.xen
+	$(TSXEN) run build/hello.xen
+
+# Unit, sim, golden, typecheck and real-Xen tests; ends with "N passed, N failed".
+test: setup
+	@$(RUN_TESTS)
+
+test-unit: setup
+	@$(RUN_TESTS) $(shell find tests -name '*.test.ts' -not -path 'tests/xen/*' | sort)
+
+test-xen: setup
+	@$(RUN_TESTS) $(wildcard tests/xen/*.test.ts)
+
+typecheck: setup
+	node_modules/.bin/tsc -p tsconfig.json
+
+clean:
+	rm -rf build
