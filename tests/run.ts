@@ -27,7 +27,8 @@ let skipped = 0;
 // asynchronously), then count the TAP lines as they pass through.
 harness.wait();
 let pending = "";
-test.createStream().on("data", (chunk: string | Buffer) => {
+const tap = test.createStream();
+tap.on("data", (chunk: string | Buffer) => {
   process.stdout.write(chunk);
   pending += chunk.toString();
   const lines = pending.split("\n");
@@ -38,8 +39,8 @@ test.createStream().on("data", (chunk: string | Buffer) => {
     else if (/^not ok \d+/.test(line)) failed++;
   }
 });
-// On exit, after tape's own closing lines, so that ours is the last line.
-process.on("exit", () => {
+// When tape's stream ends, after its own closing lines, so ours is the last line.
+tap.on("end", () => {
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
   if (failed > 0 || passed === 0) process.exitCode = 1;
 });
