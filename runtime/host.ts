@@ -29,6 +29,17 @@ export declare function rdtsc(): u64;
 @external("xen", "fence")
 export declare function fence(): void;
 
+// Atomic read-modify-write of memory shared with Xen or a backend on another
+// CPU (wasm atomics would need shared memory, which we do not use). Each
+// returns the old value: event bits (and/or, 64-bit) and grant-entry flags
+// (compare-and-exchange, 16-bit).
+@external("xen", "atomic_and64")
+export declare function atomicAnd64(addr: usize, mask: u64): u64;
+@external("xen", "atomic_or64")
+export declare function atomicOr64(addr: usize, mask: u64): u64;
+@external("xen", "cmpxchg16")
+export declare function cmpxchg16(addr: usize, expected: u32, replacement: u32): u32;
+
 // Prints "panic: <msg>" (UTF-8 bytes at msg) and shuts down as crashed.
 @external("xen", "panic")
 export declare function hostPanic(msg: usize, len: i32): void;

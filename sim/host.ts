@@ -145,6 +145,22 @@ export class SimGuest {
         shared_info: () => L.pageAddress(L.SHARED_INFO_PFN),
         rdtsc: () => process.hrtime.bigint(),
         fence: () => {},
+        // The sim runs the guest on one thread: plain read-modify-write is atomic here.
+        atomic_and64: (addr: number, mask: bigint) => {
+          const old = this.view().getBigUint64(addr, true);
+          this.view().setBigUint64(addr, old & BigInt.asUintN(64, mask), true);
+          return old;
+        },
+        atomic_or64: (addr: number, mask: bigint) => {
+          const old = this.view().getBigUint64(addr, true);
+          this.view().setBigUint64(addr, old | BigInt.asUintN(64, mask), true);
+          return old;
+        },
+        cmpxchg16: (addr: number, expected: number, replacement: number) => {
+          const old = this.view().getUint16(addr, true);
+          if (old === (expected & 0xffff)) this.view().setUint16(addr, replacement & 0xffff, true);
+          return old;
+        },
         panic: (msg: number, len: number) => {
           this.console.append(Buffer.from(`panic: ${Buffer.from(this.bytes(msg, len)).toString("utf8")}\n`));
           throw new Shutdown("crash");

@@ -19,6 +19,9 @@ export const HOST_FUNCTIONS: Record<string, HostFunction> = {
   shared_info: { params: [], results: ["i32"] },
   rdtsc: { params: [], results: ["i64"] },
   fence: { params: [], results: [] },
+  atomic_and64: { params: ["i32", "i64"], results: ["i64"] },
+  atomic_or64: { params: ["i32", "i64"], results: ["i64"] },
+  cmpxchg16: { params: ["i32", "i32", "i32"], results: ["i32"] },
   panic: { params: ["i32", "i32"], results: [] },
 };
 

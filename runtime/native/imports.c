@@ -48,6 +48,27 @@ void Z_xenZ_fence(struct Z_xen_instance_t *x)
     __asm__ volatile("mfence" ::: "memory");
 }
 
+uint64_t Z_xenZ_atomic_and64(struct Z_xen_instance_t *x, uint32_t addr, uint64_t mask)
+{
+    (void)x;
+    return __atomic_fetch_and((uint64_t *)(uint64_t)addr, mask, __ATOMIC_SEQ_CST);
+}
+
+uint64_t Z_xenZ_atomic_or64(struct Z_xen_instance_t *x, uint32_t addr, uint64_t mask)
+{
+    (void)x;
+    return __atomic_fetch_or((uint64_t *)(uint64_t)addr, mask, __ATOMIC_SEQ_CST);
+}
+
+uint32_t Z_xenZ_cmpxchg16(struct Z_xen_instance_t *x, uint32_t addr, uint32_t expected, uint32_t replacement)
+{
+    (void)x;
+    uint16_t old = (uint16_t)expected;
+    __atomic_compare_exchange_n((uint16_t *)(uint64_t)addr, &old, (uint16_t)replacement, 0,
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return old; /* the value found: equal to expected if the exchange happened */
+}
+
 void Z_xenZ_panic(struct Z_xen_instance_t *x, uint32_t msg, uint32_t len)
 {
     (void)x;
