@@ -19,8 +19,7 @@ import { ENTRY_EXPORT, START_EXPORT } from "./host-interface.ts";
 
 const run = promisify(execFile);
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const RUNTIME = path.join(REPO, "runtime");
-const NATIVE = path.join(RUNTIME, "native");
+const NATIVE = path.join(REPO, "runtime", "native");
 
 // Wasm static data starts here; below it lie the kernel image (at 1 MiB) and
 // Xen's bootstrap data (p2m list, start_info, page tables). See ARCHITECTURE.md.
@@ -58,11 +57,12 @@ function domainName(opts: BuildOptions): string {
   return name;
 }
 
-// Imports of "tsxen" and "tsxen/<path>" resolve to runtime/<path>: asc asks
-// for node_modules/tsxen/<path>.ts in every parent directory.
-function resolveRuntimeImport(name: string): string | null {
+// Imports of "tsxen" and "tsxen/<path>" resolve to this repository (the
+// package's AssemblyScript entry is index.ts at its root): asc asks for
+// node_modules/tsxen/<path>.ts in every parent directory.
+function resolvePackageImport(name: string): string | null {
   const m = /^(?:\.\.\/)*node_modules\/tsxen\/(.*)$/.exec(name);
-  return m ? path.join(RUNTIME, m[1]) : null;
+  return m ? path.join(REPO, m[1]) : null;
 }
 
 async function compileWasm(entry: string, workDir: string, memoryBase: number): Promise<Uint8Array> {
@@ -81,13 +81,13 @@ async function compileWasm(entry: string, workDir: string, memoryBase: number): 
     [
       "entry.ts", "--outFile", "app.wasm", "--textFile", "app.wat",
       "-O3", "--runtime", "stub", "--memoryBase", String(memoryBase),
-      "--use", "abort=~lib/tsxen/panic/tsxenAbort", "--exportStart", START_EXPORT, "--noColors",
+      "--use", "abort=~lib/tsxen/runtime/panic/tsxenAbort", "--exportStart", START_EXPORT, "--noColors",
     ],
     {
       stdout: sink,
       stderr: sink,
       readFile(name: string, baseDir: string) {
-        const file = resolveRuntimeImport(name) ?? path.resolve(workDir, baseDir, name);
+        const file = resolvePackageImport(name) ?? path.resolve(workDir, baseDir, name);
         try {
           return fs.readFileSync(file, "utf8");
         } catch {

@@ -11,10 +11,13 @@ export const HEADERS = [
   "xen/event_channel.h", // EVTCHNOP_*
   "xen/io/console.h", // struct xencons_interface
   "xen/errno.h", // enum xen_errno: XEN_E*
+  "xen/grant_table.h", // GNTTABOP_*, GTF_*, GNTST_*, grant_entry_v1
+  "xen/io/xs_wire.h", // XS_*, struct xsd_sockmsg, struct xenstore_domain_interface
 ];
 
 const si = (field: string) => `offsetof(struct start_info, ${field})`;
 const cons = (field: string) => `offsetof(struct xencons_interface, ${field})`;
+const off = (struct: string, field: string) => `offsetof(struct ${struct}, ${field})`;
 
 export const GOLDEN: Record<string, string> = {
   // xen.ts
@@ -81,6 +84,134 @@ export const GOLDEN: Record<string, string> = {
   XENCONS_OUT_CONS: cons("out_cons"),
   XENCONS_OUT_PROD: cons("out_prod"),
   XENCONS_SIZE: "sizeof(struct xencons_interface)",
+
+  // event_channel.ts
+  EVTCHNOP_bind_interdomain: "EVTCHNOP_bind_interdomain",
+  EVTCHNOP_bind_virq: "EVTCHNOP_bind_virq",
+  EVTCHNOP_close: "EVTCHNOP_close",
+  // EVTCHNOP_send: above (also exported by xen.ts)
+  EVTCHNOP_status: "EVTCHNOP_status",
+  EVTCHNOP_alloc_unbound: "EVTCHNOP_alloc_unbound",
+  EVTCHNOP_unmask: "EVTCHNOP_unmask",
+  EVTCHN_ALLOC_UNBOUND_DOM: off("evtchn_alloc_unbound", "dom"),
+  EVTCHN_ALLOC_UNBOUND_REMOTE_DOM: off("evtchn_alloc_unbound", "remote_dom"),
+  EVTCHN_ALLOC_UNBOUND_PORT: off("evtchn_alloc_unbound", "port"),
+  EVTCHN_ALLOC_UNBOUND_SIZE: "sizeof(struct evtchn_alloc_unbound)",
+  EVTCHN_BIND_INTERDOMAIN_REMOTE_DOM: off("evtchn_bind_interdomain", "remote_dom"),
+  EVTCHN_BIND_INTERDOMAIN_REMOTE_PORT: off("evtchn_bind_interdomain", "remote_port"),
+  EVTCHN_BIND_INTERDOMAIN_LOCAL_PORT: off("evtchn_bind_interdomain", "local_port"),
+  EVTCHN_BIND_INTERDOMAIN_SIZE: "sizeof(struct evtchn_bind_interdomain)",
+  EVTCHN_BIND_VIRQ_VIRQ: off("evtchn_bind_virq", "virq"),
+  EVTCHN_BIND_VIRQ_VCPU: off("evtchn_bind_virq", "vcpu"),
+  EVTCHN_BIND_VIRQ_PORT: off("evtchn_bind_virq", "port"),
+  EVTCHN_BIND_VIRQ_SIZE: "sizeof(struct evtchn_bind_virq)",
+  // One size for the three one-port structs; -1 if they ever differ.
+  EVTCHN_PORT_ARG_SIZE:
+    "(sizeof(struct evtchn_close) == sizeof(struct evtchn_send) && sizeof(struct evtchn_send) == sizeof(struct evtchn_unmask) ? (long long)sizeof(struct evtchn_send) : -1)",
+  VIRQ_TIMER: "VIRQ_TIMER",
+  EVTCHN_2L_NR_CHANNELS: "EVTCHN_2L_NR_CHANNELS",
+  DOMID_SELF: "DOMID_SELF",
+
+  // grant_table.ts
+  GNTTABOP_map_grant_ref: "GNTTABOP_map_grant_ref",
+  GNTTABOP_unmap_grant_ref: "GNTTABOP_unmap_grant_ref",
+  GNTTABOP_setup_table: "GNTTABOP_setup_table",
+  GNTTABOP_copy: "GNTTABOP_copy",
+  GNTTABOP_query_size: "GNTTABOP_query_size",
+  GNTTAB_SETUP_TABLE_DOM: off("gnttab_setup_table", "dom"),
+  GNTTAB_SETUP_TABLE_NR_FRAMES: off("gnttab_setup_table", "nr_frames"),
+  GNTTAB_SETUP_TABLE_STATUS: off("gnttab_setup_table", "status"),
+  GNTTAB_SETUP_TABLE_FRAME_LIST: off("gnttab_setup_table", "frame_list"),
+  GNTTAB_SETUP_TABLE_SIZE: "sizeof(struct gnttab_setup_table)",
+  GNTTAB_QUERY_SIZE_DOM: off("gnttab_query_size", "dom"),
+  GNTTAB_QUERY_SIZE_NR_FRAMES: off("gnttab_query_size", "nr_frames"),
+  GNTTAB_QUERY_SIZE_MAX_NR_FRAMES: off("gnttab_query_size", "max_nr_frames"),
+  GNTTAB_QUERY_SIZE_STATUS: off("gnttab_query_size", "status"),
+  GNTTAB_QUERY_SIZE_SIZE: "sizeof(struct gnttab_query_size)",
+  GRANT_ENTRY_V1_FLAGS: off("grant_entry_v1", "flags"),
+  GRANT_ENTRY_V1_DOMID: off("grant_entry_v1", "domid"),
+  GRANT_ENTRY_V1_FRAME: off("grant_entry_v1", "frame"),
+  GRANT_ENTRY_V1_SIZE: "sizeof(struct grant_entry_v1)",
+  GRANT_ENTRIES_PER_PAGE: "4096 / sizeof(struct grant_entry_v1)", // x86 page: 4 KiB
+  GTF_invalid: "GTF_invalid",
+  GTF_permit_access: "GTF_permit_access",
+  GTF_type_mask: "GTF_type_mask",
+  GTF_readonly: "GTF_readonly",
+  GTF_reading: "GTF_reading",
+  GTF_writing: "GTF_writing",
+  GNTTAB_NR_RESERVED_ENTRIES: "GNTTAB_NR_RESERVED_ENTRIES",
+  GNTST_okay: "GNTST_okay",
+  GNTST_general_error: "GNTST_general_error",
+  GNTST_bad_domain: "GNTST_bad_domain",
+  GNTST_bad_gntref: "GNTST_bad_gntref",
+  GNTST_bad_handle: "GNTST_bad_handle",
+  GNTST_bad_virt_addr: "GNTST_bad_virt_addr",
+  GNTST_permission_denied: "GNTST_permission_denied",
+
+  // shared_info.ts
+  VCPU_INFO_SIZE: "sizeof(struct vcpu_info)",
+  VCPU_INFO_UPCALL_PENDING: off("vcpu_info", "evtchn_upcall_pending"),
+  VCPU_INFO_UPCALL_MASK: off("vcpu_info", "evtchn_upcall_mask"),
+  VCPU_INFO_PENDING_SEL: off("vcpu_info", "evtchn_pending_sel"),
+  VCPU_INFO_CR2: off("vcpu_info", "arch.cr2"),
+  VCPU_INFO_TIME: off("vcpu_info", "time"),
+  VCPU_TIME_VERSION: off("vcpu_time_info", "version"),
+  VCPU_TIME_TSC_TIMESTAMP: off("vcpu_time_info", "tsc_timestamp"),
+  VCPU_TIME_SYSTEM_TIME: off("vcpu_time_info", "system_time"),
+  VCPU_TIME_TSC_TO_SYSTEM_MUL: off("vcpu_time_info", "tsc_to_system_mul"),
+  VCPU_TIME_TSC_SHIFT: off("vcpu_time_info", "tsc_shift"),
+  VCPU_TIME_FLAGS: off("vcpu_time_info", "flags"),
+  VCPU_TIME_SIZE: "sizeof(struct vcpu_time_info)",
+  SHARED_INFO_EVTCHN_PENDING: off("shared_info", "evtchn_pending"),
+  SHARED_INFO_EVTCHN_MASK: off("shared_info", "evtchn_mask"),
+  SHARED_INFO_WC_VERSION: off("shared_info", "wc_version"),
+  SHARED_INFO_WC_SEC: off("shared_info", "wc_sec"),
+  SHARED_INFO_WC_NSEC: off("shared_info", "wc_nsec"),
+  SHARED_INFO_WC_SEC_HI: off("shared_info", "wc_sec_hi"),
+
+  // xs_wire.ts
+  XS_CONTROL: "XS_CONTROL",
+  XS_DIRECTORY: "XS_DIRECTORY",
+  XS_READ: "XS_READ",
+  XS_GET_PERMS: "XS_GET_PERMS",
+  XS_WATCH: "XS_WATCH",
+  XS_UNWATCH: "XS_UNWATCH",
+  XS_TRANSACTION_START: "XS_TRANSACTION_START",
+  XS_TRANSACTION_END: "XS_TRANSACTION_END",
+  XS_INTRODUCE: "XS_INTRODUCE",
+  XS_RELEASE: "XS_RELEASE",
+  XS_GET_DOMAIN_PATH: "XS_GET_DOMAIN_PATH",
+  XS_WRITE: "XS_WRITE",
+  XS_MKDIR: "XS_MKDIR",
+  XS_RM: "XS_RM",
+  XS_SET_PERMS: "XS_SET_PERMS",
+  XS_WATCH_EVENT: "XS_WATCH_EVENT",
+  XS_ERROR: "XS_ERROR",
+  XS_IS_DOMAIN_INTRODUCED: "XS_IS_DOMAIN_INTRODUCED",
+  XS_RESUME: "XS_RESUME",
+  XS_SET_TARGET: "XS_SET_TARGET",
+  XS_RESET_WATCHES: "XS_RESET_WATCHES",
+  XS_DIRECTORY_PART: "XS_DIRECTORY_PART",
+  XS_INVALID: "XS_INVALID",
+  XSD_SOCKMSG_TYPE: off("xsd_sockmsg", "type"),
+  XSD_SOCKMSG_REQ_ID: off("xsd_sockmsg", "req_id"),
+  XSD_SOCKMSG_TX_ID: off("xsd_sockmsg", "tx_id"),
+  XSD_SOCKMSG_LEN: off("xsd_sockmsg", "len"),
+  XSD_SOCKMSG_SIZE: "sizeof(struct xsd_sockmsg)",
+  XENSTORE_PAYLOAD_MAX: "XENSTORE_PAYLOAD_MAX",
+  XENSTORE_ABS_PATH_MAX: "XENSTORE_ABS_PATH_MAX",
+  XENSTORE_REL_PATH_MAX: "XENSTORE_REL_PATH_MAX",
+  XENSTORE_RING_SIZE: "XENSTORE_RING_SIZE",
+  XS_RING_REQ: off("xenstore_domain_interface", "req"),
+  XS_RING_RSP: off("xenstore_domain_interface", "rsp"),
+  XS_RING_REQ_CONS: off("xenstore_domain_interface", "req_cons"),
+  XS_RING_REQ_PROD: off("xenstore_domain_interface", "req_prod"),
+  XS_RING_RSP_CONS: off("xenstore_domain_interface", "rsp_cons"),
+  XS_RING_RSP_PROD: off("xenstore_domain_interface", "rsp_prod"),
+  XS_RING_SERVER_FEATURES: off("xenstore_domain_interface", "server_features"),
+  XS_RING_CONNECTION: off("xenstore_domain_interface", "connection"),
+  XENSTORE_CONNECTED: "XENSTORE_CONNECTED",
+  XENSTORE_RECONNECT: "XENSTORE_RECONNECT",
 };
 
 // Exports that are not C values, with the value each must have and why.
@@ -91,4 +222,10 @@ export const NOT_IN_HEADERS: Record<string, { value: string | number; why: strin
       "no public header defines it (xen.h only says magic is \"xen-<version>-<platform>\"); " +
       "it is the guest_type libxenguest writes for every 64-bit PV guest (tools/libs/guest/xg_dom_x86.c, xc_dom_64)",
   },
+  // xs_wire.h has no names for the permission letters; they are specified in
+  // Xen's docs/misc/xenstore.txt ("<perm-as-string>": n, r, w or b + domid).
+  XS_PERM_NONE: { value: "n", why: "xenstore.txt, not a header" },
+  XS_PERM_READ: { value: "r", why: "xenstore.txt, not a header" },
+  XS_PERM_WRITE: { value: "w", why: "xenstore.txt, not a header" },
+  XS_PERM_BOTH: { value: "b", why: "xenstore.txt, not a header" },
 };
