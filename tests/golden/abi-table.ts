@@ -13,6 +13,7 @@ export const HEADERS = [
   "xen/errno.h", // enum xen_errno: XEN_E*
   "xen/grant_table.h", // GNTTABOP_*, GTF_*, GNTST_*, grant_entry_v1
   "xen/io/xs_wire.h", // XS_*, struct xsd_sockmsg, struct xenstore_domain_interface
+  "xen/io/xenbus.h", // enum xenbus_state
 ];
 
 const si = (field: string) => `offsetof(struct start_info, ${field})`;
@@ -212,6 +213,11 @@ export const GOLDEN: Record<string, string> = {
   XS_RING_CONNECTION: off("xenstore_domain_interface", "connection"),
   XENSTORE_CONNECTED: "XENSTORE_CONNECTED",
   XENSTORE_RECONNECT: "XENSTORE_RECONNECT",
+  // xenbus.ts
+  ...Object.fromEntries(
+    ["Unknown", "Initialising", "InitWait", "Initialised", "Connected", "Closing", "Closed", "Reconfiguring", "Reconfigured"]
+      .map((s) => [`XenbusState${s}`, `XenbusState${s}`]),
+  ),
 };
 
 // Exports that are not C values, with the value each must have and why.

@@ -69,18 +69,17 @@ start_bridge() {
     ip link set xenbr0 up || fatal "xenbr0 up"
 }
 
-# Prints the log's complete lines after line $2 (all remaining lines, including
-# an unterminated last one, when $3 = final); the caller tracks $2.
+# Prints the log's lines after line $2 up to line $3 ('$' = all remaining
+# lines, including an unterminated last one); the caller tracks $2. The end
+# line is counted once by the caller: the log grows while we read it.
 console_lines() {
-    local log=$1 from=$(($2 + 1)) to
-    if [ "$3" = final ]; then to='$'; else to=$(wc -l < "$log"); [ "$to" -ge "$from" ] || return 0; fi
-    sed -n "${from},${to}p" "$log" | tr -d '\r' | sed "s/^/TSXEN-CONSOLE $NAME| /"
+    sed -n "$(($2 + 1)),${3}p" "$1" | tr -d '\r' | sed "s/^/TSXEN-CONSOLE $NAME| /"
 }
 stream_console() {
     local n
     n=$(wc -l < "$LOG")
     [ "$n" -gt "$SHOWN" ] || return 0
-    console_lines "$LOG" "$SHOWN" partial
+    console_lines "$LOG" "$SHOWN" "$n"
     SHOWN=$n
 }
 
@@ -178,7 +177,7 @@ run_scenario() {
 
     wait_for_shutdown "$tmo"
     settle_log
-    console_lines "$LOG" "$SHOWN" final
+    console_lines "$LOG" "$SHOWN" '$'
 
     if [ -n "$check_pid" ]; then
         (run_check stopped 30); rc_stop=$?

@@ -1,0 +1,118 @@
+// Grant tables, version 1 (xen/include/public/grant_table.h): lets this
+// guest give another domain (a backend) access to one of its pages.
+//
+// Setup (PV): GNTTABOP_query_size, then GNTTABOP_setup_table returns the
+// machine frames of our grant table, which we map over page-aligned memory
+// of our own with update_va_mapping; from then on granting is a memory
+// write: { frame, domid } first, then flags (the flags make it valid).
+// Ending access is a compare-and-exchange on flags that fails while Xen
+// reports the page mapped or being copied (GTF_reading / GTF_writing), so a
+// page is never reused while the backend can still touch it.
+import { hypercall, cmpxchg16, fence } from "../runtime/host";
+import * as G from "../runtime/abi/grant_table";
+import { DOMID_SELF } from "../runtime/abi/event_channel";
+import { HYPERVISOR_grant_table_op, HYPERVISOR_update_va_mapping } from "../runtime/abi/xen";
+import { startInfo } from "../runtime/start_info";
+
+const PAGE_SIZE: usize = 4096;
+const PTE_FLAGS: u64 = 0x1 | 0x2 | 0x20 | 0x40; // present, writable, accessed, dirty
+const UVMF_INVLPG: i64 = 2;
+// Frames we ask for: 4 pages = 2048 entries, plenty for a few devices'
+// rings and buffers; clamped to what Xen allows.
+const WANT_FRAMES: u32 = 4;
+
+let table: usize = 0;
+let nrEntries: u32 = 0;
+let freeRefs = new Array<u32>();
+let inUse: i32 = 0;
+let setupError: string | null = null;
+
+const arg = memory.data(64, 8);
+const frameList = memory.data(8 * 32, 8);
+
+// Maps the grant table on first use. Returns an error message or null.
+export function grantTableInit(): string | null {
+  if (table != 0 || setupError !== null) return setupError;
+  store<u16>(arg + G.GNTTAB_QUERY_SIZE_DOM, <u16>DOMID_SELF);
+  let rc = hypercall(HYPERVISOR_grant_table_op, G.GNTTABOP_query_size, <i64>arg, 1, 0, 0);
+  const status = load<i16>(arg + G.GNTTAB_QUERY_SIZE_STATUS);
+  if (rc < 0 || status != G.GNTST_okay) return (setupError = "grant table: query_size failed (rc " + rc.toString() + ", status " + status.toString() + ")");
+  let frames = load<u32>(arg + G.GNTTAB_QUERY_SIZE_MAX_NR_FRAMES);
+  if (frames > WANT_FRAMES) frames = WANT_FRAMES;
+  if (frames == 0) return (setupError = "grant table: Xen allows no frames");
+
+  memory.fill(arg, 0, G.GNTTAB_SETUP_TABLE_SIZE);
+  store<u16>(arg + G.GNTTAB_SETUP_TABLE_DOM, <u16>DOMID_SELF);
+  store<u32>(arg + G.GNTTAB_SETUP_TABLE_NR_FRAMES, frames);
+  store<u64>(arg + G.GNTTAB_SETUP_TABLE_FRAME_LIST, <u64>frameList);
+  rc = hypercall(HYPERVISOR_grant_table_op, G.GNTTABOP_setup_table, <i64>arg, 1, 0, 0);
+  const setupStatus = load<i16>(arg + G.GNTTAB_SETUP_TABLE_STATUS);
+  if (rc < 0 || setupStatus != G.GNTST_okay) return (setupError = "grant table: setup_table failed (rc " + rc.toString() + ", status " + setupStatus.toString() + ")");
+
+  // Page-aligned memory of our own, whose mapping we replace with the frames.
+  const raw = heap.alloc(<usize>frames * PAGE_SIZE + PAGE_SIZE);
+  const base = (raw + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+  for (let i: u32 = 0; i < frames; i++) {
+    const mfn = load<u64>(frameList + (<usize>i << 3));
+    rc = hypercall(HYPERVISOR_update_va_mapping, <i64>(base + <usize>i * PAGE_SIZE), <i64>((mfn << 12) | PTE_FLAGS), UVMF_INVLPG, 0, 0);
+    if (rc < 0) return (setupError = "grant table: cannot map frame " + i.toString() + " (rc " + rc.toString() + ")");
+  }
+  table = base;
+  nrEntries = frames * <u32>G.GRANT_ENTRIES_PER_PAGE;
+  for (let ref = nrEntries - 1; ref >= <u32>G.GNTTAB_NR_RESERVED_ENTRIES; ref--) freeRefs.push(ref);
+  return null;
+}
+
+function entry(ref: u32): usize {
+  return table + <usize>ref * G.GRANT_ENTRY_V1_SIZE;
+}
+
+// The machine frame behind one of our pages (start_info's p2m list).
+export function pageMfn(address: usize): u64 {
+  return load<u64>(startInfo().p2mAddress + ((address >> 12) << 3));
+}
+
+// Grants domain `domid` access to machine frame `mfn`. Returns the grant
+// reference, or -1 if the table is full or could not be set up.
+export function grantAccess(domid: u16, mfn: u64, readonly: bool): i32 {
+  if (grantTableInit() !== null || freeRefs.length == 0) return -1;
+  const ref = freeRefs.pop();
+  const e = entry(ref);
+  store<u32>(e + G.GRANT_ENTRY_V1_FRAME, <u32>mfn);
+  store<u16>(e + G.GRANT_ENTRY_V1_DOMID, domid);
+  fence(); // frame and domid must be visible before the flags validate the entry
+  store<u16>(e + G.GRANT_ENTRY_V1_FLAGS, <u16>(G.GTF_permit_access | (readonly ? G.GTF_readonly : 0)));
+  inUse++;
+  return <i32>ref;
+}
+
+// Grants access to the page containing `address` (page-aligned memory of ours).
+export function grantPage(domid: u16, address: usize, readonly: bool): i32 {
+  return grantAccess(domid, pageMfn(address), readonly);
+}
+
+// Revokes a grant. Returns false, changing nothing, while the other domain
+// still has the page mapped or is copying (try again later).
+export function endAccess(ref: u32): bool {
+  if (table == 0 || ref >= nrEntries || ref < <u32>G.GNTTAB_NR_RESERVED_ENTRIES) return false;
+  const flags = entry(ref) + G.GRANT_ENTRY_V1_FLAGS;
+  for (;;) {
+    const old = <u32>load<u16>(flags);
+    if ((old & <u32>G.GTF_type_mask) == <u32>G.GTF_invalid) return false; // not granted
+    if (old & <u32>(G.GTF_reading | G.GTF_writing)) return false;
+    if (cmpxchg16(flags, old, 0) == old) break;
+  }
+  freeRefs.push(ref);
+  inUse--;
+  return true;
+}
+
+// Grants currently given out (for leak checks).
+export function grantsInUse(): i32 {
+  return inUse;
+}
+
+// The flags of an entry as Xen and the peer see them (for tests and diagnostics).
+export function grantFlags(ref: u32): u16 {
+  return table == 0 || ref >= nrEntries ? 0 : load<u16>(entry(ref) + G.GRANT_ENTRY_V1_FLAGS);
+}
