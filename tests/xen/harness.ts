@@ -34,6 +34,12 @@ export interface Scenario {
   check?: string;
   /** Extra files for the scenario dir: name in the dir -> host path. */
   files?: Record<string, string>;
+  /**
+   * What xl does on a reboot: "preserve" (default: the domain stays, reason
+   * reboot) or "restart" (a new domain with the same name boots; the harness
+   * follows it by name and reports its final shutdown).
+   */
+  onReboot?: 'preserve' | 'restart';
   /** Seconds until the guest is paused, reported as 'timeout' and destroyed after check.sh; default 60. */
   timeoutSec?: number;
 }
@@ -53,6 +59,8 @@ export interface ScenarioResult {
   /** Output of both check.sh runs. */
   checkOutput: string[];
   domid: number | null;
+  /** How often xl restarted the domain (onReboot: "restart"). */
+  restarts: number;
   /** From `xl create` to the result line, measured in dom0. */
   elapsedMs: number;
   /** Why the scenario did not run or ended oddly (setup.sh/xl create failure, ...). */
@@ -186,7 +194,7 @@ function guestCfg(s: Scenario, dir: string): string {
     'vcpus = 1',
     // preserve: the shut-down domain stays for check.sh and for reading its reason
     'on_poweroff = "preserve"',
-    'on_reboot = "preserve"',
+    `on_reboot = "${s.onReboot ?? 'preserve'}"`,
     'on_crash = "preserve"',
     ...(s.xlExtra ?? []),
   ];
@@ -300,7 +308,7 @@ class SerialParser {
     for (const s of scenarios) {
       this.results.set(s.name, {
         name: s.name, reason: 'not-run', console: [], checkRc: null, checkRunningRc: null,
-        checkStoppedRc: null, checkOutput: [], domid: null, elapsedMs: 0,
+        checkStoppedRc: null, checkOutput: [], domid: null, restarts: 0, elapsedMs: 0,
       });
     }
   }
@@ -312,7 +320,7 @@ class SerialParser {
       this.opts.onConsole?.(m[1], m[2]);
     } else if ((m = text.match(/^TSXEN-CHECK ([a-z0-9-]+)\| ?(.*)$/))) {
       this.results.get(m[1])?.checkOutput.push(m[2]);
-    } else if ((m = text.match(/^TSXEN-RIG ([a-z0-9-]+) (created|error|result) ?(.*)$/))) {
+    } else if ((m = text.match(/^TSXEN-RIG ([a-z0-9-]+) (created|restarted|error|result) ?(.*)$/))) {
       this.scenarioEvent(m[1], m[2], m[3]);
     } else if (text === 'TSXEN-RIG all-done') {
       this.outcome = 'done';
@@ -341,6 +349,11 @@ class SerialParser {
     const kv = Object.fromEntries(rest.split(' ').map((w) => w.split('=', 2)));
     const rc = (v: string | undefined): number | null => (v === undefined || v === 'none' ? null : Number(v));
     if (kind === 'created') {
+      r.domid = rc(kv.domid);
+      return;
+    }
+    if (kind === 'restarted') {
+      r.restarts++;
       r.domid = rc(kv.domid);
       return;
     }

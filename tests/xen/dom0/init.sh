@@ -85,10 +85,11 @@ stream_console() {
 
 # Prints the domain's state: "running", or its shutdown reason, or "gone".
 # `xl list -v` prints Reason-Code (hex, libxl_shutdown_reason) in column 8 once
-# the domain has shut down and "-" before.
+# the domain has shut down and "-" before. The domain is looked up by name, so
+# a guest restarted by on_reboot="restart" (a new domid) is followed.
 domain_state() {
     local code
-    code=$(xl list -v "$DOMID" 2>/dev/null | awk 'NR == 2 {print $8}')
+    code=$(xl list -v "$NAME" 2>/dev/null | awk 'NR == 2 {print $8}')
     case $code in
     '') echo gone ;;
     -) echo running ;;
@@ -104,15 +105,29 @@ domain_state() {
 
 # Waits for the domain to shut down or the scenario timeout; sets REASON. A
 # timed-out domain is paused, so `check.sh stopped` still finds it, and is
-# destroyed with the others at the end of the scenario.
+# destroyed with the others at the end of the scenario. A domain that is gone
+# for a moment is being restarted by xl: wait (10 s at most) for the new one.
 wait_for_shutdown() {
-    local deadline=$(( $(uptime_ms) + $1 * 1000 ))
+    local deadline=$(( $(uptime_ms) + $1 * 1000 )) gone_since= id
     while :; do
         stream_console
         REASON=$(domain_state)
-        [ "$REASON" = running ] || return 0
+        # With on_reboot="restart", xl's monitor replaces a rebooted domain
+        # shortly: until it has, the old one shows reason reboot or is gone.
+        if [ "$REASON" = gone ] || { [ "$REASON" = reboot ] && [ -n "$RESTART_ON_REBOOT" ]; }; then
+            [ -n "$gone_since" ] || gone_since=$(uptime_ms)
+            [ $(( $(uptime_ms) - gone_since )) -lt 10000 ] || return 0
+        elif [ "$REASON" = running ]; then
+            if [ -n "$gone_since" ] || [ "$(xl domid "$NAME" 2>/dev/null)" != "$DOMID" ]; then
+                id=$(xl domid "$NAME" 2>/dev/null)
+                if [ -n "$id" ] && [ "$id" != "$DOMID" ]; then DOMID=$id; say "$NAME restarted domid=$DOMID"; fi
+            fi
+            gone_since=
+        else
+            return 0
+        fi
         if [ "$(uptime_ms)" -ge "$deadline" ]; then
-            REASON=timeout; xl pause "$DOMID"; return 0
+            REASON=timeout; xl pause "$NAME"; return 0
         fi
         sleep 0.2
     done
@@ -156,6 +171,7 @@ not_run() {
 run_scenario() {
     DIR=$1; NAME=${DIR##*/}; NAME=${NAME#*-}
     LOG=/var/log/xen/guest-$NAME.log; SHOWN=0; DOMID=
+    RESTART_ON_REBOOT=$(grep -l '^on_reboot = "restart"' "$DIR/guest.cfg")
     local tmo=60 check_pid= rc_run=none rc_stop=none check=none
     [ -f "$DIR/timeout" ] && tmo=$(cat "$DIR/timeout")
     T0=$(uptime_ms)
@@ -187,7 +203,7 @@ run_scenario() {
     fi
     [ "$REASON" = gone ] && say "$NAME error domain vanished before its shutdown reason was read"
     say "$NAME result reason=$REASON check=$check check_running=$rc_run check_stopped=$rc_stop elapsed_ms=$(( $(uptime_ms) - T0 ))"
-    xl destroy "$DOMID" 2>/dev/null
+    xl destroy "$NAME" 2>/dev/null
 }
 
 mount_filesystems
