@@ -14,6 +14,7 @@ export const HEADERS = [
   "xen/grant_table.h", // GNTTABOP_*, GTF_*, GNTST_*, grant_entry_v1
   "xen/io/xs_wire.h", // XS_*, struct xsd_sockmsg, struct xenstore_domain_interface
   "xen/io/xenbus.h", // enum xenbus_state
+  "xen/io/netif.h", // netif_tx/rx request/response, NETTXF_*, NETRXF_*, NETIF_RSP_* (includes io/ring.h)
 ];
 
 const si = (field: string) => `offsetof(struct start_info, ${field})`;
@@ -213,6 +214,44 @@ export const GOLDEN: Record<string, string> = {
   XS_RING_CONNECTION: off("xenstore_domain_interface", "connection"),
   XENSTORE_CONNECTED: "XENSTORE_CONNECTED",
   XENSTORE_RECONNECT: "XENSTORE_RECONNECT",
+  // ring.ts (any DEFINE_RING_TYPES instance has the same header)
+  SRING_REQ_PROD: off("netif_tx_sring", "req_prod"),
+  SRING_REQ_EVENT: off("netif_tx_sring", "req_event"),
+  SRING_RSP_PROD: off("netif_tx_sring", "rsp_prod"),
+  SRING_RSP_EVENT: off("netif_tx_sring", "rsp_event"),
+  SRING_RING: off("netif_tx_sring", "ring"),
+  // netif.ts
+  NETIF_TX_REQ_GREF: off("netif_tx_request", "gref"),
+  NETIF_TX_REQ_OFFSET: off("netif_tx_request", "offset"),
+  NETIF_TX_REQ_FLAGS: off("netif_tx_request", "flags"),
+  NETIF_TX_REQ_ID: off("netif_tx_request", "id"),
+  NETIF_TX_REQ_SIZE: off("netif_tx_request", "size"),
+  NETIF_TX_REQUEST_SIZE: "sizeof(struct netif_tx_request)",
+  NETIF_TX_RSP_ID: off("netif_tx_response", "id"),
+  NETIF_TX_RSP_STATUS: off("netif_tx_response", "status"),
+  NETIF_TX_RESPONSE_SIZE: "sizeof(struct netif_tx_response)",
+  NETIF_RX_REQ_ID: off("netif_rx_request", "id"),
+  NETIF_RX_REQ_GREF: off("netif_rx_request", "gref"),
+  NETIF_RX_REQUEST_SIZE: "sizeof(struct netif_rx_request)",
+  NETIF_RX_RSP_ID: off("netif_rx_response", "id"),
+  NETIF_RX_RSP_OFFSET: off("netif_rx_response", "offset"),
+  NETIF_RX_RSP_FLAGS: off("netif_rx_response", "flags"),
+  NETIF_RX_RSP_STATUS: off("netif_rx_response", "status"),
+  NETIF_RX_RESPONSE_SIZE: "sizeof(struct netif_rx_response)",
+  NETIF_EXTRA_TYPE: off("netif_extra_info", "type"),
+  NETIF_EXTRA_FLAGS: off("netif_extra_info", "flags"),
+  NETIF_EXTRA_INFO_SIZE: "sizeof(struct netif_extra_info)",
+  XEN_NETIF_EXTRA_TYPE_NONE: "XEN_NETIF_EXTRA_TYPE_NONE",
+  XEN_NETIF_EXTRA_TYPE_GSO: "XEN_NETIF_EXTRA_TYPE_GSO",
+  XEN_NETIF_EXTRA_FLAG_MORE: "XEN_NETIF_EXTRA_FLAG_MORE",
+  ...Object.fromEntries(["csum_blank", "data_validated", "more_data", "extra_info"].map((f) => [`NETTXF_${f}`, `NETTXF_${f}`])),
+  ...Object.fromEntries(["data_validated", "csum_blank", "more_data", "extra_info", "gso_prefix"].map((f) => [`NETRXF_${f}`, `NETRXF_${f}`])),
+  NETIF_RSP_DROPPED: "NETIF_RSP_DROPPED",
+  NETIF_RSP_ERROR: "NETIF_RSP_ERROR",
+  NETIF_RSP_OKAY: "NETIF_RSP_OKAY",
+  NETIF_RSP_NULL: "NETIF_RSP_NULL",
+  NET_TX_RING_SIZE: "__CONST_RING_SIZE(netif_tx, 4096)",
+  NET_RX_RING_SIZE: "__CONST_RING_SIZE(netif_rx, 4096)",
   // xenbus.ts
   ...Object.fromEntries(
     ["Unknown", "Initialising", "InitWait", "Initialised", "Connected", "Closing", "Closed", "Reconfiguring", "Reconfigured"]
