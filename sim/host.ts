@@ -1,41 +1,51 @@
 // The simulated Xen host: runs a tsxen wasm module in Node with the same
 // `xen.*` imports (tools/host-interface.ts) and the same bytes in memory as
-// under Xen: a start_info page, a console ring served by a console backend,
-// a p2m list with pfn != mfn. Hypercalls are decoded from wasm memory the
-// way Xen decodes them from guest memory.
+// under Xen. This file is the domain builder and toolstack (start_info as
+// xen.h lays it out, a p2m list with pfn != mfn, the console and xenstore
+// channels bound to dom0's xenconsoled and xenstored); hypercalls go to the
+// simulated hypervisor (hypervisor.ts), which decodes them from wasm memory
+// the way Xen decodes them from guest memory.
 //
 // What the sim cannot reproduce: page 0 is readable (wasm has no unmapped
 // pages), and traps are V8's, reported with the native runtime's wording.
 import * as XEN from "../runtime/abi/xen.ts";
 import * as SI from "../runtime/abi/start_info.ts";
+import * as CONS from "../runtime/abi/console.ts";
 import { ENTRY_EXPORT, START_EXPORT } from "../tools/host-interface.ts";
 import { ConsoleBackend } from "./console-backend.ts";
+import { GUEST_DOMID, Hypervisor, Shutdown, type Dom0, type ShutdownReason } from "./hypervisor.ts";
+import type { VirtualClock } from "./clock.ts";
+import { XenStored } from "./xenstored.ts";
 import * as L from "./layout.ts";
 
-export type ShutdownReason = "poweroff" | "reboot" | "suspend" | "crash" | "watchdog";
-const REASONS: ShutdownReason[] = ["poweroff", "reboot", "suspend", "crash", "watchdog"];
+export type { ShutdownReason } from "./hypervisor.ts";
+
+// TODO move to runtime/abi/grant_table.ts (grant_table.h GNTTAB_RESERVED_*)
+const GNTTAB_RESERVED_CONSOLE = 0;
+const GNTTAB_RESERVED_XENSTORE = 1;
 
 export interface SimOptions {
   memoryMB?: number;          // reported in start_info.nr_pages (default 32)
   cmdline?: string;           // start_info.cmd_line (xl `extra=`)
   initialDomain?: boolean;    // behave as dom0: no console ring, console_io
-  consoleEvtchn?: number;
-  storeEvtchn?: number;
+  consoleEvtchn?: number;     // the guest's console port (start_info)
+  storeEvtchn?: number;       // the guest's xenstore port (start_info)
+  name?: string;              // the domain's name in xenstore (default "tsxen-sim")
   // Lets a test corrupt start_info before the guest reads it.
   editStartInfo?: (view: DataView, address: number) => void;
   stallConsole?: boolean;     // the console backend never reads
   maxHypercalls?: number;     // a guest that loops on hypercalls is stopped (default 10 million)
+  startTimeNs?: bigint;       // virtual system time at boot (default 1 s)
+  rdtscStepNs?: bigint;       // virtual time each rdtsc costs (default 1 µs)
+  wallClockNs?: bigint;       // Unix time at boot, in ns (default: now)
+  maxGrantFrames?: number;    // GNTTABOP_query_size's max_nr_frames (default 32)
+  maxBlockNs?: bigint;        // a block with no timeout that lasts longer fails (default 1 h virtual)
 }
 
 export interface SimResult {
   reason: ShutdownReason;
   console: string;            // everything the guest wrote, as xenconsoled would log it
   hypercalls: number;
-}
-
-// Unwinds the wasm stack when the guest shuts down: SCHEDOP_shutdown does not return.
-class Shutdown {
-  constructor(readonly reason: ShutdownReason) {}
 }
 
 // V8's trap messages -> the native runtime's (runtime/native/wasm_rt.c).
@@ -54,28 +64,88 @@ export function trapWording(message: string): string {
   return message;
 }
 
+type Defaults = "memoryMB" | "cmdline" | "initialDomain" | "consoleEvtchn" | "storeEvtchn" | "name" | "stallConsole" | "maxHypercalls";
+
+// One simulated domain (GUEST_DOMID = 1) with its hypervisor and dom0. Either
+// `await runInSim(wasm)`, or, to reach dom0 and xenstore around the run:
+//   const g = new SimGuest(opts); await g.start(wasm);
+//   g.dom0.onEvent(...); g.xenstore.write(...);
+//   const result = await g.run();
 export class SimGuest {
-  private memory!: WebAssembly.Memory;
+  readonly hv: Hypervisor;
+  readonly xenstore = new XenStored();
+  private memory: WebAssembly.Memory | null = null;
+  private instance: WebAssembly.Instance | null = null;
   private readonly console: ConsoleBackend;
   private hypercallCount = 0;
-  private readonly opts: Required<Omit<SimOptions, "editStartInfo">> & Pick<SimOptions, "editStartInfo">;
+  private consoleChannel: number | null = null;
+  private storeChannel: number | null = null;
+  private readonly opts: Required<Pick<SimOptions, Defaults>> & SimOptions;
 
   constructor(opts: SimOptions = {}) {
     this.opts = {
-      memoryMB: 32, cmdline: "", initialDomain: false, consoleEvtchn: 2, storeEvtchn: 1,
+      memoryMB: 32, cmdline: "", initialDomain: false, consoleEvtchn: 2, storeEvtchn: 1, name: "tsxen-sim",
       stallConsole: false, maxHypercalls: 10_000_000,
       ...Object.fromEntries(Object.entries(opts).filter(([, value]) => value !== undefined)),
     };
     this.console = new ConsoleBackend(() => this.view(), L.pageAddress(L.CONSOLE_PFN));
     this.console.stalled = this.opts.stallConsole;
+    this.hv = new Hypervisor({
+      memory: () => this.buffer(),
+      nrPages: this.opts.memoryMB * 256,
+      privileged: this.opts.initialDomain,
+      consoleIo: (bytes) => this.console.append(bytes),
+      clock: { startNs: this.opts.startTimeNs, rdtscStepNs: this.opts.rdtscStepNs },
+      wallClockNs: this.opts.wallClockNs,
+      maxGrantFrames: this.opts.maxGrantFrames,
+      maxBlockNs: this.opts.maxBlockNs,
+    });
   }
 
-  private view(): DataView {
-    return new DataView(this.memory.buffer);
+  get dom0(): Dom0 {
+    return this.hv.dom0;
+  }
+
+  get clock(): VirtualClock {
+    return this.hv.clock;
+  }
+
+  // dom0's ends of the console and xenstore channels (after start()).
+  get consolePort(): number {
+    return this.started(this.consoleChannel, "console port");
+  }
+
+  get storePort(): number {
+    return this.started(this.storeChannel, "store port");
+  }
+
+  // Runs `cb` when the guest notifies its xenstore channel, besides
+  // xenstored (which is always connected).
+  onStoreEvent(cb: (port: number) => void): void {
+    const port = this.storePort;
+    this.dom0.onEvent(port, (p) => {
+      this.xenstore.onGuestEvent(GUEST_DOMID);
+      cb(p);
+    });
+  }
+
+  // The guest's memory (after start()).
+  view(): DataView {
+    return new DataView(this.buffer());
+  }
+
+  private buffer(): ArrayBuffer {
+    if (!this.memory) throw new Error("sim: the guest has not been started (await guest.start(wasm) first)");
+    return this.memory.buffer;
+  }
+
+  private started<T>(value: T | null, what: string): T {
+    if (value === null) throw new Error(`sim: no ${what} (not started, or the initial domain)`);
+    return value;
   }
 
   private bytes(at: number, len: number): Uint8Array {
-    return new Uint8Array(this.memory.buffer, at, len);
+    return new Uint8Array(this.buffer(), at, len);
   }
 
   // Writes start_info, the p2m list and zeroed ring pages, as Xen's domain builder does.
@@ -98,7 +168,7 @@ export class SimGuest {
     v.setBigUint64(si + SI.START_INFO_MFN_LIST, BigInt(p2m), true);
     // Only the p2m entries that fit below the wasm memory's first data are
     // written; the sim's guests never look further.
-    const entries = Math.min(nrPages, (this.memory.buffer.byteLength - p2m) / 8, 65536);
+    const entries = Math.min(nrPages, (this.buffer().byteLength - p2m) / 8, 65536);
     for (let pfn = 0; pfn < entries; pfn++) v.setBigUint64(p2m + pfn * 8, BigInt(L.pfnToMfn(pfn)), true);
     const cmd = Buffer.from(this.opts.cmdline);
     if (cmd.length >= SI.MAX_GUEST_CMDLINE) throw new Error("cmdline too long for start_info");
@@ -106,44 +176,44 @@ export class SimGuest {
     this.opts.editStartInfo?.(v, si);
   }
 
-  private hypercall(op: number, a1: bigint, a2: bigint, a3: bigint): bigint {
+  // What xl and the backends do before the guest is unpaused: console and
+  // xenstore channels bound to dom0, the guest introduced to xenstored with
+  // the keys the toolstack writes.
+  private connectBackends(): void {
+    if (this.opts.initialDomain) return;
+    const consolePort = this.hv.setUpBackendChannel(this.opts.consoleEvtchn, GNTTAB_RESERVED_CONSOLE, L.pfnToMfn(L.CONSOLE_PFN));
+    this.consoleChannel = consolePort;
+    this.dom0.onEvent(consolePort, () => this.serveConsole(consolePort));
+    const storePort = this.hv.setUpBackendChannel(this.opts.storeEvtchn, GNTTAB_RESERVED_XENSTORE, L.pfnToMfn(L.STORE_PFN));
+    this.storeChannel = storePort;
+    this.xenstore.introduceDomain(GUEST_DOMID, { view: () => this.view(), offset: L.pageAddress(L.STORE_PFN) }, () => this.dom0.send(storePort));
+    this.dom0.onEvent(storePort, () => this.xenstore.onGuestEvent(GUEST_DOMID));
+    this.xenstore.write(`/local/domain/${GUEST_DOMID}/domid`, String(GUEST_DOMID));
+    this.xenstore.write(`/local/domain/${GUEST_DOMID}/name`, this.opts.name);
+  }
+
+  // xenconsoled: drains the ring and, as it does after consuming, notifies
+  // the guest that there is space again.
+  private serveConsole(port: number): void {
+    const cons = () => this.view().getUint32(L.pageAddress(L.CONSOLE_PFN) + CONS.XENCONS_OUT_CONS, true);
+    const before = cons();
+    this.console.drain();
+    if (cons() !== before) this.dom0.send(port);
+  }
+
+  private hypercall(op: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint): bigint {
     if (++this.hypercallCount > this.opts.maxHypercalls) throw new Error(`guest made more than ${this.opts.maxHypercalls} hypercalls`);
-    const v = this.view();
-    switch (op) {
-      case XEN.HYPERVISOR_console_io:
-        if (Number(a1) !== XEN.CONSOLEIO_write) return BigInt(-XEN.XEN_ENOSYS);
-        if (!this.opts.initialDomain) return BigInt(-XEN.XEN_EPERM); // as a release Xen does for a domU
-        this.console.append(this.bytes(Number(a3), Number(a2)).slice());
-        return 0n;
-      case XEN.HYPERVISOR_sched_op:
-        switch (Number(a1)) {
-          case XEN.SCHEDOP_yield:
-            return 0n;
-          case XEN.SCHEDOP_shutdown: {
-            const reason = REASONS[v.getUint32(Number(a2), true)];
-            if (!reason) return BigInt(-XEN.XEN_EINVAL);
-            throw new Shutdown(reason);
-          }
-          default:
-            return BigInt(-XEN.XEN_ENOSYS);
-        }
-      case XEN.HYPERVISOR_event_channel_op:
-        if (Number(a1) !== XEN.EVTCHNOP_send) return BigInt(-XEN.XEN_ENOSYS);
-        if (v.getUint32(Number(a2), true) === this.opts.consoleEvtchn) this.console.drain();
-        return 0n;
-      default:
-        return BigInt(-XEN.XEN_ENOSYS);
-    }
+    return this.hv.hypercall(op, a1, a2, a3, a4, a5);
   }
 
   private imports(): WebAssembly.Imports {
     return {
       xen: {
-        hypercall: (op: number, a1: bigint, a2: bigint, a3: bigint) => this.hypercall(op, a1, a2, a3),
+        hypercall: (op: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint) => this.hypercall(op, a1, a2, a3, a4, a5),
         mfn_to_pfn: (mfn: bigint) => BigInt(L.mfnToPfn(Number(mfn))),
         start_info: () => L.pageAddress(L.START_INFO_PFN),
-        shared_info: () => L.pageAddress(L.SHARED_INFO_PFN),
-        rdtsc: () => process.hrtime.bigint(),
+        shared_info: () => this.hv.sharedInfo,
+        rdtsc: () => this.hv.rdtsc(),
         fence: () => {},
         // The sim runs the guest on one thread: plain read-modify-write is atomic here.
         atomic_and64: (addr: number, mask: bigint) => {
@@ -169,16 +239,31 @@ export class SimGuest {
     };
   }
 
-  async run(wasm: Uint8Array): Promise<SimResult> {
-    const instance = await WebAssembly.instantiate(await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>), this.imports());
-    this.memory = instance.exports.memory as WebAssembly.Memory;
+  // Instantiates the module and builds the domain: start_info, shared_info,
+  // the console and xenstore channels. The guest has not run yet.
+  async start(wasm: Uint8Array): Promise<void> {
+    if (this.instance) throw new Error("sim: the guest was already started");
+    this.instance = await WebAssembly.instantiate(await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>), this.imports());
+    this.memory = this.instance.exports.memory as WebAssembly.Memory;
     this.layOut();
+    this.hv.initSharedInfo();
+    this.connectBackends();
+  }
+
+  // Runs the guest until it shuts down or traps (starting it first if
+  // `wasm` is given). dom0 callbacks run inside this call.
+  async run(wasm?: Uint8Array): Promise<SimResult> {
+    if (wasm) await this.start(wasm);
+    const exports = this.started(this.instance, "guest").exports;
     const result = (reason: ShutdownReason): SimResult => ({ reason, console: this.console.text(), hypercalls: this.hypercallCount });
     try {
-      (instance.exports[START_EXPORT] as () => void)();
-      (instance.exports[ENTRY_EXPORT] as () => void)();
+      (exports[START_EXPORT] as () => void)();
+      (exports[ENTRY_EXPORT] as () => void)();
     } catch (e) {
-      if (e instanceof Shutdown) return result(e.reason);
+      if (e instanceof Shutdown) {
+        if (e.message) this.console.append(Buffer.from(e.message));
+        return result(e.reason);
+      }
       if (e instanceof WebAssembly.RuntimeError) {
         this.console.append(Buffer.from(`trap: ${trapWording((e as Error).message)}\n`));
         return result("crash");

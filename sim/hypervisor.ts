@@ -1,0 +1,570 @@
+// The simulated hypervisor: one PV guest (domid 1) whose hypercalls are
+// decoded from its memory exactly as Xen decodes guest memory, and dom0
+// (domid 0) as a TypeScript peer that backends and tests drive. Follows
+// xen/include/public/xen.h (console_io, update_va_mapping), sched.h
+// (SCHEDOP_*), event_channel.h, grant_table.h and vcpu.h; constants come
+// from runtime/abi/.
+//
+// Scheduling model. The guest runs on the one JS thread and is only ever
+// interrupted at a hypercall or an rdtsc; upcalls stay masked, so the sim
+// never calls into wasm. dom0's work (event callbacks, dom0 timers) goes
+// through a run queue, drained after every guest EVTCHNOP_send and whenever
+// the guest yields, polls or blocks, never inside another dom0 callback, so
+// backends are not re-entered. Time is virtual (clock.ts): when the guest
+// blocks, the sim runs dom0's queue, then jumps the clock to the next timer
+// or the poll timeout; if nothing at all could wake the guest, the
+// hypercall throws GuestBlockedForever instead of hanging the test.
+import * as XEN from "../runtime/abi/xen.ts";
+import * as E from "../runtime/abi/event_channel.ts";
+import * as G from "../runtime/abi/grant_table.ts";
+import * as S from "../runtime/abi/shared_info.ts";
+import * as L from "./layout.ts";
+import { VirtualClock, writeVcpuTime, writeWallClock, type ClockOptions, type TimerHandle } from "./clock.ts";
+import { EventChannels, SharedInfoEvents, check, type EventSink } from "./evtchn.ts";
+import { GrantError, GrantTable, type GrantMapping } from "./grant-table.ts";
+
+export const DOM0 = 0;
+export const GUEST_DOMID = 1;
+
+// TODO move to runtime/abi/xen.ts (xen/include/public/errno.h)
+export const XEN_EFAULT = 14;
+export const XEN_ETIME = 62;
+// TODO move to runtime/abi/xen.ts (sched.h struct sched_poll { XEN_GUEST_HANDLE(evtchn_port_t)
+// ports; unsigned int nr_ports; uint64_t timeout; })
+export const SCHED_POLL_PORTS = 0;
+export const SCHED_POLL_NR_PORTS = 8;
+export const SCHED_POLL_TIMEOUT = 16;
+export const SCHED_POLL_SIZE = 24;
+const SCHED_POLL_MAX_PORTS = 128; // do_poll's limit
+// TODO move to runtime/abi/vcpu.ts (xen/include/public/vcpu.h)
+export const VCPUOP_set_singleshot_timer = 10;
+export const VCPUOP_stop_singleshot_timer = 11;
+export const VCPU_SSHOTTMR_future = 1;
+export const VCPU_SET_SINGLESHOT_TIMER_TIMEOUT_ABS_NS = 0;
+export const VCPU_SET_SINGLESHOT_TIMER_FLAGS = 8;
+export const VCPU_SET_SINGLESHOT_TIMER_SIZE = 16;
+// TODO move to runtime/abi/shared_info.ts (xen.h XEN_LEGACY_MAX_VCPUS)
+const XEN_LEGACY_MAX_VCPUS = 32;
+
+export type ShutdownReason = "poweroff" | "reboot" | "suspend" | "crash" | "watchdog";
+const REASONS: ShutdownReason[] = ["poweroff", "reboot", "suspend", "crash", "watchdog"];
+
+// Unwinds the wasm stack when the guest shuts down: SCHEDOP_shutdown does
+// not return. `message` is what the sim has to say about a crash it caused.
+export class Shutdown {
+  constructor(readonly reason: ShutdownReason, readonly message = "") {}
+}
+
+// Nothing can ever wake the guest: a test bug or a guest bug, never a hang.
+export class GuestBlockedForever extends Error {}
+
+// Bad guest pointer: the hypercall returns -EFAULT, as copy_from_guest fails.
+class Fault {}
+
+export type EventCallback = (port: number) => void;
+
+// dom0's pending work, run outside the guest's hypercall logic proper.
+class RunQueue {
+  private tasks: (() => void)[] = [];
+  private draining = false;
+
+  push(task: () => void): void {
+    this.tasks.push(task);
+  }
+
+  get length(): number {
+    return this.tasks.length;
+  }
+
+  // Runs tasks (including ones they queue) until none is left. Not
+  // re-entrant: a drain requested from inside a task is a no-op.
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let ran = 0; this.tasks.length; ran++) {
+        if (ran === 1_000_000) throw new Error("sim: dom0 work keeps re-queuing itself (1,000,000 tasks in one drain)");
+        this.tasks.shift()!();
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+}
+
+// dom0, the privileged peer: what backends (console, xenstored, device
+// backends) and tests use. Event-channel errors throw XenError (evtchn.ts),
+// grant errors throw GrantError (grant-table.ts) with Xen's GNTST_* status.
+export class Dom0 implements EventSink {
+  readonly domid = DOM0;
+  private readonly handlers = new Map<number, EventCallback>();
+  private readonly pending = new Set<number>();
+
+  constructor(private readonly hv: Hypervisor) {}
+
+  allocUnbound(remoteDomid: number): number {
+    return check(this.hv.evtchn.allocUnbound(DOM0, remoteDomid), `dom0: alloc_unbound for domain ${remoteDomid}`);
+  }
+
+  bindInterdomain(remoteDomid: number, remotePort: number): number {
+    return check(this.hv.evtchn.bindInterdomain(DOM0, remoteDomid, remotePort), `dom0: bind_interdomain to ${remoteDomid}:${remotePort}`);
+  }
+
+  send(port: number): void {
+    check(this.hv.evtchn.send(DOM0, port), `dom0: send on port ${port}`);
+  }
+
+  close(port: number): void {
+    check(this.hv.evtchn.close(DOM0, port), `dom0: close port ${port}`);
+    this.handlers.delete(port);
+  }
+
+  // Runs `cb` (from the run queue) each time the peer notifies `port`;
+  // events coalesce like Xen's pending bit. null removes the callback.
+  onEvent(port: number, cb: EventCallback | null): void {
+    if (cb) this.handlers.set(port, cb);
+    else this.handlers.delete(port);
+    if (cb && this.pending.has(port)) this.hv.runQueue.push(() => this.deliver(port));
+  }
+
+  isPending(port: number): boolean {
+    return this.pending.has(port);
+  }
+
+  // Runs `cb` from the run queue when virtual time reaches now + ns.
+  after(ns: number | bigint, cb: () => void): TimerHandle {
+    return this.hv.clock.after(BigInt(ns), () => this.hv.runQueue.push(cb));
+  }
+
+  mapGrant(domid: number, ref: number, opts: { readonly?: boolean } = {}): GrantMapping {
+    return this.grantsOf(domid).map(DOM0, ref, opts.readonly ?? false);
+  }
+
+  // GNTTABOP_copy from a granted page.
+  copyFromGrant(domid: number, ref: number, offset: number, length: number): Uint8Array {
+    return this.grantsOf(domid).copy(DOM0, ref, offset, length, false, (at) => this.hv.bytes(at, length).slice());
+  }
+
+  // GNTTABOP_copy to a granted page (needs a writable grant).
+  copyToGrant(domid: number, ref: number, offset: number, data: Uint8Array): void {
+    this.grantsOf(domid).copy(DOM0, ref, offset, data.length, true, (at) => this.hv.bytes(at, data.length).set(data));
+  }
+
+  activeGrantMappings(): number {
+    return this.hv.grants.activeMappings();
+  }
+
+  // EventSink: the event-channel code marks dom0's ports pending here.
+  setPending(port: number): void {
+    if (this.pending.has(port)) return;
+    this.pending.add(port);
+    if (this.handlers.has(port)) this.hv.runQueue.push(() => this.deliver(port));
+  }
+
+  clearPending(port: number): void {
+    this.pending.delete(port);
+  }
+
+  private deliver(port: number): void {
+    const cb = this.handlers.get(port);
+    if (!cb || !this.pending.delete(port)) return;
+    cb(port);
+  }
+
+  private grantsOf(domid: number): GrantTable {
+    if (domid !== GUEST_DOMID) throw new GrantError(G.GNTST_bad_domain, `no grant table for domain ${domid}`);
+    return this.hv.grants;
+  }
+}
+
+export interface HypervisorOptions {
+  memory: () => ArrayBuffer;         // the guest's memory (re-read: memory.grow replaces the buffer)
+  nrPages: number;                   // the guest's RAM (start_info.nr_pages)
+  sharedInfo?: number;               // guest address of shared_info (default: layout.ts)
+  privileged?: boolean;              // the guest is the initial domain (console_io allowed)
+  consoleIo?: (bytes: Uint8Array) => void;
+  clock?: ClockOptions;
+  wallClockNs?: bigint;              // Unix time at domain start (default: now)
+  maxGrantFrames?: number;
+  maxBlockNs?: bigint;               // a block without timeout that lasts longer fails (default 1 h virtual)
+}
+
+// A blocked vCPU: `ports` null for SCHEDOP_block (woken by upcalls only),
+// else the ports of SCHEDOP_poll.
+interface Waiter {
+  ports: number[] | null;
+  woken: boolean;
+}
+
+export class Hypervisor {
+  readonly clock: VirtualClock;
+  readonly evtchn = new EventChannels();
+  readonly runQueue = new RunQueue();
+  readonly dom0: Dom0;
+  readonly guestEvents: SharedInfoEvents;
+  readonly grants: GrantTable;
+  readonly sharedInfo: number;
+  private waiting: Waiter | null = null;
+  private singleshot: TimerHandle | null = null;
+
+  constructor(private readonly opts: HypervisorOptions) {
+    this.clock = new VirtualClock(opts.clock);
+    this.sharedInfo = opts.sharedInfo ?? L.pageAddress(L.SHARED_INFO_PFN);
+    this.dom0 = new Dom0(this);
+    this.guestEvents = new SharedInfoEvents(() => this.view(), this.sharedInfo, {
+      kick: () => this.kick(),
+      portPending: (port) => this.portPending(port),
+    });
+    this.evtchn.addDomain(DOM0, this.dom0);
+    this.evtchn.addDomain(GUEST_DOMID, this.guestEvents);
+    this.grants = new GrantTable({ view: () => this.view(), frameAddress: (mfn) => this.ramPage(mfn), maxFrames: opts.maxGrantFrames });
+  }
+
+  view(): DataView {
+    return new DataView(this.opts.memory());
+  }
+
+  bytes(at: number, len: number): Uint8Array {
+    return new Uint8Array(this.opts.memory(), at, len);
+  }
+
+  // ---- domain building (xl's domain builder and toolstack) ----
+
+  // A fresh shared_info as libxc writes it: zeroed, every vCPU's upcalls
+  // masked; then the wall clock and vCPU 0's pvclock.
+  initSharedInfo(): void {
+    this.bytes(this.sharedInfo, L.PAGE_SIZE).fill(0);
+    const v = this.view();
+    for (let i = 0; i < XEN_LEGACY_MAX_VCPUS; i++) v.setUint8(this.sharedInfo + i * S.VCPU_INFO_SIZE + S.VCPU_INFO_UPCALL_MASK, 1);
+    writeWallClock(v, this.sharedInfo, this.clock, this.opts.wallClockNs ?? BigInt(Date.now()) * 1_000_000n);
+    this.updateTime();
+  }
+
+  // A device channel the toolstack sets up before the guest runs (console,
+  // xenstore): the guest's port allocated unbound for dom0 at the number
+  // start_info announces, the reserved grant entry for the ring page seeded
+  // (xc_dom_gnttab_seed), and dom0's backend bound to it. Returns dom0's port.
+  setUpBackendChannel(guestPort: number, grantRef: number, ringMfn: number): number {
+    check(this.evtchn.allocUnbound(GUEST_DOMID, DOM0, guestPort), `domain build: guest port ${guestPort}`);
+    this.grants.writeEntry(grantRef, { flags: G.GTF_permit_access, domid: DOM0, frame: ringMfn });
+    return this.dom0.bindInterdomain(GUEST_DOMID, guestPort);
+  }
+
+  // ---- the guest's entry points ----
+
+  rdtsc(): bigint {
+    return this.clock.rdtsc();
+  }
+
+  // Runs dom0's queued work now (the sim does this itself whenever the
+  // guest sends, yields, polls or blocks).
+  runPending(): void {
+    this.runQueue.drain();
+  }
+
+  hypercall(op: number, a1: bigint, a2: bigint, a3: bigint, _a4 = 0n, _a5 = 0n): bigint {
+    try {
+      return BigInt(this.dispatch(op, a1, a2, a3));
+    } catch (e) {
+      if (e instanceof Fault) return BigInt(-XEN_EFAULT);
+      throw e;
+    }
+  }
+
+  private dispatch(op: number, a1: bigint, a2: bigint, a3: bigint): number {
+    switch (op) {
+      case XEN.HYPERVISOR_console_io: return this.consoleIo(Number(a1), a2, a3);
+      case XEN.HYPERVISOR_sched_op: return this.schedOp(Number(a1), a2);
+      case XEN.HYPERVISOR_event_channel_op: return this.eventChannelOp(Number(a1), a2);
+      case XEN.HYPERVISOR_grant_table_op: return this.grantTableOp(Number(a1), a2, a3);
+      case XEN.HYPERVISOR_update_va_mapping: return this.updateVaMapping(a1, a2);
+      case XEN.HYPERVISOR_vcpu_op: return this.vcpuOp(Number(a1), a2, a3);
+      default: return -XEN.XEN_ENOSYS;
+    }
+  }
+
+  // ---- guest memory ----
+
+  private pointer(a: bigint): number {
+    if (a < 0n || a > 0xffffffffn) throw new Fault();
+    return Number(a);
+  }
+
+  // A guest struct of `size` bytes at `a`, or -EFAULT.
+  private guestArg(a: bigint, size: number): number {
+    const at = this.pointer(a);
+    if (at + size > this.opts.memory().byteLength) throw new Fault();
+    return at;
+  }
+
+  // The address of the guest's RAM page with machine frame `mfn`, or null.
+  private ramPage(mfn: number): number | null {
+    const pfn = L.mfnToPfn(mfn);
+    if (pfn <= 0 || pfn >= this.opts.nrPages) return null;
+    const at = L.pageAddress(pfn);
+    return at + L.PAGE_SIZE <= this.opts.memory().byteLength ? at : null;
+  }
+
+  // ---- console_io ----
+
+  private consoleIo(cmd: number, len: bigint, buf: bigint): number {
+    if (cmd !== XEN.CONSOLEIO_write) return -XEN.XEN_ENOSYS;
+    if (!this.opts.privileged) return -XEN.XEN_EPERM; // as a release Xen does for a domU
+    const n = Number(len);
+    this.opts.consoleIo?.(this.bytes(this.guestArg(buf, n), n).slice());
+    return 0;
+  }
+
+  // ---- scheduling and time ----
+
+  private schedOp(cmd: number, arg: bigint): number {
+    switch (cmd) {
+      case XEN.SCHEDOP_yield: return this.yield();
+      case XEN.SCHEDOP_block: return this.block();
+      case XEN.SCHEDOP_poll: return this.poll(this.guestArg(arg, SCHED_POLL_SIZE));
+      case XEN.SCHEDOP_shutdown: {
+        const reason = REASONS[this.view().getUint32(this.guestArg(arg, 4), true)];
+        if (!reason) return -XEN.XEN_EINVAL;
+        throw new Shutdown(reason);
+      }
+      default: return -XEN.XEN_ENOSYS;
+    }
+  }
+
+  // Another vCPU (dom0) gets to run; a yield costs a little time like rdtsc,
+  // so a guest that spins on yield still reaches dom0's timers.
+  private yield(): number {
+    this.clock.tick();
+    this.runPending();
+    this.updateTime();
+    return 0;
+  }
+
+  // do_poll: returns at once if a polled port is pending, else sleeps until
+  // one is (any event at all when several ports are polled, as Xen), an
+  // upcall is kicked, or `timeout` (absolute system time; 0: none) passes.
+  // Returns 0 in every case.
+  private poll(arg: number): number {
+    const v = this.view();
+    const nr = v.getUint32(arg + SCHED_POLL_NR_PORTS, true);
+    const timeout = v.getBigUint64(arg + SCHED_POLL_TIMEOUT, true);
+    if (nr > SCHED_POLL_MAX_PORTS) return -XEN.XEN_EINVAL;
+    const list = this.guestArg(v.getBigUint64(arg + SCHED_POLL_PORTS, true), nr * 4);
+    const ports: number[] = [];
+    for (let i = 0; i < nr; i++) ports.push(v.getUint32(list + i * 4, true));
+    if (ports.some((p) => p >= E.EVTCHN_2L_NR_CHANNELS)) return -XEN.XEN_EINVAL;
+    this.runPending();
+    if (this.upcallDeliverable() || ports.some((p) => this.guestEvents.isPending(p))) {
+      this.updateTime();
+      return 0;
+    }
+    this.sleep({ ports, woken: false }, timeout === 0n ? null : timeout, `SCHEDOP_poll on ports [${ports.join(", ")}]`);
+    return 0;
+  }
+
+  // do_block re-enables upcalls (evtchn_upcall_mask = 0) before sleeping,
+  // so the next event is delivered as an upcall: see kick().
+  private block(): number {
+    this.view().setUint8(this.sharedInfo + S.VCPU_INFO_UPCALL_MASK, 0);
+    if (this.upcallDeliverable()) this.upcall();
+    this.sleep({ ports: null, woken: false }, null, "SCHEDOP_block");
+    return 0;
+  }
+
+  // The blocked guest's view of time passing: dom0 runs, the clock jumps to
+  // the next timer, until the guest is woken or `deadline` passes.
+  private sleep(waiter: Waiter, deadline: bigint | null, what: string): void {
+    const started = this.clock.now();
+    const limit = this.opts.maxBlockNs ?? 3_600_000_000_000n;
+    this.waiting = waiter;
+    try {
+      for (;;) {
+        this.runPending();
+        if (waiter.woken || (deadline !== null && this.clock.now() >= deadline)) return;
+        const timer = this.clock.nextDeadline();
+        const next = deadline === null || (timer !== null && timer < deadline) ? timer : deadline;
+        if (next === null) {
+          throw new GuestBlockedForever(`sim: guest blocked forever in ${what}: no timeout, and no dom0 work or timer pending`);
+        }
+        if (deadline === null && next - started > limit) {
+          throw new GuestBlockedForever(`sim: guest still blocked in ${what} after ${limit / 1_000_000n} ms of virtual time`);
+        }
+        this.clock.advanceTo(next);
+      }
+    } finally {
+      this.waiting = null;
+      this.updateTime();
+    }
+  }
+
+  // vcpu_kick: an upcall became pending. With upcalls unmasked Xen would
+  // now enter the guest's event callback; tsxen registers none (and the sim
+  // never calls into wasm), so under Xen this is a jump to address 0.
+  private kick(): void {
+    if (this.view().getUint8(this.sharedInfo + S.VCPU_INFO_UPCALL_MASK) === 0) this.upcall();
+    if (this.waiting) this.waiting.woken = true;
+  }
+
+  private upcall(): never {
+    throw new Shutdown("crash", "sim: event upcall with evtchn_upcall_mask clear (SCHEDOP_block unmasks upcalls), " +
+      "but no event callback is registered: under Xen the guest would jump to address 0\n");
+  }
+
+  // evtchn_check_pollers: a single-port poll wakes for its port, a
+  // multi-port poll for any port.
+  private portPending(port: number): void {
+    const w = this.waiting;
+    if (w?.ports && (w.ports.length !== 1 || w.ports[0] === port)) w.woken = true;
+  }
+
+  // local_events_need_delivery
+  private upcallDeliverable(): boolean {
+    const v = this.view();
+    return v.getUint8(this.sharedInfo + S.VCPU_INFO_UPCALL_PENDING) !== 0 && v.getUint8(this.sharedInfo + S.VCPU_INFO_UPCALL_MASK) === 0;
+  }
+
+  // update_vcpu_system_time, done when the vCPU is scheduled again.
+  updateTime(): void {
+    writeVcpuTime(this.view(), this.sharedInfo + S.VCPU_INFO_TIME, this.clock);
+  }
+
+  private vcpuOp(cmd: number, vcpu: bigint, arg: bigint): number {
+    if (vcpu !== 0n) return -XEN.XEN_ENOENT;
+    switch (cmd) {
+      case VCPUOP_set_singleshot_timer: return this.setSingleshot(this.guestArg(arg, VCPU_SET_SINGLESHOT_TIMER_SIZE));
+      case VCPUOP_stop_singleshot_timer:
+        this.singleshot?.cancel();
+        this.singleshot = null;
+        return 0;
+      default: return -XEN.XEN_ENOSYS;
+    }
+  }
+
+  // The timer raises VIRQ_TIMER when it expires (and nothing if the guest
+  // has not bound it).
+  private setSingleshot(arg: number): number {
+    const v = this.view();
+    const at = v.getBigUint64(arg + VCPU_SET_SINGLESHOT_TIMER_TIMEOUT_ABS_NS, true);
+    const flags = v.getUint32(arg + VCPU_SET_SINGLESHOT_TIMER_FLAGS, true);
+    if ((flags & VCPU_SSHOTTMR_future) && at < this.clock.now()) return -XEN_ETIME;
+    this.singleshot?.cancel();
+    this.singleshot = this.clock.at(at, () => {
+      this.singleshot = null;
+      this.evtchn.sendVirq(GUEST_DOMID, E.VIRQ_TIMER);
+    });
+    return 0;
+  }
+
+  // ---- event channels ----
+
+  private eventChannelOp(cmd: number, arg: bigint): number {
+    switch (cmd) {
+      case E.EVTCHNOP_alloc_unbound: return this.allocUnbound(this.guestArg(arg, E.EVTCHN_ALLOC_UNBOUND_SIZE));
+      case E.EVTCHNOP_bind_interdomain: return this.bindInterdomain(this.guestArg(arg, E.EVTCHN_BIND_INTERDOMAIN_SIZE));
+      case E.EVTCHNOP_bind_virq: return this.bindVirq(this.guestArg(arg, E.EVTCHN_BIND_VIRQ_SIZE));
+      case E.EVTCHNOP_send: {
+        const rc = this.evtchn.send(GUEST_DOMID, this.portArg(arg));
+        this.runPending(); // the backend reacts before the guest goes on
+        return rc;
+      }
+      case E.EVTCHNOP_close: return this.evtchn.close(GUEST_DOMID, this.portArg(arg));
+      case E.EVTCHNOP_unmask: {
+        const port = this.portArg(arg);
+        if (port >= E.EVTCHN_2L_NR_CHANNELS) return -XEN.XEN_EINVAL;
+        this.guestEvents.unmask(port);
+        return 0;
+      }
+      default: return -XEN.XEN_ENOSYS;
+    }
+  }
+
+  private portArg(arg: bigint): number {
+    return this.view().getUint32(this.guestArg(arg, E.EVTCHN_PORT_ARG_SIZE), true);
+  }
+
+  private self(domid: number): number {
+    return domid === E.DOMID_SELF ? GUEST_DOMID : domid;
+  }
+
+  private allocUnbound(arg: number): number {
+    const v = this.view();
+    const dom = this.self(v.getUint16(arg + E.EVTCHN_ALLOC_UNBOUND_DOM, true));
+    const remote = this.self(v.getUint16(arg + E.EVTCHN_ALLOC_UNBOUND_REMOTE_DOM, true));
+    if (dom !== GUEST_DOMID && !this.opts.privileged) return -XEN.XEN_EPERM;
+    return this.withPort(this.evtchn.allocUnbound(dom, remote), arg + E.EVTCHN_ALLOC_UNBOUND_PORT);
+  }
+
+  private bindInterdomain(arg: number): number {
+    const v = this.view();
+    const remote = this.self(v.getUint16(arg + E.EVTCHN_BIND_INTERDOMAIN_REMOTE_DOM, true));
+    const remotePort = v.getUint32(arg + E.EVTCHN_BIND_INTERDOMAIN_REMOTE_PORT, true);
+    return this.withPort(this.evtchn.bindInterdomain(GUEST_DOMID, remote, remotePort), arg + E.EVTCHN_BIND_INTERDOMAIN_LOCAL_PORT);
+  }
+
+  private bindVirq(arg: number): number {
+    const v = this.view();
+    if (v.getUint32(arg + E.EVTCHN_BIND_VIRQ_VCPU, true) !== 0) return -XEN.XEN_ENOENT;
+    return this.withPort(this.evtchn.bindVirq(GUEST_DOMID, v.getUint32(arg + E.EVTCHN_BIND_VIRQ_VIRQ, true)), arg + E.EVTCHN_BIND_VIRQ_PORT);
+  }
+
+  // Writes a new port to the struct's out field; returns 0 or the error.
+  private withPort(rc: number, out: number): number {
+    if (rc < 0) return rc;
+    this.view().setUint32(out, rc, true);
+    return 0;
+  }
+
+  // ---- grant tables ----
+
+  private grantTableOp(cmd: number, uop: bigint, count: bigint): number {
+    if (cmd !== G.GNTTABOP_query_size && cmd !== G.GNTTABOP_setup_table) return -XEN.XEN_ENOSYS;
+    if (count !== 1n) return -XEN.XEN_EINVAL;
+    return cmd === G.GNTTABOP_query_size
+      ? this.querySize(this.guestArg(uop, G.GNTTAB_QUERY_SIZE_SIZE))
+      : this.setupTable(this.guestArg(uop, G.GNTTAB_SETUP_TABLE_SIZE));
+  }
+
+  // The status for an operation on domain `dom`'s table (DOMID_SELF or ours).
+  private grantDomainStatus(dom: number): number {
+    if (this.self(dom) === GUEST_DOMID) return G.GNTST_okay;
+    return this.self(dom) === DOM0 ? G.GNTST_permission_denied : G.GNTST_bad_domain;
+  }
+
+  private querySize(arg: number): number {
+    const v = this.view();
+    const status = this.grantDomainStatus(v.getUint16(arg + G.GNTTAB_QUERY_SIZE_DOM, true));
+    if (status === G.GNTST_okay) {
+      v.setUint32(arg + G.GNTTAB_QUERY_SIZE_NR_FRAMES, this.grants.nrFrames, true);
+      v.setUint32(arg + G.GNTTAB_QUERY_SIZE_MAX_NR_FRAMES, this.grants.maxFrames, true);
+    }
+    v.setInt16(arg + G.GNTTAB_QUERY_SIZE_STATUS, status, true);
+    return 0;
+  }
+
+  // Grows the table to nr_frames and returns the frames' MFNs in frame_list;
+  // the guest maps them with update_va_mapping.
+  private setupTable(arg: number): number {
+    const v = this.view();
+    const nr = v.getUint32(arg + G.GNTTAB_SETUP_TABLE_NR_FRAMES, true);
+    let status = this.grantDomainStatus(v.getUint16(arg + G.GNTTAB_SETUP_TABLE_DOM, true));
+    if (status === G.GNTST_okay && nr > this.grants.maxFrames) status = G.GNTST_general_error;
+    if (status === G.GNTST_okay) {
+      const list = this.guestArg(v.getBigUint64(arg + G.GNTTAB_SETUP_TABLE_FRAME_LIST, true), nr * 8);
+      this.grants.grow(nr);
+      for (let i = 0; i < nr; i++) v.setBigUint64(list + i * 8, BigInt(this.grants.frameMfn(i)), true);
+    }
+    v.setInt16(arg + G.GNTTAB_SETUP_TABLE_STATUS, status, true);
+    return 0;
+  }
+
+  // update_va_mapping, for exactly one case: mapping one of the guest's
+  // grant-table frames (present PTE, its MFN) at a page of wasm memory.
+  // The UVMF_* flush flags have nothing to flush here and are not checked.
+  private updateVaMapping(va: bigint, pte: bigint): number {
+    const index = this.grants.frameIndex(Number((pte >> 12n) & 0xff_ffff_ffffn));
+    if ((pte & 1n) === 0n || index < 0 || va % BigInt(L.PAGE_SIZE) !== 0n || va < BigInt(L.PAGE_SIZE)) return -XEN.XEN_EINVAL;
+    if (va + BigInt(L.PAGE_SIZE) > BigInt(this.opts.memory().byteLength)) return -XEN.XEN_EINVAL;
+    this.grants.placeFrame(index, Number(va));
+    return 0;
+  }
+}
