@@ -88,6 +88,9 @@ export function register(port: u32, handler: EventHandler, keepAlive: bool = tru
   boundHandlers[slot] = handler;
   boundKeepAlive[slot] = keepAlive;
   if (port > highestPort) highestPort = port;
+  // New ports start masked (as Mini-OS and Linux expect, they unmask after
+  // binding); a masked port would stay pending and never be dispatched.
+  unmask(port);
   return true;
 }
 
