@@ -6,7 +6,10 @@
 import { hypercall, sharedInfoAddress, atomicAnd64 } from "./host";
 import * as E from "./abi/event_channel";
 import * as S from "./abi/shared_info";
-import { HYPERVISOR_event_channel_op, HYPERVISOR_sched_op, SCHEDOP_poll } from "./abi/xen";
+import {
+  HYPERVISOR_event_channel_op, HYPERVISOR_sched_op, SCHEDOP_poll,
+  SCHED_POLL_PORTS, SCHED_POLL_NR_PORTS, SCHED_POLL_TIMEOUT, SCHED_POLL_SIZE,
+} from "./abi/xen";
 
 // Called by the event loop for every event on a port it is registered for.
 // (AssemblyScript has no closures: handlers are objects.)
@@ -151,11 +154,11 @@ export function anyPending(): bool {
 // (time.ts) reaches `deadlineNs` (0: no deadline). SCHEDOP_poll returns at
 // once if a polled port is already pending, so an event that arrives after
 // the caller's last check is not lost.
-const pollArg = memory.data(24, 8);
+const pollArg = memory.data(SCHED_POLL_SIZE, 8);
 export function block(deadlineNs: u64): void {
   if (anyPending()) return;
-  store<u64>(pollArg, <u64>boundPorts);          // ports (guest handle)
-  store<u32>(pollArg + 8, <u32>nrBound);         // nr_ports
-  store<u64>(pollArg + 16, deadlineNs);          // timeout (absolute system time)
+  store<u64>(pollArg + SCHED_POLL_PORTS, <u64>boundPorts);
+  store<u32>(pollArg + SCHED_POLL_NR_PORTS, <u32>nrBound);
+  store<u64>(pollArg + SCHED_POLL_TIMEOUT, deadlineNs);
   hypercall(HYPERVISOR_sched_op, SCHEDOP_poll, <i64>pollArg, 0, 0, 0);
 }

@@ -10,12 +10,6 @@ import * as E from "../runtime/abi/event_channel.ts";
 import * as S from "../runtime/abi/shared_info.ts";
 import * as XEN from "../runtime/abi/xen.ts";
 
-// TODO move to runtime/abi/xen.ts (xen/include/public/errno.h)
-export const XEN_ESRCH = 3;
-export const XEN_EEXIST = 17;
-export const XEN_ENOSPC = 28;
-// TODO move to runtime/abi/event_channel.ts (xen.h NR_VIRQS)
-export const NR_VIRQS = 24;
 
 export type Channel =
   | { state: "reserved" }                                            // port 0
@@ -51,7 +45,7 @@ class EventDomain {
   // Xen's get_free_port: the lowest port not in use.
   freePort(): number {
     for (let port = 1; port < E.EVTCHN_2L_NR_CHANNELS; port++) if (!this.ports.has(port)) return port;
-    return -XEN_ENOSPC;
+    return -XEN.XEN_ENOSPC;
   }
 }
 
@@ -75,10 +69,10 @@ export class EventChannels {
   // sim's domain builder uses it to honour start_info port numbers).
   allocUnbound(domid: number, remoteDom: number, at?: number): number {
     const d = this.domains.get(domid);
-    if (!d) return -XEN_ESRCH;
+    if (!d) return -XEN.XEN_ESRCH;
     const port = at ?? d.freePort();
     if (port < 0) return port;
-    if (d.ports.has(port)) return -XEN_EEXIST;
+    if (d.ports.has(port)) return -XEN.XEN_EEXIST;
     d.ports.set(port, { state: "unbound", remoteDom });
     return port;
   }
@@ -88,7 +82,7 @@ export class EventChannels {
   bindInterdomain(domid: number, remoteDom: number, remotePort: number): number {
     const ld = this.domains.get(domid);
     const rd = this.domains.get(remoteDom);
-    if (!ld || !rd) return -XEN_ESRCH;
+    if (!ld || !rd) return -XEN.XEN_ESRCH;
     const remote = rd.ports.get(remotePort);
     if (remote?.state !== "unbound" || remote.remoteDom !== domid) return -XEN.XEN_EINVAL;
     const port = ld.freePort();
@@ -104,9 +98,9 @@ export class EventChannels {
   // EVTCHNOP_bind_virq (vCPU 0 only).
   bindVirq(domid: number, virq: number): number {
     const d = this.domains.get(domid);
-    if (!d) return -XEN_ESRCH;
-    if (virq < 0 || virq >= NR_VIRQS) return -XEN.XEN_EINVAL;
-    if (d.virqs.has(virq)) return -XEN_EEXIST;
+    if (!d) return -XEN.XEN_ESRCH;
+    if (virq < 0 || virq >= E.NR_VIRQS) return -XEN.XEN_EINVAL;
+    if (d.virqs.has(virq)) return -XEN.XEN_EEXIST;
     const port = d.freePort();
     if (port < 0) return port;
     d.ports.set(port, { state: "virq", virq });

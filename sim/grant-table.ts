@@ -13,9 +13,6 @@
 // guest's entry while a peer holds the page.
 import * as G from "../runtime/abi/grant_table.ts";
 
-// TODO move to runtime/abi/grant_table.ts (grant_table.h GNTST_*)
-export const GNTST_bad_page = -9;
-export const GNTST_bad_copy_arg = -10;
 
 const PAGE_SIZE = 4096;
 const ENTRIES_PER_FRAME = G.GRANT_ENTRIES_PER_PAGE;
@@ -152,7 +149,7 @@ export class GrantTable {
   // (GTF_reading, and GTF_writing when `write`) only while `use` runs.
   copy<T>(domid: number, ref: number, offset: number, length: number, write: boolean, use: (address: number) => T): T {
     if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > PAGE_SIZE) {
-      throw new GrantError(GNTST_bad_copy_arg, `copy of ${length} bytes at offset ${offset} crosses the page`);
+      throw new GrantError(G.GNTST_bad_copy_arg, `copy of ${length} bytes at offset ${offset} crosses the page`);
     }
     const act = this.acquire(domid, ref, !write);
     try {
@@ -203,7 +200,7 @@ export class GrantTable {
 
   private resolve(ref: number, frame: number): number {
     const address = this.opts.frameAddress(frame);
-    if (address === null) throw new GrantError(GNTST_bad_page, `grant ref ${ref}: frame 0x${frame.toString(16)} is not a page of the granting domain`);
+    if (address === null) throw new GrantError(G.GNTST_bad_page, `grant ref ${ref}: frame 0x${frame.toString(16)} is not a page of the granting domain`);
     return address;
   }
 

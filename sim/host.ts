@@ -10,6 +10,7 @@
 // pages), and traps are V8's, reported with the native runtime's wording.
 import * as XEN from "../runtime/abi/xen.ts";
 import * as SI from "../runtime/abi/start_info.ts";
+import * as G from "../runtime/abi/grant_table.ts";
 import * as CONS from "../runtime/abi/console.ts";
 import { ENTRY_EXPORT, START_EXPORT } from "../tools/host-interface.ts";
 import { ConsoleBackend } from "./console-backend.ts";
@@ -20,9 +21,6 @@ import * as L from "./layout.ts";
 
 export type { ShutdownReason } from "./hypervisor.ts";
 
-// TODO move to runtime/abi/grant_table.ts (grant_table.h GNTTAB_RESERVED_*)
-const GNTTAB_RESERVED_CONSOLE = 0;
-const GNTTAB_RESERVED_XENSTORE = 1;
 
 export interface SimOptions {
   memoryMB?: number;          // reported in start_info.nr_pages (default 32)
@@ -181,10 +179,10 @@ export class SimGuest {
   // the keys the toolstack writes.
   private connectBackends(): void {
     if (this.opts.initialDomain) return;
-    const consolePort = this.hv.setUpBackendChannel(this.opts.consoleEvtchn, GNTTAB_RESERVED_CONSOLE, L.pfnToMfn(L.CONSOLE_PFN));
+    const consolePort = this.hv.setUpBackendChannel(this.opts.consoleEvtchn, G.GNTTAB_RESERVED_CONSOLE, L.pfnToMfn(L.CONSOLE_PFN));
     this.consoleChannel = consolePort;
     this.dom0.onEvent(consolePort, () => this.serveConsole(consolePort));
-    const storePort = this.hv.setUpBackendChannel(this.opts.storeEvtchn, GNTTAB_RESERVED_XENSTORE, L.pfnToMfn(L.STORE_PFN));
+    const storePort = this.hv.setUpBackendChannel(this.opts.storeEvtchn, G.GNTTAB_RESERVED_XENSTORE, L.pfnToMfn(L.STORE_PFN));
     this.storeChannel = storePort;
     this.xenstore.introduceDomain(GUEST_DOMID, { view: () => this.view(), offset: L.pageAddress(L.STORE_PFN) }, () => this.dom0.send(storePort));
     this.dom0.onEvent(storePort, () => this.xenstore.onGuestEvent(GUEST_DOMID));

@@ -18,6 +18,7 @@ import * as XEN from "../runtime/abi/xen.ts";
 import * as E from "../runtime/abi/event_channel.ts";
 import * as G from "../runtime/abi/grant_table.ts";
 import * as S from "../runtime/abi/shared_info.ts";
+import * as V from "../runtime/abi/vcpu.ts";
 import * as L from "./layout.ts";
 import { VirtualClock, writeVcpuTime, writeWallClock, type ClockOptions, type TimerHandle } from "./clock.ts";
 import { EventChannels, SharedInfoEvents, check, type EventSink } from "./evtchn.ts";
@@ -26,25 +27,7 @@ import { GrantError, GrantTable, type GrantMapping } from "./grant-table.ts";
 export const DOM0 = 0;
 export const GUEST_DOMID = 1;
 
-// TODO move to runtime/abi/xen.ts (xen/include/public/errno.h)
-export const XEN_EFAULT = 14;
-export const XEN_ETIME = 62;
-// TODO move to runtime/abi/xen.ts (sched.h struct sched_poll { XEN_GUEST_HANDLE(evtchn_port_t)
-// ports; unsigned int nr_ports; uint64_t timeout; })
-export const SCHED_POLL_PORTS = 0;
-export const SCHED_POLL_NR_PORTS = 8;
-export const SCHED_POLL_TIMEOUT = 16;
-export const SCHED_POLL_SIZE = 24;
 const SCHED_POLL_MAX_PORTS = 128; // do_poll's limit
-// TODO move to runtime/abi/vcpu.ts (xen/include/public/vcpu.h)
-export const VCPUOP_set_singleshot_timer = 10;
-export const VCPUOP_stop_singleshot_timer = 11;
-export const VCPU_SSHOTTMR_future = 1;
-export const VCPU_SET_SINGLESHOT_TIMER_TIMEOUT_ABS_NS = 0;
-export const VCPU_SET_SINGLESHOT_TIMER_FLAGS = 8;
-export const VCPU_SET_SINGLESHOT_TIMER_SIZE = 16;
-// TODO move to runtime/abi/shared_info.ts (xen.h XEN_LEGACY_MAX_VCPUS)
-const XEN_LEGACY_MAX_VCPUS = 32;
 
 export type ShutdownReason = "poweroff" | "reboot" | "suspend" | "crash" | "watchdog";
 const REASONS: ShutdownReason[] = ["poweroff", "reboot", "suspend", "crash", "watchdog"];
@@ -235,7 +218,7 @@ export class Hypervisor {
   initSharedInfo(): void {
     this.bytes(this.sharedInfo, L.PAGE_SIZE).fill(0);
     const v = this.view();
-    for (let i = 0; i < XEN_LEGACY_MAX_VCPUS; i++) v.setUint8(this.sharedInfo + i * S.VCPU_INFO_SIZE + S.VCPU_INFO_UPCALL_MASK, 1);
+    for (let i = 0; i < S.XEN_LEGACY_MAX_VCPUS; i++) v.setUint8(this.sharedInfo + i * S.VCPU_INFO_SIZE + S.VCPU_INFO_UPCALL_MASK, 1);
     writeWallClock(v, this.sharedInfo, this.clock, this.opts.wallClockNs ?? BigInt(Date.now()) * 1_000_000n);
     this.updateTime();
   }
@@ -266,7 +249,7 @@ export class Hypervisor {
     try {
       return BigInt(this.dispatch(op, a1, a2, a3));
     } catch (e) {
-      if (e instanceof Fault) return BigInt(-XEN_EFAULT);
+      if (e instanceof Fault) return BigInt(-XEN.XEN_EFAULT);
       throw e;
     }
   }
@@ -321,7 +304,7 @@ export class Hypervisor {
     switch (cmd) {
       case XEN.SCHEDOP_yield: return this.yield();
       case XEN.SCHEDOP_block: return this.block();
-      case XEN.SCHEDOP_poll: return this.poll(this.guestArg(arg, SCHED_POLL_SIZE));
+      case XEN.SCHEDOP_poll: return this.poll(this.guestArg(arg, XEN.SCHED_POLL_SIZE));
       case XEN.SCHEDOP_shutdown: {
         const reason = REASONS[this.view().getUint32(this.guestArg(arg, 4), true)];
         if (!reason) return -XEN.XEN_EINVAL;
@@ -346,10 +329,10 @@ export class Hypervisor {
   // Returns 0 in every case.
   private poll(arg: number): number {
     const v = this.view();
-    const nr = v.getUint32(arg + SCHED_POLL_NR_PORTS, true);
-    const timeout = v.getBigUint64(arg + SCHED_POLL_TIMEOUT, true);
+    const nr = v.getUint32(arg + XEN.SCHED_POLL_NR_PORTS, true);
+    const timeout = v.getBigUint64(arg + XEN.SCHED_POLL_TIMEOUT, true);
     if (nr > SCHED_POLL_MAX_PORTS) return -XEN.XEN_EINVAL;
-    const list = this.guestArg(v.getBigUint64(arg + SCHED_POLL_PORTS, true), nr * 4);
+    const list = this.guestArg(v.getBigUint64(arg + XEN.SCHED_POLL_PORTS, true), nr * 4);
     const ports: number[] = [];
     for (let i = 0; i < nr; i++) ports.push(v.getUint32(list + i * 4, true));
     if (ports.some((p) => p >= E.EVTCHN_2L_NR_CHANNELS)) return -XEN.XEN_EINVAL;
@@ -431,8 +414,8 @@ export class Hypervisor {
   private vcpuOp(cmd: number, vcpu: bigint, arg: bigint): number {
     if (vcpu !== 0n) return -XEN.XEN_ENOENT;
     switch (cmd) {
-      case VCPUOP_set_singleshot_timer: return this.setSingleshot(this.guestArg(arg, VCPU_SET_SINGLESHOT_TIMER_SIZE));
-      case VCPUOP_stop_singleshot_timer:
+      case V.VCPUOP_set_singleshot_timer: return this.setSingleshot(this.guestArg(arg, V.VCPU_SET_SINGLESHOT_TIMER_SIZE));
+      case V.VCPUOP_stop_singleshot_timer:
         this.singleshot?.cancel();
         this.singleshot = null;
         return 0;
@@ -444,9 +427,9 @@ export class Hypervisor {
   // has not bound it).
   private setSingleshot(arg: number): number {
     const v = this.view();
-    const at = v.getBigUint64(arg + VCPU_SET_SINGLESHOT_TIMER_TIMEOUT_ABS_NS, true);
-    const flags = v.getUint32(arg + VCPU_SET_SINGLESHOT_TIMER_FLAGS, true);
-    if ((flags & VCPU_SSHOTTMR_future) && at < this.clock.now()) return -XEN_ETIME;
+    const at = v.getBigUint64(arg + V.VCPU_SET_SINGLESHOT_TIMER_TIMEOUT_ABS_NS, true);
+    const flags = v.getUint32(arg + V.VCPU_SET_SINGLESHOT_TIMER_FLAGS, true);
+    if ((flags & V.VCPU_SSHOTTMR_future) && at < this.clock.now()) return -XEN.XEN_ETIME;
     this.singleshot?.cancel();
     this.singleshot = this.clock.at(at, () => {
       this.singleshot = null;

@@ -35,3 +35,4 @@ export const VIRQ_TIMER = 0;
 // shared_info.evtchn_pending/evtchn_mask; EVTCHN_2L_NR_CHANNELS ports.
 export const EVTCHN_2L_NR_CHANNELS = 4096;
 export const DOMID_SELF = 0x7ff0;
+export const NR_VIRQS = 24;

@@ -47,3 +47,9 @@ export const GNTST_bad_gntref = -3;
 export const GNTST_bad_handle = -4;
 export const GNTST_bad_virt_addr = -5;
 export const GNTST_permission_denied = -8;
+export const GNTST_bad_page = -9;
+export const GNTST_bad_copy_arg = -10;
+
+// Entries the toolstack fills in for the console and xenstore pages.
+export const GNTTAB_RESERVED_CONSOLE = 0;
+export const GNTTAB_RESERVED_XENSTORE = 1;

@@ -33,3 +33,4 @@ export const SHARED_INFO_WC_VERSION = 3072;
 export const SHARED_INFO_WC_SEC = 3076;
 export const SHARED_INFO_WC_NSEC = 3080;
 export const SHARED_INFO_WC_SEC_HI = 3084;
+export const XEN_LEGACY_MAX_VCPUS = 32;

@@ -42,3 +42,15 @@ export const XEN_EPERM = 1;
 export const XEN_ENOENT = 2;
 export const XEN_EINVAL = 22;
 export const XEN_ENOSYS = 38;
+export const XEN_ESRCH = 3;
+export const XEN_EFAULT = 14;
+export const XEN_EEXIST = 17;
+export const XEN_ENOSPC = 28;
+export const XEN_ETIME = 62;
+
+// struct sched_poll { XEN_GUEST_HANDLE(evtchn_port_t) ports; unsigned int nr_ports;
+//                     uint64_t timeout; }  (sched.h; timeout: absolute system time, 0 = none)
+export const SCHED_POLL_PORTS = 0;
+export const SCHED_POLL_NR_PORTS = 8;
+export const SCHED_POLL_TIMEOUT = 16;
+export const SCHED_POLL_SIZE = 24;

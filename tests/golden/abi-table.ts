@@ -14,6 +14,7 @@ export const HEADERS = [
   "xen/grant_table.h", // GNTTABOP_*, GTF_*, GNTST_*, grant_entry_v1
   "xen/io/xs_wire.h", // XS_*, struct xsd_sockmsg, struct xenstore_domain_interface
   "xen/io/xenbus.h", // enum xenbus_state
+  "xen/vcpu.h", // VCPUOP_*, struct vcpu_set_singleshot_timer
   "xen/io/netif.h", // netif_tx/rx request/response, NETTXF_*, NETRXF_*, NETIF_RSP_* (includes io/ring.h)
 ];
 
@@ -214,6 +215,24 @@ export const GOLDEN: Record<string, string> = {
   XS_RING_CONNECTION: off("xenstore_domain_interface", "connection"),
   XENSTORE_CONNECTED: "XENSTORE_CONNECTED",
   XENSTORE_RECONNECT: "XENSTORE_RECONNECT",
+  // moved from sim/: errno values, sched_poll, NR_VIRQS, vcpu.h, reserved grant entries
+  XEN_ESRCH: "XEN_ESRCH", XEN_EFAULT: "XEN_EFAULT", XEN_EEXIST: "XEN_EEXIST", XEN_ENOSPC: "XEN_ENOSPC", XEN_ETIME: "XEN_ETIME",
+  SCHED_POLL_PORTS: off("sched_poll", "ports"),
+  SCHED_POLL_NR_PORTS: off("sched_poll", "nr_ports"),
+  SCHED_POLL_TIMEOUT: off("sched_poll", "timeout"),
+  SCHED_POLL_SIZE: "sizeof(struct sched_poll)",
+  NR_VIRQS: "NR_VIRQS",
+  XEN_LEGACY_MAX_VCPUS: "XEN_LEGACY_MAX_VCPUS",
+  GNTST_bad_page: "GNTST_bad_page",
+  GNTST_bad_copy_arg: "GNTST_bad_copy_arg",
+  GNTTAB_RESERVED_CONSOLE: "GNTTAB_RESERVED_CONSOLE",
+  GNTTAB_RESERVED_XENSTORE: "GNTTAB_RESERVED_XENSTORE",
+  VCPUOP_set_singleshot_timer: "VCPUOP_set_singleshot_timer",
+  VCPUOP_stop_singleshot_timer: "VCPUOP_stop_singleshot_timer",
+  VCPU_SSHOTTMR_future: "VCPU_SSHOTTMR_future",
+  VCPU_SET_SINGLESHOT_TIMER_TIMEOUT_ABS_NS: off("vcpu_set_singleshot_timer", "timeout_abs_ns"),
+  VCPU_SET_SINGLESHOT_TIMER_FLAGS: off("vcpu_set_singleshot_timer", "flags"),
+  VCPU_SET_SINGLESHOT_TIMER_SIZE: "sizeof(struct vcpu_set_singleshot_timer)",
   // ring.ts (any DEFINE_RING_TYPES instance has the same header)
   SRING_REQ_PROD: off("netif_tx_sring", "req_prod"),
   SRING_REQ_EVENT: off("netif_tx_sring", "req_event"),
