@@ -1,0 +1,39 @@
+// xl shutdown / xl reboot as the sim's toolstack writes them into
+// control/shutdown: the guest acknowledges (clears the key), runs the app's
+// handler and shuts down with the requested reason; it advertises
+// feature-poweroff/feature-reboot; a request it does not support is ignored.
+import test from "tape";
+import { SimGuest } from "../../sim/host.ts";
+import { wasmOf } from "./helpers.ts";
+
+async function request(what: string, then?: string) {
+  const g = new SimGuest();
+  await g.start(await wasmOf("tests/apps/idle.ts"));
+  const key = "/local/domain/1/control/shutdown";
+  g.xenstore.mkdir("/local/domain/1/control");
+  g.xenstore.write(key, "");
+  g.dom0.after(100_000_000, () => g.xenstore.write(key, what));
+  if (then) g.dom0.after(200_000_000, () => g.xenstore.write(key, then));
+  const r = await g.run();
+  return { r, cleared: g.xenstore.read(key), features: ["poweroff", "reboot"].map((f) => g.xenstore.read(`/local/domain/1/control/feature-${f}`)) };
+}
+
+test("lifecycle: control/shutdown = poweroff powers the guest off, acknowledged", async (t) => {
+  const { r, cleared, features } = await request("poweroff");
+  t.equal(r.reason, "poweroff");
+  t.deepEqual(r.console.trim().split("\n"), ["idle: waiting", "idle: asked to power off"]);
+  t.equal(cleared, "", "the guest cleared control/shutdown (libxl waits for that)");
+  t.deepEqual(features, ["1", "1"], "feature-poweroff and feature-reboot advertised");
+});
+
+test("lifecycle: control/shutdown = reboot shuts down with reason reboot", async (t) => {
+  const { r } = await request("reboot");
+  t.equal(r.reason, "reboot");
+  t.ok(r.console.includes("idle: asked to reboot"));
+});
+
+test("lifecycle: an unsupported request (suspend) is ignored; a later poweroff works", async (t) => {
+  const { r } = await request("suspend", "poweroff");
+  t.equal(r.reason, "poweroff");
+  t.deepEqual(r.console.trim().split("\n"), ["idle: waiting", "idle: asked to power off"]);
+});
