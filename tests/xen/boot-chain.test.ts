@@ -2,58 +2,29 @@
 // boot chain's examples, started with xl create, seen through xenconsoled,
 // with the shutdown reason xl reports. TSXEN_SKIP_XEN=1 skips (and reports
 // the skip); otherwise a missing rig is a failure, never a pass.
-import test from "tape";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { build } from "../../tools/build.ts";
-import { runScenarios, type RunResult, type ScenarioResult } from "./harness.ts";
+import { runScenarios } from "./harness.ts";
+import { RigTest } from "./rig-test.ts";
 
-const skip = process.env.TSXEN_SKIP_XEN === "1";
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-xen-test-"));
-let run: Promise<RunResult> | null = null;
+const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
+  const hello = path.join(tmp, "hello.xen");
+  const trap = path.join(tmp, "trap.xen");
+  await build({ entry: "examples/hello/main.ts", output: hello, log: () => {} });
+  await build({ entry: "examples/trap/main.ts", output: trap, log: () => {} });
+  return runScenarios(
+    [
+      { name: "hello", image: hello, timeoutSec: 30 },
+      { name: "trap-oob", image: trap, timeoutSec: 30 },
+      { name: "trap-null", image: trap, xlExtra: ['extra = "null"'], timeoutSec: 30 },
+      { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 8 },
+    ],
+    { log: path.join(tmp, "serial.log") },
+  );
+});
 
-// One boot of the rig for every scenario in this file.
-function rig(): Promise<RunResult> {
-  run ??= (async () => {
-    const hello = path.join(tmp, "hello.xen");
-    const trap = path.join(tmp, "trap.xen");
-    await build({ entry: "examples/hello/main.ts", output: hello, log: () => {} });
-    await build({ entry: "examples/trap/main.ts", output: trap, log: () => {} });
-    return runScenarios(
-      [
-        { name: "hello", image: hello, timeoutSec: 30 },
-        { name: "trap-oob", image: trap, timeoutSec: 30 },
-        { name: "trap-null", image: trap, xlExtra: ['extra = "null"'], timeoutSec: 30 },
-        { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 8 },
-      ],
-      { log: path.join(tmp, "serial.log") },
-    );
-  })();
-  return run;
-}
-
-async function scenario(t: test.Test, name: string): Promise<ScenarioResult | null> {
-  const r = await rig();
-  t.equal(r.outcome, "done", `the rig ran to the end${r.failure ? ` (${r.failure})` : ""}`);
-  const s = r.results.find((x) => x.name === name) ?? null;
-  t.ok(s, `scenario ${name} reported`);
-  if (s && s.error) t.comment(`${name}: ${s.error}`);
-  return s;
-}
-
-function xenTest(name: string, fn: (t: test.Test) => Promise<void>): void {
-  test(`xen: ${name}`, async (t) => {
-    if (skip) {
-      t.skip("real Xen skipped (TSXEN_SKIP_XEN=1)");
-      return;
-    }
-    await fn(t);
-  });
-}
-
-xenTest("hello prints through xenconsoled and powers off", async (t) => {
-  const s = await scenario(t, "hello");
+rig.test("hello prints through xenconsoled and powers off", async (t) => {
+  const s = await rig.scenario(t, "hello");
   t.equal(s?.reason, "poweroff");
   t.equal(s?.console[0], "Hello from tsxen!");
   t.equal(s?.console[1], "RAM: 8192 pages (32 MiB)", "start_info: 32 MiB, as in the xl config");
@@ -61,23 +32,21 @@ xenTest("hello prints through xenconsoled and powers off", async (t) => {
   t.match(s?.console[3] ?? "", /^xenstore event channel: \d+$/);
 });
 
-xenTest("an out-of-bounds wasm access is reported and the domain crashes", async (t) => {
-  const s = await scenario(t, "trap-oob");
+rig.test("an out-of-bounds wasm access is reported and the domain crashes", async (t) => {
+  const s = await rig.scenario(t, "trap-oob");
   t.equal(s?.reason, "crash");
   t.deepEqual(s?.console, ["trap example: about to fault (oob)", "trap: out of bounds memory access"]);
 });
 
-xenTest("a null access page-faults on the unmapped page 0 with vector, rip and address", async (t) => {
-  const s = await scenario(t, "trap-null");
+rig.test("a null access page-faults on the unmapped page 0 with vector, rip and address", async (t) => {
+  const s = await rig.scenario(t, "trap-null");
   t.equal(s?.reason, "crash");
   t.equal(s?.console[0], "trap example: about to fault (null)");
   t.match(s?.console[1] ?? "", /^trap: page fault \(vector 14\) rip=0x[0-9a-f]{16} error=0x[0-9a-f]{16} addr=0x0{16} rsp=0x[0-9a-f]{16}$/);
 });
 
-xenTest("a hung guest is reported as a timeout, with its console kept", async (t) => {
-  const s = await scenario(t, "trap-hang");
+rig.test("a hung guest is reported as a timeout, with its console kept", async (t) => {
+  const s = await rig.scenario(t, "trap-hang");
   t.equal(s?.reason, "timeout");
   t.deepEqual(s?.console, ["trap example: about to fault (hang)"]);
 });
-
-test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));

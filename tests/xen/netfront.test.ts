@@ -3,16 +3,12 @@
 // sends 1472 UDP datagrams of every size from 1 to 1472 bytes, checking
 // every echo byte for byte (tests/xen/tools/udpcheck.c, built statically
 // here and run in dom0); a guest with two vifs answers on both.
-import test from "tape";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { build } from "../../tools/build.ts";
-import { runScenarios, type RunResult, type ScenarioResult } from "./harness.ts";
+import { runScenarios } from "./harness.ts";
+import { RigTest } from "./rig-test.ts";
 
-const skip = process.env.TSXEN_SKIP_XEN === "1";
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-xen-net-"));
 
 // dom0 side: wait until the guest is ready, ping each address, run the UDP
 // check against each, then shut the guest down (its stats go to the console).
@@ -31,62 +27,41 @@ exit $rc
 `;
 }
 
-let run: Promise<RunResult> | null = null;
-function rig(): Promise<RunResult> {
-  run ??= (async () => {
-    const image = path.join(tmp, "udp-echo.xen");
-    const udpcheck = path.join(tmp, "udpcheck");
-    await build({ entry: "examples/udp-echo/main.ts", output: image, log: () => {} });
-    execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
-    return runScenarios(
-      [
-        {
-          name: "udp-echo", image, files: { udpcheck }, timeoutSec: 120,
-          xlExtra: ["vif = [ 'mac=00:16:3e:00:00:02,ip=10.0.0.2' ]"],
-          check: dom0Script(["10.0.0.2"], 1472),
-        },
-        {
-          name: "udp-echo-2vif", image, files: { udpcheck }, timeoutSec: 90,
-          xlExtra: ["vif = [ 'mac=00:16:3e:00:00:03,ip=10.0.0.3', 'mac=00:16:3e:00:00:04,ip=10.0.0.4' ]"],
-          check: dom0Script(["10.0.0.3", "10.0.0.4"], 200),
-        },
-      ],
-      { log: path.join(tmp, "serial.log") },
-    );
-  })();
-  return run;
-}
+const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
+  const image = path.join(tmp, "udp-echo.xen");
+  const udpcheck = path.join(tmp, "udpcheck");
+  await build({ entry: "examples/udp-echo/main.ts", output: image, log: () => {} });
+  execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
+  return runScenarios(
+    [
+      {
+        name: "udp-echo", image, files: { udpcheck }, timeoutSec: 120,
+        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:02,ip=10.0.0.2' ]"],
+        check: dom0Script(["10.0.0.2"], 1472),
+      },
+      {
+        name: "udp-echo-2vif", image, files: { udpcheck }, timeoutSec: 90,
+        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:03,ip=10.0.0.3', 'mac=00:16:3e:00:00:04,ip=10.0.0.4' ]"],
+        check: dom0Script(["10.0.0.3", "10.0.0.4"], 200),
+      },
+    ],
+    { log: path.join(tmp, "serial.log") },
+  );
+});
 
-async function scenario(t: test.Test, name: string): Promise<ScenarioResult | undefined> {
-  const r = await rig();
-  t.equal(r.outcome, "done", `the rig ran to the end${r.failure ? ` (${r.failure})` : ""}`);
-  const s = r.results.find((x) => x.name === name);
-  if (s?.error) t.comment(`${name}: ${s.error}`);
-  return s;
-}
-
-function xenTest(name: string, fn: (t: test.Test) => Promise<void>): void {
-  test(`xen: ${name}`, async (t) => {
-    if (skip) {
-      t.skip("real Xen skipped (TSXEN_SKIP_XEN=1)");
-      return;
-    }
-    await fn(t);
-  });
-}
 
 const pingOk = (out: string[]) => out.filter((l) => /^5 packets transmitted, 5 packets received, 0% packet loss$/.test(l)).length;
 
-xenTest("netfront connects to netback and dom0 pings the guest with no loss", async (t) => {
-  const s = await scenario(t, "udp-echo");
+rig.test("netfront connects to netback and dom0 pings the guest with no loss", async (t) => {
+  const s = await rig.scenario(t, "udp-echo");
   t.ok(s?.console.includes("netfront 0: connected, mac 00:16:3e:00:00:02, ip 10.0.0.2"), "connected with the mac and ip from xl");
   t.equal(pingOk(s?.checkOutput ?? []), 1, "ping -c 5: 0% loss");
   const rtt = s?.checkOutput.find((l) => l.startsWith("round-trip"));
   if (rtt) t.comment(`ping ${rtt}`);
 });
 
-xenTest("1472 UDP datagrams of 1..1472 bytes are all echoed intact", async (t) => {
-  const s = await scenario(t, "udp-echo");
+rig.test("1472 UDP datagrams of 1..1472 bytes are all echoed intact", async (t) => {
+  const s = await rig.scenario(t, "udp-echo");
   t.ok(s?.checkOutput.includes("udpcheck: sent 1472, echoed 1472 intact, lost 0, retries 0, mismatched 0"), "every datagram echoed, byte for byte");
   t.equal(s?.checkRc, 0, "the dom0 check passed");
   t.equal(s?.reason, "poweroff", "xl shutdown closed the vif and powered the guest off");
@@ -94,12 +69,10 @@ xenTest("1472 UDP datagrams of 1..1472 bytes are all echoed intact", async (t) =
   t.match(stats ?? "", /\(0 dropped\), tx \d+ \(0 dropped, 0 errors\).*udp in 1472 out 1472, malformed 0/, stats);
 });
 
-xenTest("a guest with two vifs answers on both", async (t) => {
-  const s = await scenario(t, "udp-echo-2vif");
+rig.test("a guest with two vifs answers on both", async (t) => {
+  const s = await rig.scenario(t, "udp-echo-2vif");
   t.ok(s?.console.some((l) => l.startsWith("netfront 0: connected")) && s?.console.some((l) => l.startsWith("netfront 1: connected")), "both vifs connected");
   t.equal(pingOk(s?.checkOutput ?? []), 2, "both addresses answer ping");
   t.equal(s?.checkOutput.filter((l) => l === "udpcheck: sent 200, echoed 200 intact, lost 0, retries 0, mismatched 0").length, 2, "both echo UDP");
   t.equal(s?.reason, "poweroff");
 });
-
-test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));

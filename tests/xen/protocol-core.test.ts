@@ -2,15 +2,11 @@
 // watches fired by dom0, transactions, grants, timers) against Xen 4.17's
 // real xenstored and toolstack; `xl shutdown` powers it off and `xl reboot`
 // makes it boot again (on_reboot="restart"), both through control/shutdown.
-import test from "tape";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { build } from "../../tools/build.ts";
-import { runScenarios, type RunResult, type ScenarioResult } from "./harness.ts";
+import { runScenarios } from "./harness.ts";
+import { RigTest } from "./rig-test.ts";
 
-const skip = process.env.TSXEN_SKIP_XEN === "1";
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-xen-core-"));
 
 // dom0 side of the selftest, for `boots` boots: answer the ping, wait until
 // the guest is ready, then ask it to reboot (all but the last boot) or to
@@ -30,40 +26,18 @@ done
 `;
 }
 
-let run: Promise<RunResult> | null = null;
-function rig(): Promise<RunResult> {
-  run ??= (async () => {
-    const image = path.join(tmp, "selftest.xen");
-    await build({ entry: "examples/selftest/main.ts", output: image, log: () => {} });
-    return runScenarios(
-      [
-        { name: "selftest", image, check: dom0Script(1), timeoutSec: 60 },
-        { name: "selftest-reboot", image, check: dom0Script(2), onReboot: "restart", timeoutSec: 90 },
-      ],
-      { log: path.join(tmp, "serial.log") },
-    );
-  })();
-  return run;
-}
+const rig = new RigTest("tsxen-xen-core-", async (tmp) => {
+  const image = path.join(tmp, "selftest.xen");
+  await build({ entry: "examples/selftest/main.ts", output: image, log: () => {} });
+  return runScenarios(
+    [
+      { name: "selftest", image, check: dom0Script(1), timeoutSec: 60 },
+      { name: "selftest-reboot", image, check: dom0Script(2), onReboot: "restart", timeoutSec: 90 },
+    ],
+    { log: path.join(tmp, "serial.log") },
+  );
+});
 
-async function scenario(t: test.Test, name: string): Promise<ScenarioResult | undefined> {
-  const r = await rig();
-  t.equal(r.outcome, "done", `the rig ran to the end${r.failure ? ` (${r.failure})` : ""}`);
-  const s = r.results.find((x) => x.name === name);
-  if (s?.error) t.comment(`${name}: ${s.error}`);
-  if (s && s.checkRc !== 0) t.comment(`${name} dom0 check output:\n${s.checkOutput.join("\n")}`);
-  return s;
-}
-
-function xenTest(name: string, fn: (t: test.Test) => Promise<void>): void {
-  test(`xen: ${name}`, async (t) => {
-    if (skip) {
-      t.skip("real Xen skipped (TSXEN_SKIP_XEN=1)");
-      return;
-    }
-    await fn(t);
-  });
-}
 
 const CHECKS = [
   /^selftest: ok read domid \d+ and name selftest/,
@@ -83,8 +57,8 @@ const CHECKS = [
   /^selftest: ok 100 ms timer took \d+ ms by the pvclock$/,
 ];
 
-xenTest("the selftest passes every protocol check against Xen's xenstored", async (t) => {
-  const s = await scenario(t, "selftest");
+rig.test("the selftest passes every protocol check against Xen's xenstored", async (t) => {
+  const s = await rig.scenario(t, "selftest");
   const lines = s?.console ?? [];
   for (const re of CHECKS) t.ok(lines.some((l) => re.test(l)), `console: ${re.source}`);
   t.deepEqual(lines.filter((l) => l.includes("FAIL")), [], "no check failed");
@@ -93,15 +67,15 @@ xenTest("the selftest passes every protocol check against Xen's xenstored", asyn
   if (timer) t.comment(`100 ms timer measured ${timer[1]} ms by the pvclock under QEMU/TCG`);
 });
 
-xenTest("xl shutdown: the guest acknowledges, closes down and powers off", async (t) => {
-  const s = await scenario(t, "selftest");
+rig.test("xl shutdown: the guest acknowledges, closes down and powers off", async (t) => {
+  const s = await rig.scenario(t, "selftest");
   t.equal(s?.checkRc, 0, "xl shutdown succeeded (the guest acknowledged control/shutdown)");
   t.ok(s?.console.includes("selftest: shutdown requested: poweroff"), "the app's shutdown handler ran");
   t.equal(s?.reason, "poweroff");
 });
 
-xenTest("xl reboot: the guest shuts down with reason reboot and boots again", async (t) => {
-  const s = await scenario(t, "selftest-reboot");
+rig.test("xl reboot: the guest shuts down with reason reboot and boots again", async (t) => {
+  const s = await rig.scenario(t, "selftest-reboot");
   t.equal(s?.checkRc, 0, "xl reboot, then xl shutdown of the new domain, succeeded");
   t.ok(s?.console.includes("selftest: shutdown requested: reboot"), "the first boot saw a reboot request");
   t.equal(s?.restarts, 1, "xl restarted the domain once");
@@ -109,5 +83,3 @@ xenTest("xl reboot: the guest shuts down with reason reboot and boots again", as
   t.equal(s?.console.filter((l) => l === "selftest: 0 failures").length, 2, "both boots passed the selftest");
   t.equal(s?.reason, "poweroff", "the second boot powered off");
 });
-
-test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
