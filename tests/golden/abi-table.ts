@@ -16,6 +16,7 @@ export const HEADERS = [
   "xen/io/xenbus.h", // enum xenbus_state
   "xen/vcpu.h", // VCPUOP_*, struct vcpu_set_singleshot_timer
   "xen/io/netif.h", // netif_tx/rx request/response, NETTXF_*, NETRXF_*, NETIF_RSP_* (includes io/ring.h)
+  "xen/io/blkif.h", // blkif request/response, discard and indirect requests, BLKIF_OP_*, BLKIF_RSP_*, VDISK_*
 ];
 
 const si = (field: string) => `offsetof(struct start_info, ${field})`;
@@ -271,6 +272,49 @@ export const GOLDEN: Record<string, string> = {
   NETIF_RSP_NULL: "NETIF_RSP_NULL",
   NET_TX_RING_SIZE: "__CONST_RING_SIZE(netif_tx, 4096)",
   NET_RX_RING_SIZE: "__CONST_RING_SIZE(netif_rx, 4096)",
+  // blkif.ts
+  BLKIF_SEG_GREF: off("blkif_request_segment", "gref"),
+  BLKIF_SEG_FIRST_SECT: off("blkif_request_segment", "first_sect"),
+  BLKIF_SEG_LAST_SECT: off("blkif_request_segment", "last_sect"),
+  BLKIF_SEGMENT_SIZE: "sizeof(struct blkif_request_segment)",
+  BLKIF_REQ_OPERATION: off("blkif_request", "operation"),
+  BLKIF_REQ_NR_SEGMENTS: off("blkif_request", "nr_segments"),
+  BLKIF_REQ_HANDLE: off("blkif_request", "handle"),
+  BLKIF_REQ_ID: off("blkif_request", "id"),
+  BLKIF_REQ_SECTOR_NUMBER: off("blkif_request", "sector_number"),
+  BLKIF_REQ_SEG: off("blkif_request", "seg"),
+  BLKIF_REQUEST_SIZE: "sizeof(struct blkif_request)",
+  BLKIF_DISCARD_FLAG: off("blkif_request_discard", "flag"),
+  BLKIF_DISCARD_HANDLE: off("blkif_request_discard", "handle"),
+  BLKIF_DISCARD_ID: off("blkif_request_discard", "id"),
+  BLKIF_DISCARD_SECTOR_NUMBER: off("blkif_request_discard", "sector_number"),
+  BLKIF_DISCARD_NR_SECTORS: off("blkif_request_discard", "nr_sectors"),
+  BLKIF_REQUEST_DISCARD_SIZE: "sizeof(struct blkif_request_discard)",
+  BLKIF_DISCARD_SECURE: "BLKIF_DISCARD_SECURE",
+  BLKIF_INDIRECT_OPERATION: off("blkif_request_indirect", "operation"),
+  BLKIF_INDIRECT_OP: off("blkif_request_indirect", "indirect_op"),
+  BLKIF_INDIRECT_NR_SEGMENTS: off("blkif_request_indirect", "nr_segments"),
+  BLKIF_INDIRECT_ID: off("blkif_request_indirect", "id"),
+  BLKIF_INDIRECT_SECTOR_NUMBER: off("blkif_request_indirect", "sector_number"),
+  BLKIF_INDIRECT_HANDLE: off("blkif_request_indirect", "handle"),
+  BLKIF_INDIRECT_GREFS: off("blkif_request_indirect", "indirect_grefs"),
+  BLKIF_REQUEST_INDIRECT_SIZE: "sizeof(struct blkif_request_indirect)",
+  BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST: "BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST",
+  BLKIF_SEGMENTS_PER_INDIRECT_FRAME: "4096 / sizeof(struct blkif_request_segment)",
+  BLKIF_RSP_ID: off("blkif_response", "id"),
+  BLKIF_RSP_OPERATION: off("blkif_response", "operation"),
+  BLKIF_RSP_STATUS: off("blkif_response", "status"),
+  BLKIF_RESPONSE_SIZE: "sizeof(struct blkif_response)",
+  ...Object.fromEntries(["READ", "WRITE", "WRITE_BARRIER", "FLUSH_DISKCACHE", "RESERVED_1", "DISCARD", "INDIRECT"].map((op) => [`BLKIF_OP_${op}`, `BLKIF_OP_${op}`])),
+  BLKIF_MAX_SEGMENTS_PER_REQUEST: "BLKIF_MAX_SEGMENTS_PER_REQUEST",
+  BLKIF_RSP_EOPNOTSUPP: "BLKIF_RSP_EOPNOTSUPP",
+  BLKIF_RSP_ERROR: "BLKIF_RSP_ERROR",
+  BLKIF_RSP_OKAY: "BLKIF_RSP_OKAY",
+  BLKIF_RING_SIZE: "__CONST_RING_SIZE(blkif, 4096)",
+  BLKIF_RING_SIZE_16_PAGES: "__CONST_RING_SIZE(blkif, 16 * 4096)",
+  VDISK_CDROM: "VDISK_CDROM",
+  VDISK_REMOVABLE: "VDISK_REMOVABLE",
+  VDISK_READONLY: "VDISK_READONLY",
   // xenbus.ts
   ...Object.fromEntries(
     ["Unknown", "Initialising", "InitWait", "Initialised", "Connected", "Closing", "Closed", "Reconfiguring", "Reconfigured"]
@@ -292,4 +336,5 @@ export const NOT_IN_HEADERS: Record<string, { value: string | number; why: strin
   XS_PERM_READ: { value: "r", why: "xenstore.txt, not a header" },
   XS_PERM_WRITE: { value: "w", why: "xenstore.txt, not a header" },
   XS_PERM_BOTH: { value: "b", why: "xenstore.txt, not a header" },
+  XEN_IO_PROTO_ABI_X86_64: { value: "x86_64-abi", why: "a string (xen/io/protocols.h XEN_IO_PROTO_ABI_X86_64); the C check compares numbers only" },
 };

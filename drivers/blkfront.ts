@@ -1,0 +1,906 @@
+// blkfront: the block frontend (xen/include/public/io/blkif.h, its xenbus
+// node list and state diagram; Linux xen-blkfront's handshake order).
+//
+// Handshake: wait for the backend's InitWait, publish the ring (one page:
+// `ring-ref`; 2^n pages: `ring-page-order` + `ring-ref<i>`), `event-channel`,
+// `protocol`, `feature-persistent` and go Initialised; once the backend is
+// Connected read its disk properties and features (it publishes `sectors`,
+// `info`, `sector-size` and the features only then) and go Connected.
+//
+// Data never moves through app memory the backend can see: a fixed pool of
+// bounce pages is granted once (writable, as persistent grants require)
+// and data is copied in and out. So every request reuses the same grants,
+// whether or not the backend keeps them mapped (feature-persistent), and
+// a backend that misbehaves can only ever touch the pool.
+//
+// App API: read/write/flush/discard of 512-byte sector ranges with a
+// BlkHandler called on completion (from the event loop), or the blocking
+// readSync/writeSync/flushSync/discardSync. Sectors are 512 bytes here, on
+// the wire and in the backend's `sectors` (we do not offer
+// feature-large-sector-size; Linux's blkback counts in 512 bytes anyway);
+// a disk with a larger sector-size takes requests aligned to it only.
+// Writes and discards to a read-only disk and ranges past its end are
+// refused with an error naming the disk. Requests are split to the
+// negotiated limits (11 segments of 4 KiB, or up to the backend's
+// feature-max-indirect-segments with indirect requests), queued beyond the
+// ring's and the pool's capacity, and take effect in submission order where
+// they overlap (a request waits while an overlapping write is in flight);
+// a flush waits for every earlier request and covers every earlier write.
+//
+// The backend is not trusted: each response is copied out of the ring,
+// then its id (slot in range, in flight, same generation), operation and
+// status are checked; a violation, a producer running ahead, or no answer
+// for options.timeoutNs while requests are in flight marks the disk
+// broken: pending requests fail, the device is closed and its grants
+// ended. The guest itself carries on.
+import { log } from "../runtime/log";
+import * as B from "../runtime/abi/blkif";
+import * as XB from "../runtime/abi/xenbus";
+import { allocPages, PAGE_SIZE } from "../runtime/pages";
+import { EventHandler, allocUnbound, register, unregister, notify, close as closePort } from "../runtime/events";
+import { Condition, Task, defer, waitFor, sleep } from "../runtime/loop";
+import { Timer, TimerHandler, setTimer, cancelTimer } from "../runtime/timers";
+import { monotonicNs } from "../runtime/time";
+import { grantPage, endAccess } from "../grant-tables/index";
+import { Closable, registerClosable, unregisterClosable } from "../runtime/lifecycle";
+import * as xs from "../xenstore/client";
+import { TransactionBody } from "../xenstore/client";
+import * as xenbus from "../xenstore/xenbus";
+import { FrontRing } from "./front-ring";
+
+export const SECTOR_SIZE: u32 = 512;           // the unit of every sector number here and on the wire
+const SECTORS_PER_PAGE: u32 = 8;
+const PAGE: u32 = <u32>PAGE_SIZE;
+// Our own limits. 16 ring pages is what Linux's blkback accepts at most;
+// one indirect page holds 512 segments (2 MiB), which we never exceed.
+const MAX_RING_ORDER: u32 = 4;
+const MAX_INDIRECT_SEGMENTS: u32 = <u32>B.BLKIF_SEGMENTS_PER_INDIRECT_FRAME;
+// `sectors` beyond this would overflow byte counts (2^55 * 512 = 2^64).
+const MAX_SECTORS: u64 = <u64>1 << 55;
+
+// Each response is copied here out of the shared ring before any check or
+// use (the backend could change the slot between our check and our use).
+const responseCopy = memory.data(B.BLKIF_RESPONSE_SIZE, 8);
+
+// Operations of BlkRequest.op (the wire's numbers).
+export const BLK_READ: u8 = <u8>B.BLKIF_OP_READ;
+export const BLK_WRITE: u8 = <u8>B.BLKIF_OP_WRITE;
+export const BLK_FLUSH: u8 = <u8>B.BLKIF_OP_FLUSH_DISKCACHE;
+export const BLK_DISCARD: u8 = <u8>B.BLKIF_OP_DISCARD;
+
+// Tunables, for tests and apps with unusual needs.
+export class BlkOptions {
+  poolPages: i32 = 256;                  // bounce pages granted once per disk (1 MiB)
+  maxRingPageOrder: u32 = 2;             // ring of up to 4 pages (128 requests) if offered
+  maxIndirectSegments: u32 = 64;         // indirect requests of up to 256 KiB if offered; 0: never
+  timeoutNs: u64 = 30_000_000_000;       // connect, and the sync calls' wait for an answer
+}
+
+// Called once per request, from the event loop (never from inside the
+// call that submitted it).
+export abstract class BlkHandler {
+  abstract onDone(req: BlkRequest): void;
+}
+
+// One app request. read()/write()/... allocate one; an app that wants no
+// allocation per request builds its own and passes it to submit() again
+// once it is done (with op, sector, count and buffer set anew).
+export class BlkRequest {
+  error: string | null = null;  // null: success
+  done: bool = false;
+  // The driver's bookkeeping.
+  pending: bool = false;        // submitted and not yet done
+  issued: u64 = 0;              // sectors handed to the ring so far
+  outstanding: i32 = 0;         // ring requests in flight
+  started: bool = false;        // some part is on the ring (overlap checks apply)
+  constructor(
+    public dev: Blkfront, public op: u8, public sector: u64, public count: u64,
+    public buffer: usize, public handler: BlkHandler | null,
+  ) {}
+}
+
+export class BlkStats {
+  requests: u64 = 0;            // app requests completed
+  ringRequests: u64 = 0;        // ring slots used
+  indirectRequests: u64 = 0;
+  errors: u64 = 0;              // requests that completed with an error
+  bytesRead: u64 = 0;
+  bytesWritten: u64 = 0;
+  maxInFlight: u32 = 0;
+}
+
+class BlkEvents extends EventHandler {
+  constructor(public dev: Blkfront) { super(); }
+  onEvent(port: u32): void { this.dev.poll(); }
+}
+
+class Handshake extends TransactionBody {
+  constructor(public dev: Blkfront) { super(); }
+  run(tx: u32): string | null {
+    const d = this.dev;
+    const dir = d.info.frontendPath + "/";
+    let err: string | null = null;
+    if (d.ringOrder == 0) {
+      err = xs.write(dir + "ring-ref", d.ringRefs[0].toString(), tx).error;
+    } else {
+      err = xs.write(dir + "ring-page-order", d.ringOrder.toString(), tx).error;
+      for (let i = 0; err === null && i < d.ringRefs.length; i++) err = xs.write(dir + "ring-ref" + i.toString(), d.ringRefs[i].toString(), tx).error;
+    }
+    if (err === null) err = xs.write(dir + "event-channel", d.port.toString(), tx).error;
+    if (err === null) err = xs.write(dir + "protocol", B.XEN_IO_PROTO_ABI_X86_64, tx).error;
+    // We reuse the same grants for every request whatever the backend says.
+    if (err === null) err = xs.write(dir + "feature-persistent", "1", tx).error;
+    if (err !== null) return err;
+    return xenbus.switchState(d.info.frontendPath, XB.XenbusStateInitialised, tx);
+  }
+}
+
+class Shutdown extends Closable {
+  constructor(public dev: Blkfront) { super(); }
+  close(): void { this.dev.close(); }
+}
+
+// Delivers completions from the loop, so a handler never runs inside the
+// call that submitted its request, nor inside the ring processing. One per
+// disk, deferred when the first completion is waiting.
+class Deliver extends Task {
+  scheduled: bool = false;
+  completed: Array<BlkRequest> = new Array<BlkRequest>(); // done, handler not yet called
+  run(): void {
+    const done = this.completed;
+    while (done.length > 0) {
+      const req = done.shift();
+      const h = req.handler;
+      if (h !== null) h.onDone(req);
+    }
+    this.scheduled = false;
+  }
+}
+
+class Teardown extends Task {
+  constructor(public dev: Blkfront) { super(); }
+  run(): void { this.dev.close(); }
+}
+
+// While requests are in flight: a backend that answers none of them for
+// timeoutNs breaks the disk (so no request waits forever).
+class Watchdog extends TimerHandler {
+  timer: Timer | null = null;
+  constructor(public dev: Blkfront) { super(); }
+  onTimer(t: Timer): void {
+    this.timer = null;
+    this.dev.checkProgress();
+  }
+}
+
+class Finished extends Condition {
+  constructor(public req: BlkRequest) { super(); }
+  done(): bool { return this.req.done; }
+}
+
+export class Blkfront {
+  // From the backend.
+  sectors: u64 = 0;                 // disk size in 512-byte sectors
+  sectorSize: u32 = 512;            // logical block size: requests must be aligned to it
+  physicalSectorSize: u32 = 512;
+  vdiskInfo: u32 = 0;
+  mode: string = "";
+  readOnly: bool = false;
+  featureFlush: bool = false;
+  featureBarrier: bool = false;
+  featureDiscard: bool = false;
+  discardGranularity: u32 = 512;
+  discardAlignment: u32 = 0;
+  discardSecure: bool = false;
+  persistent: bool = false;         // the backend keeps our grants mapped
+  backendIndirect: u32 = 0;         // feature-max-indirect-segments, 0 if absent
+  backendMaxRingOrder: u32 = 0;
+  // Negotiated.
+  ringOrder: u32 = 0;
+  ringSize: u32 = B.BLKIF_RING_SIZE;
+  segmentsPerRequest: u32 = <u32>B.BLKIF_MAX_SEGMENTS_PER_REQUEST;
+  handle: u16 = 0;
+
+  connected: bool = false;
+  broken: string | null = null;
+  closed: bool = false;
+  leakedGrants: i32 = 0;            // grants the backend still held when we closed
+  stats: BlkStats = new BlkStats();
+
+  port: u32 = 0;
+  hasPort: bool = false;
+  ring: FrontRing | null = null;
+  ringRefs: Array<i32> = new Array<i32>();
+  pool: usize = 0;
+  poolPages: i32 = 0;
+  poolGrants: StaticArray<i32> = new StaticArray<i32>(0);
+  freePages: StaticArray<i32> = new StaticArray<i32>(0);   // LIFO, as blkif.h recommends
+  nrFreePages: i32 = 0;
+  indirectPages: usize = 0;
+  nrIndirect: i32 = 0;
+  indirectGrants: StaticArray<i32> = new StaticArray<i32>(0);
+  freeIndirect: StaticArray<i32> = new StaticArray<i32>(0);
+  nrFreeIndirect: i32 = 0;
+
+  // Per ring request, indexed by id (the slot number in the low 16 bits of
+  // the wire id; the upper bits are a generation, so a late or repeated
+  // response for a reused slot is recognised).
+  shadowReq: Array<BlkRequest | null> = new Array<BlkRequest | null>(0);
+  shadowWireId: StaticArray<u64> = new StaticArray<u64>(0);
+  shadowOp: StaticArray<u8> = new StaticArray<u8>(0);        // the operation the response must carry
+  shadowAltOp: StaticArray<u8> = new StaticArray<u8>(0);     // also accepted (BLKIF_OP_INDIRECT echoed)
+  shadowOffset: StaticArray<u64> = new StaticArray<u64>(0);  // byte offset in the app buffer
+  shadowBytes: StaticArray<u32> = new StaticArray<u32>(0);
+  shadowPages: StaticArray<i32> = new StaticArray<i32>(0);   // pool pages, segmentsPerRequest per id
+  shadowNrPages: StaticArray<i32> = new StaticArray<i32>(0);
+  shadowIndirect: StaticArray<i32> = new StaticArray<i32>(0);
+  freeIds: StaticArray<i32> = new StaticArray<i32>(0);
+  nrFreeIds: i32 = 0;
+  generation: u64 = 0;
+  inFlight: u32 = 0;
+
+  queue: Array<BlkRequest> = new Array<BlkRequest>();     // not yet fully on the ring, FIFO
+  active: Array<BlkRequest> = new Array<BlkRequest>();    // partly or fully on the ring
+  deliver: Deliver = new Deliver();
+  rsp: usize = responseCopy;
+  closable: Shutdown | null = null;
+  lastProgressNs: u64 = 0;          // last response, or when the ring last went busy
+  watchdog: Watchdog | null = null;
+
+  constructor(public info: xenbus.DeviceInfo, public options: BlkOptions = new BlkOptions()) {
+    this.handle = <u16>I32.parseInt(info.id);
+    this.watchdog = new Watchdog(this);
+  }
+
+  // "xvda" for Xen's xvd numbering (major 202 or the extended scheme), else "vbd <id>".
+  name(): string {
+    const id = <u32>I64.parseInt(this.info.id);
+    let disk: i32 = -1;
+    if ((id >> 8) == 202) disk = <i32>((id >> 4) & 15);
+    else if ((id & (1 << 28)) != 0) disk = <i32>((id >> 8) & 0xfffff);
+    if (disk < 0 || disk >= 26) return "vbd " + this.info.id;
+    return "xvd" + String.fromCharCode(97 + disk);
+  }
+
+  fail(why: string): string {
+    if (this.broken === null) {
+      this.broken = why;
+      log("blkfront " + this.info.id + ": broken: " + why);
+      if (this.hasPort) unregister(this.port);
+      this.stopWatchdog();
+      this.failAll("disk broken: " + why);
+      if (this.ring !== null) defer(new Teardown(this));
+    }
+    return why;
+  }
+
+  private failAll(why: string): void {
+    while (this.queue.length > 0) {
+      const r = this.queue.shift();
+      if (!r.started) this.finish(r, why);
+    }
+    while (this.active.length > 0) this.finish(this.active.pop(), why);
+    for (let i = 0; i < this.shadowReq.length; i++) this.shadowReq[i] = null;
+  }
+
+  // ---- connecting
+
+  // Reads the backend's parameters, sets up the ring, event channel and
+  // bounce pool, and goes through the xenbus handshake. Returns null, or why
+  // the disk cannot be used.
+  connect(): string | null {
+    const be = this.info.backendPath;
+    const dom = this.info.backendId;
+    const opts = this.options;
+    const ready = xenbus.stateBit(XB.XenbusStateInitWait) | xenbus.stateBit(XB.XenbusStateInitialised) | xenbus.stateBit(XB.XenbusStateConnected);
+    const gone = xenbus.stateBit(XB.XenbusStateClosing) | xenbus.stateBit(XB.XenbusStateClosed);
+    let state = xenbus.waitForState(be, ready | gone, opts.timeoutNs);
+    if (state < 0 || !(xenbus.stateBit(state) & ready)) return this.fail("the backend is not ready (state " + state.toString() + ")");
+
+    // Transport: the ring size is ours to choose up to the backend's maximum.
+    this.backendMaxRingOrder = <u32>clamp(xenbus.readInt(be, "max-ring-page-order", 0), 0, 64);
+    let order = this.backendMaxRingOrder;
+    if (order > opts.maxRingPageOrder) order = opts.maxRingPageOrder;
+    if (order > MAX_RING_ORDER) order = MAX_RING_ORDER;
+    this.ringOrder = order;
+    this.ringSize = <u32>B.BLKIF_RING_SIZE << order;
+    const ringPages = 1 << order;
+    const ring = new FrontRing(allocPages(ringPages), this.ringSize, B.BLKIF_REQUEST_SIZE);
+    ring.init();
+    this.ring = ring;
+    for (let i = 0; i < ringPages; i++) {
+      const ref = grantPage(dom, ring.page + <usize>i * PAGE_SIZE, false);
+      if (ref < 0) return this.fail("out of grant references");
+      this.ringRefs.push(ref);
+    }
+    const port = allocUnbound(dom);
+    if (port < 0) return this.fail("cannot allocate an event channel (" + port.toString() + ")");
+    this.port = <u32>port;
+    this.hasPort = true;
+    register(this.port, new BlkEvents(this));
+    const err = xs.transact(new Handshake(this));
+    if (err !== null) return this.fail("xenstore handshake failed: " + err);
+
+    state = xenbus.waitForState(be, xenbus.stateBit(XB.XenbusStateConnected) | gone, opts.timeoutNs);
+    if (state != XB.XenbusStateConnected) return this.fail("the backend did not connect (state " + state.toString() + ")");
+    const why = this.readBackend();
+    if (why !== null) return this.fail(why);
+    const setup = this.setUpPool();
+    if (setup !== null) return this.fail(setup);
+    const sw = xenbus.switchState(this.info.frontendPath, XB.XenbusStateConnected);
+    if (sw !== null) return this.fail("cannot switch to Connected: " + sw);
+    this.connected = true;
+    const c = new Shutdown(this);
+    this.closable = c;
+    registerClosable(c);
+    log("blkfront " + this.info.id + " (" + this.name() + "): " + this.describe());
+    this.poll();
+    return null;
+  }
+
+  // The backend's disk properties and features (published at its Connected).
+  private readBackend(): string | null {
+    const be = this.info.backendPath;
+    const sectors = xenbus.readInt(be, "sectors", -1);
+    if (sectors < 0 || <u64>sectors > MAX_SECTORS) return "no usable sectors key";
+    this.sectors = <u64>sectors;
+    const size = xenbus.readInt(be, "sector-size", 512);
+    if (size < 512 || size > 65536 || (size & (size - 1)) != 0) return "unusable sector-size " + size.toString();
+    this.sectorSize = <u32>size;
+    const phys = xenbus.readInt(be, "physical-sector-size", size);
+    this.physicalSectorSize = phys >= size && phys <= 1 << 20 && phys % size == 0 ? <u32>phys : <u32>size;
+    this.vdiskInfo = <u32>clamp(xenbus.readInt(be, "info", 0), 0, 0xffffffff);
+    const mode = xs.read(be + "/mode");
+    this.mode = mode.error === null ? mode.text() : "";
+    this.readOnly = this.mode == "r" || (this.vdiskInfo & B.VDISK_READONLY) != 0;
+    this.featureFlush = xenbus.readFeature(be, "feature-flush-cache");
+    this.featureBarrier = xenbus.readFeature(be, "feature-barrier");
+    this.featureDiscard = xenbus.readFeature(be, "feature-discard");
+    if (this.featureDiscard) {
+      // Granularity: a power-of-two multiple of 512 (absent: the sector size).
+      const g = xenbus.readInt(be, "discard-granularity", this.sectorSize);
+      this.discardGranularity = g >= 512 && g <= 1 << 30 && (g & (g - 1)) == 0 ? <u32>g : this.sectorSize;
+      const a = xenbus.readInt(be, "discard-alignment", 0);
+      this.discardAlignment = a > 0 && a % 512 == 0 ? <u32>(a % this.discardGranularity) : 0;
+      this.discardSecure = xenbus.readFeature(be, "discard-secure");
+    }
+    this.persistent = xenbus.readFeature(be, "feature-persistent");
+    this.backendIndirect = <u32>clamp(xenbus.readInt(be, "feature-max-indirect-segments", 0), 0, 0xffffffff);
+    let segs = this.backendIndirect;
+    if (segs > this.options.maxIndirectSegments) segs = this.options.maxIndirectSegments;
+    if (segs > MAX_INDIRECT_SEGMENTS) segs = MAX_INDIRECT_SEGMENTS;
+    this.segmentsPerRequest = segs > <u32>B.BLKIF_MAX_SEGMENTS_PER_REQUEST ? segs : <u32>B.BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    return null;
+  }
+
+  // The bounce pool, the indirect pages and the per-request bookkeeping.
+  private setUpPool(): string | null {
+    const dom = this.info.backendId;
+    const segs = <i32>this.segmentsPerRequest;
+    let n = this.options.poolPages;
+    if (n < segs) n = segs; // one request of the largest size must fit
+    this.poolPages = n;
+    this.pool = allocPages(n);
+    this.poolGrants = new StaticArray<i32>(n);
+    this.freePages = new StaticArray<i32>(n);
+    for (let i = 0; i < n; i++) this.poolGrants[i] = -1; // -1: not granted (nothing to end)
+    for (let i = 0; i < n; i++) {
+      const ref = grantPage(dom, this.pool + <usize>i * PAGE_SIZE, false);
+      this.poolGrants[i] = ref;
+      if (ref < 0) return "out of grant references for the bounce pool (" + n.toString() + " pages)";
+      this.freePages[this.nrFreePages++] = n - 1 - i;
+    }
+    if (segs > B.BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+      // An indirect request uses more than 11 pool pages, so no more than
+      // pool / 12 of them are ever in flight.
+      let k = n / (B.BLKIF_MAX_SEGMENTS_PER_REQUEST + 1) + 1;
+      if (k > <i32>this.ringSize) k = <i32>this.ringSize;
+      this.nrIndirect = k;
+      this.indirectPages = allocPages(k);
+      this.indirectGrants = new StaticArray<i32>(k);
+      this.freeIndirect = new StaticArray<i32>(k);
+      for (let i = 0; i < k; i++) this.indirectGrants[i] = -1;
+      for (let i = 0; i < k; i++) {
+        // Writable: a backend with persistent grants maps every grant writable.
+        const ref = grantPage(dom, this.indirectPages + <usize>i * PAGE_SIZE, false);
+        this.indirectGrants[i] = ref;
+        if (ref < 0) return "out of grant references for indirect pages";
+        this.freeIndirect[this.nrFreeIndirect++] = i;
+      }
+    }
+    const size = <i32>this.ringSize;
+    this.shadowReq = new Array<BlkRequest | null>(size);
+    this.shadowWireId = new StaticArray<u64>(size);
+    this.shadowOp = new StaticArray<u8>(size);
+    this.shadowAltOp = new StaticArray<u8>(size);
+    this.shadowOffset = new StaticArray<u64>(size);
+    this.shadowBytes = new StaticArray<u32>(size);
+    this.shadowPages = new StaticArray<i32>(size * segs);
+    this.shadowNrPages = new StaticArray<i32>(size);
+    this.shadowIndirect = new StaticArray<i32>(size);
+    this.freeIds = new StaticArray<i32>(size);
+    for (let i = 0; i < size; i++) this.freeIds[this.nrFreeIds++] = size - 1 - i;
+    return null;
+  }
+
+  // One line with everything negotiated, printed at connect.
+  describe(): string {
+    const mib = this.sectors / 2048;
+    let s = this.sectors.toString() + " sectors (" + mib.toString() + " MiB), sector-size " + this.sectorSize.toString();
+    if (this.physicalSectorSize != this.sectorSize) s += " (physical " + this.physicalSectorSize.toString() + ")";
+    s += ", " + (this.readOnly ? "read-only" : "read-write") + " (mode " + (this.mode.length ? this.mode : "?") + ", info 0x" + this.vdiskInfo.toString(16) + ")";
+    s += "; ring " + (1 << this.ringOrder).toString() + " page" + (this.ringOrder ? "s" : "") + " (" + this.ringSize.toString() + " slots, backend max order " + this.backendMaxRingOrder.toString() + ")";
+    s += ", " + this.segmentsPerRequest.toString() + " segments/request";
+    s += this.segmentsPerRequest > <u32>B.BLKIF_MAX_SEGMENTS_PER_REQUEST ? " (indirect, backend max " + this.backendIndirect.toString() + ")" : (this.backendIndirect > 0 ? " (backend indirect max " + this.backendIndirect.toString() + " unused)" : " (no indirect)");
+    s += ", " + this.poolPages.toString() + " bounce pages";
+    s += "; persistent " + (this.persistent ? "yes" : "no");
+    s += ", flush " + (this.featureFlush ? "yes" : "no") + ", barrier " + (this.featureBarrier ? "yes" : "no");
+    s += ", discard " + (this.featureDiscard ? "yes (granularity " + this.discardGranularity.toString() + ", alignment " + this.discardAlignment.toString() + (this.discardSecure ? ", secure" : "") + ")" : "no");
+    return s;
+  }
+
+  // ---- the app API
+
+  read(sector: u64, count: u64, buffer: usize, handler: BlkHandler | null = null): BlkRequest {
+    return this.submit(new BlkRequest(this, BLK_READ, sector, count, buffer, handler));
+  }
+
+  write(sector: u64, count: u64, buffer: usize, handler: BlkHandler | null = null): BlkRequest {
+    return this.submit(new BlkRequest(this, BLK_WRITE, sector, count, buffer, handler));
+  }
+
+  // Completes once every request submitted before it has completed and
+  // every write among them is on stable storage.
+  flush(handler: BlkHandler | null = null): BlkRequest {
+    return this.submit(new BlkRequest(this, BLK_FLUSH, 0, 0, 0, handler));
+  }
+
+  // The range (trimmed to whole discard-granularity units; a range that
+  // holds none completes at once) may read back as anything afterwards.
+  discard(sector: u64, count: u64, handler: BlkHandler | null = null): BlkRequest {
+    return this.submit(new BlkRequest(this, BLK_DISCARD, sector, count, 0, handler));
+  }
+
+  // Blocking versions: run the event loop until the request completes.
+  // Return null, or the error.
+  readSync(sector: u64, count: u64, buffer: usize): string | null { return this.wait(this.read(sector, count, buffer)); }
+  writeSync(sector: u64, count: u64, buffer: usize): string | null { return this.wait(this.write(sector, count, buffer)); }
+  flushSync(): string | null { return this.wait(this.flush()); }
+  discardSync(sector: u64, count: u64): string | null { return this.wait(this.discard(sector, count)); }
+
+  // Waits for `req`. The watchdog breaks the disk if the backend stops
+  // answering; the wait's own limit is a backstop.
+  wait(req: BlkRequest): string | null {
+    if (!waitFor(new Finished(req), 2 * this.options.timeoutNs + 1_000_000_000)) {
+      this.fail("request not completed within " + (2 * this.options.timeoutNs / 1_000_000_000).toString() + " s");
+    }
+    return req.error;
+  }
+
+  checkProgress(): void {
+    if (this.broken !== null || !this.connected || this.inFlight == 0) return;
+    const due = this.lastProgressNs + this.options.timeoutNs;
+    if (monotonicNs() >= due) {
+      this.fail("no response within " + (this.options.timeoutNs / 1_000_000_000).toString() + " s");
+      return;
+    }
+    const w = this.watchdog!;
+    if (w.timer === null) w.timer = setTimer(due - monotonicNs(), w);
+  }
+
+  private stopWatchdog(): void {
+    const w = this.watchdog!;
+    const t = w.timer;
+    if (t !== null) { cancelTimer(t); w.timer = null; }
+  }
+
+  // Why `req` cannot be accepted, or null.
+  private refusal(req: BlkRequest): string | null {
+    const what = this.name() + ": ";
+    if (this.broken !== null) return what + "disk broken: " + this.broken!;
+    if (!this.connected) return what + "not connected";
+    const op = req.op;
+    if (op == BLK_FLUSH) return null;
+    if ((op == BLK_WRITE || op == BLK_DISCARD) && this.readOnly) {
+      return what + "read-only disk (mode " + this.mode + "): " + (op == BLK_WRITE ? "write" : "discard") + " refused";
+    }
+    if (op == BLK_DISCARD && !this.featureDiscard) return what + "the backend does not support discard";
+    if (req.count > this.sectors || req.sector > this.sectors - req.count) {
+      return what + "sectors " + req.sector.toString() + "+" + req.count.toString() + " out of range (disk has " + this.sectors.toString() + ")";
+    }
+    const align = <u64>(this.sectorSize / SECTOR_SIZE) - 1;
+    if ((req.sector | req.count) & align) return what + "sectors " + req.sector.toString() + "+" + req.count.toString() + " not aligned to sector-size " + this.sectorSize.toString();
+    if (op == BLK_READ || op == BLK_WRITE) {
+      const end = <u64>memory.size() << 16;
+      const bytes = req.count * SECTOR_SIZE;
+      if (<u64>req.buffer > end || bytes > end - <u64>req.buffer) return what + "buffer outside memory";
+    }
+    return null;
+  }
+
+  submit(req: BlkRequest): BlkRequest {
+    if (req.pending) return req; // still in the driver's hands
+    req.error = null;
+    req.done = false;
+    req.issued = 0;
+    req.outstanding = 0;
+    req.started = false;
+    req.pending = true;
+    const why = this.refusal(req);
+    if (why !== null) {
+      this.finish(req, why);
+      return req;
+    }
+    if (req.op == BLK_DISCARD) this.trimDiscard(req);
+    if (req.op != BLK_FLUSH && req.count == 0) {
+      this.finish(req, null); // nothing to send
+      return req;
+    }
+    this.queue.push(req);
+    this.pump();
+    return req;
+  }
+
+  // Discard-granularity units only: what does not cover a whole one stays.
+  private trimDiscard(req: BlkRequest): void {
+    const g = <u64>(this.discardGranularity / SECTOR_SIZE);
+    const a = <u64>(this.discardAlignment / SECTOR_SIZE);
+    if (g <= 1) return;
+    const end = req.sector + req.count;
+    let start = req.sector < a ? a : req.sector + (g - (req.sector - a) % g) % g;
+    const stop = end < a ? 0 : end - (end - a) % g;
+    if (stop <= start) { req.sector = start; req.count = 0; return; }
+    req.sector = start;
+    req.count = stop - start;
+  }
+
+  private finish(req: BlkRequest, error: string | null): void {
+    if (req.done) return;
+    if (error !== null && req.error === null) req.error = error;
+    req.done = true;
+    req.pending = false;
+    this.stats.requests++;
+    if (req.error !== null) this.stats.errors++;
+    if (req.handler === null) return;
+    this.deliver.completed.push(req);
+    if (!this.deliver.scheduled) {
+      this.deliver.scheduled = true;
+      defer(this.deliver);
+    }
+  }
+
+  // ---- issuing
+
+  // True if `req` overlaps a request on the ring and either of them writes.
+  private conflicts(req: BlkRequest): bool {
+    const end = req.sector + req.count;
+    for (let i = 0; i < this.active.length; i++) {
+      const a = this.active[i];
+      if (a === req) continue;
+      if (req.op == BLK_READ && a.op == BLK_READ) continue;
+      if (a.sector < end && req.sector < a.sector + a.count) return true;
+    }
+    return false;
+  }
+
+  // Puts as much of the queue on the ring as the free slots and pages allow.
+  pump(): void {
+    if (this.broken !== null || !this.connected) return;
+    const ring = this.ring!;
+    const before = ring.reqProdPvt;
+    while (this.queue.length > 0) {
+      const req = this.queue[0];
+      if (req.op == BLK_FLUSH) {
+        if (this.inFlight > 0) break;                  // earlier requests complete first
+        // Nothing to send: a backend without flush or barrier has no volatile
+        // cache to empty, and nothing was written to a read-only disk (Linux's
+        // blkback answers a flush there with an error).
+        if (this.readOnly || !this.featureFlush && !this.featureBarrier) { this.queue.shift(); this.finish(req, null); continue; }
+        if (!this.issueEmpty(req, this.featureFlush ? <u8>B.BLKIF_OP_FLUSH_DISKCACHE : <u8>B.BLKIF_OP_WRITE_BARRIER)) break;
+      } else {
+        if (!req.started && this.conflicts(req)) break;
+        if (req.op == BLK_DISCARD) {
+          if (!this.issueDiscard(req)) break;
+        } else {
+          while (req.issued < req.count && this.issueChunk(req)) {}
+          if (req.issued < req.count) break;
+        }
+      }
+      this.queue.shift();
+    }
+    if (ring.reqProdPvt != before && ring.pushRequests()) notify(this.port);
+    if (this.inFlight > this.stats.maxInFlight) this.stats.maxInFlight = this.inFlight;
+  }
+
+  private takeId(req: BlkRequest, op: u8, alt: u8): i32 {
+    const id = this.freeIds[--this.nrFreeIds];
+    this.shadowReq[id] = req;
+    this.generation++;
+    this.shadowWireId[id] = (this.generation << 16) | <u64>id;
+    this.shadowOp[id] = op;
+    this.shadowAltOp[id] = alt;
+    this.shadowNrPages[id] = 0;
+    this.shadowIndirect[id] = -1;
+    this.shadowOffset[id] = 0;
+    this.shadowBytes[id] = 0;
+    if (!req.started) { req.started = true; this.active.push(req); }
+    req.outstanding++;
+    if (this.inFlight++ == 0) {
+      this.lastProgressNs = monotonicNs();
+      this.checkProgress();
+    }
+    this.stats.ringRequests++;
+    return id;
+  }
+
+  private slotFree(): bool {
+    return this.nrFreeIds > 0 && this.ring!.freeRequests() > 0;
+  }
+
+  // A flush or barrier: no segments.
+  private issueEmpty(req: BlkRequest, op: u8): bool {
+    if (!this.slotFree()) return false;
+    const id = this.takeId(req, op, op);
+    const ring = this.ring!;
+    const slot = ring.slot(ring.reqProdPvt++);
+    store<u8>(slot + B.BLKIF_REQ_OPERATION, op);
+    store<u8>(slot + B.BLKIF_REQ_NR_SEGMENTS, 0);
+    store<u16>(slot + B.BLKIF_REQ_HANDLE, this.handle);
+    store<u64>(slot + B.BLKIF_REQ_ID, this.shadowWireId[id]);
+    store<u64>(slot + B.BLKIF_REQ_SECTOR_NUMBER, 0);
+    return true;
+  }
+
+  private issueDiscard(req: BlkRequest): bool {
+    if (!this.slotFree()) return false;
+    const op = <u8>B.BLKIF_OP_DISCARD;
+    const id = this.takeId(req, op, op);
+    const ring = this.ring!;
+    const slot = ring.slot(ring.reqProdPvt++);
+    store<u8>(slot + B.BLKIF_REQ_OPERATION, op);
+    store<u8>(slot + B.BLKIF_DISCARD_FLAG, 0);
+    store<u16>(slot + B.BLKIF_DISCARD_HANDLE, this.handle);
+    store<u64>(slot + B.BLKIF_DISCARD_ID, this.shadowWireId[id]);
+    store<u64>(slot + B.BLKIF_DISCARD_SECTOR_NUMBER, req.sector);
+    store<u64>(slot + B.BLKIF_DISCARD_NR_SECTORS, req.count);
+    req.issued = req.count;
+    return true;
+  }
+
+  // The next piece of a read or write: up to segmentsPerRequest pages.
+  private issueChunk(req: BlkRequest): bool {
+    if (!this.slotFree()) return false;
+    let sectors = req.count - req.issued;
+    const max = <u64>(this.segmentsPerRequest * SECTORS_PER_PAGE);
+    if (sectors > max) sectors = max;
+    const nPages = <i32>((sectors + SECTORS_PER_PAGE - 1) / SECTORS_PER_PAGE);
+    const indirect = nPages > B.BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    if (this.nrFreePages < nPages || (indirect && this.nrFreeIndirect == 0)) return false;
+    const op = req.op;
+    const id = this.takeId(req, op, indirect ? <u8>B.BLKIF_OP_INDIRECT : op);
+    const offset = req.issued * SECTOR_SIZE;
+    const bytes = <u32>(sectors * SECTOR_SIZE);
+    this.shadowOffset[id] = offset;
+    this.shadowBytes[id] = bytes;
+    this.shadowNrPages[id] = nPages;
+    const ring = this.ring!;
+    const slot = ring.slot(ring.reqProdPvt++);
+    let segs = slot + B.BLKIF_REQ_SEG;
+    if (indirect) {
+      const ind = this.freeIndirect[--this.nrFreeIndirect];
+      this.shadowIndirect[id] = ind;
+      segs = this.indirectPages + <usize>ind * PAGE_SIZE;
+      store<u8>(slot + B.BLKIF_INDIRECT_OPERATION, <u8>B.BLKIF_OP_INDIRECT);
+      store<u8>(slot + B.BLKIF_INDIRECT_OP, op);
+      store<u16>(slot + B.BLKIF_INDIRECT_NR_SEGMENTS, <u16>nPages);
+      store<u64>(slot + B.BLKIF_INDIRECT_ID, this.shadowWireId[id]);
+      store<u64>(slot + B.BLKIF_INDIRECT_SECTOR_NUMBER, req.sector + req.issued);
+      store<u16>(slot + B.BLKIF_INDIRECT_HANDLE, this.handle);
+      store<u32>(slot + B.BLKIF_INDIRECT_GREFS, <u32>this.indirectGrants[ind]);
+      this.stats.indirectRequests++;
+    } else {
+      store<u8>(slot + B.BLKIF_REQ_OPERATION, op);
+      store<u8>(slot + B.BLKIF_REQ_NR_SEGMENTS, <u8>nPages);
+      store<u16>(slot + B.BLKIF_REQ_HANDLE, this.handle);
+      store<u64>(slot + B.BLKIF_REQ_ID, this.shadowWireId[id]);
+      store<u64>(slot + B.BLKIF_REQ_SECTOR_NUMBER, req.sector + req.issued);
+    }
+    const base = id * <i32>this.segmentsPerRequest;
+    let left = bytes;
+    for (let p = 0; p < nPages; p++) {
+      const page = this.freePages[--this.nrFreePages];
+      this.shadowPages[base + p] = page;
+      const n = left < PAGE ? left : PAGE;
+      if (op == BLK_WRITE) memory.copy(this.pool + <usize>page * PAGE_SIZE, req.buffer + <usize>(offset + <u64>(bytes - left)), n);
+      const seg = segs + <usize>p * B.BLKIF_SEGMENT_SIZE;
+      store<u32>(seg + B.BLKIF_SEG_GREF, <u32>this.poolGrants[page]);
+      store<u8>(seg + B.BLKIF_SEG_FIRST_SECT, 0);
+      store<u8>(seg + B.BLKIF_SEG_LAST_SECT, <u8>(n / SECTOR_SIZE - 1));
+      left -= n;
+    }
+    req.issued += sectors;
+    return true;
+  }
+
+  // ---- completions
+
+  // Runs on every event on the device's channel (and after connecting).
+  poll(): void {
+    if (this.broken !== null || !this.connected) return;
+    const ring = this.ring!;
+    for (;;) {
+      const prod = ring.responseProducer();
+      if (prod < 0) { this.fail("response producer ran ahead of our requests"); return; }
+      while (ring.rspCons != <u32>prod) {
+        memory.copy(this.rsp, ring.slot(ring.rspCons), B.BLKIF_RESPONSE_SIZE);
+        ring.rspCons++;
+        if (!this.complete()) return;
+      }
+      if (!ring.finalCheckForResponses()) break;
+    }
+    this.pump();
+  }
+
+  // Checks and applies the response in this.rsp. False if the disk broke.
+  private complete(): bool {
+    const wireId = load<u64>(this.rsp + B.BLKIF_RSP_ID);
+    const op = load<u8>(this.rsp + B.BLKIF_RSP_OPERATION);
+    const status = <i32>load<i16>(this.rsp + B.BLKIF_RSP_STATUS);
+    const id = <i32>(wireId & 0xffff);
+    if (id >= <i32>this.ringSize || this.shadowReq[id] === null || this.shadowWireId[id] != wireId) {
+      this.fail("response for id 0x" + wireId.toString(16) + ", which is not in flight");
+      return false;
+    }
+    if (op != this.shadowOp[id] && op != this.shadowAltOp[id]) {
+      this.fail("response with operation " + op.toString() + " to a request with operation " + this.shadowOp[id].toString());
+      return false;
+    }
+    if (status != B.BLKIF_RSP_OKAY && status != B.BLKIF_RSP_ERROR && status != B.BLKIF_RSP_EOPNOTSUPP) {
+      this.fail("response with status " + status.toString());
+      return false;
+    }
+    const req = this.shadowReq[id]!;
+    this.shadowReq[id] = null;
+    const nPages = this.shadowNrPages[id];
+    const base = id * <i32>this.segmentsPerRequest;
+    if (status == B.BLKIF_RSP_OKAY && req.op == BLK_READ) {
+      let left = this.shadowBytes[id];
+      const dst = req.buffer + <usize>this.shadowOffset[id];
+      for (let p = 0; p < nPages; p++) {
+        const n = left < PAGE ? left : PAGE;
+        memory.copy(dst + <usize>p * PAGE_SIZE, this.pool + <usize>this.shadowPages[base + p] * PAGE_SIZE, n);
+        left -= n;
+      }
+    }
+    if (status == B.BLKIF_RSP_OKAY) {
+      if (req.op == BLK_READ) this.stats.bytesRead += this.shadowBytes[id];
+      else if (req.op == BLK_WRITE) this.stats.bytesWritten += this.shadowBytes[id];
+    }
+    for (let p = 0; p < nPages; p++) this.freePages[this.nrFreePages++] = this.shadowPages[base + p];
+    const ind = this.shadowIndirect[id];
+    if (ind >= 0) this.freeIndirect[this.nrFreeIndirect++] = ind;
+    this.freeIds[this.nrFreeIds++] = id;
+    this.inFlight--;
+    this.lastProgressNs = monotonicNs();
+    if (this.inFlight == 0) this.stopWatchdog();
+    req.outstanding--;
+    if (status != B.BLKIF_RSP_OKAY && req.error === null) {
+      if (status == B.BLKIF_RSP_EOPNOTSUPP) {
+        req.error = this.name() + ": " + opName(op) + " not supported by the backend";
+        // As Linux: stop sending what the backend refuses.
+        if (req.op == BLK_FLUSH) { if (this.shadowOp[id] == <u8>B.BLKIF_OP_FLUSH_DISKCACHE) this.featureFlush = false; else this.featureBarrier = false; }
+        if (req.op == BLK_DISCARD) this.featureDiscard = false;
+      } else {
+        req.error = this.name() + ": I/O error (" + opName(req.op) + " at sector " + (req.sector + this.shadowOffset[id] / SECTOR_SIZE).toString() + ")";
+      }
+    }
+    if (req.outstanding == 0 && req.issued == req.count) {
+      const i = this.active.indexOf(req);
+      if (i >= 0) this.active.splice(i, 1);
+      this.finish(req, null);
+    }
+    return true;
+  }
+
+  // ---- closing
+
+  // Waits (bounded) for requests in flight, then the closing handshake
+  // (Closing; Closed once the backend follows; the backend releases its
+  // mappings on our Closed) and ends every grant. Grants the backend still
+  // holds after that are counted in leakedGrants, never reused.
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ring === null) return; // nothing was set up
+    const c = this.closable;
+    if (c !== null) unregisterClosable(c);
+    if (this.broken === null && this.connected) {
+      const drained = new Drained(this);
+      waitFor(drained, this.options.timeoutNs);
+    }
+    this.stopWatchdog();
+    this.failAll(this.name() + ": disk closed");
+    this.connected = false;
+    const dir = this.info.frontendPath;
+    const be = this.info.backendPath;
+    const closing = xenbus.stateBit(XB.XenbusStateClosing) | xenbus.stateBit(XB.XenbusStateClosed);
+    xenbus.switchState(dir, XB.XenbusStateClosing);
+    xenbus.waitForState(be, closing, 5_000_000_000);
+    xenbus.switchState(dir, XB.XenbusStateClosed);
+    xenbus.waitForState(be, xenbus.stateBit(XB.XenbusStateClosed), 5_000_000_000);
+    if (this.hasPort) { closePort(this.port); this.hasPort = false; }
+    // A backend may unmap a little after saying Closed: retry for a while.
+    for (let attempt = 0; attempt < 50; attempt++) {
+      if (this.endGrants() == 0) break;
+      sleep(20_000_000);
+    }
+    this.leakedGrants = this.endGrants();
+    if (this.leakedGrants > 0) log("blkfront " + this.info.id + ": " + this.leakedGrants.toString() + " grants still mapped by the backend, left granted");
+  }
+
+  // Ends every grant still given out; returns how many could not be ended.
+  private endGrants(): i32 {
+    let left = 0;
+    left += endAll(this.ringRefs);
+    for (let i = 0; i < this.poolGrants.length; i++) left += endOne(this.poolGrants, i);
+    for (let i = 0; i < this.indirectGrants.length; i++) left += endOne(this.indirectGrants, i);
+    return left;
+  }
+}
+
+class Drained extends Condition {
+  constructor(public dev: Blkfront) { super(); }
+  done(): bool { return this.dev.inFlight == 0 && this.dev.queue.length == 0 || this.dev.broken !== null; }
+}
+
+function endOne(refs: StaticArray<i32>, i: i32): i32 {
+  const ref = refs[i];
+  if (ref < 0) return 0;
+  if (!endAccess(<u32>ref)) return 1;
+  refs[i] = -1;
+  return 0;
+}
+
+function endAll(refs: Array<i32>): i32 {
+  let left = 0;
+  for (let i = 0; i < refs.length; i++) {
+    const ref = refs[i];
+    if (ref < 0) continue;
+    if (endAccess(<u32>ref)) refs[i] = -1;
+    else left++;
+  }
+  return left;
+}
+
+function clamp(v: i64, lo: i64, hi: i64): i64 {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+function opName(op: u8): string {
+  if (op == BLK_READ) return "read";
+  if (op == BLK_WRITE) return "write";
+  if (op == <u8>B.BLKIF_OP_FLUSH_DISKCACHE) return "flush";
+  if (op == <u8>B.BLKIF_OP_WRITE_BARRIER) return "barrier";
+  if (op == BLK_DISCARD) return "discard";
+  return "operation " + op.toString();
+}
+
+// Finds the vbds the toolstack gave us and connects each; disks that fail
+// are returned too, with `broken` saying why.
+export function connectAll(options: BlkOptions = new BlkOptions()): Array<Blkfront> {
+  const out = new Array<Blkfront>();
+  const ids = xenbus.listDevices("vbd");
+  for (let i = 0; i < ids.length; i++) {
+    const info = xenbus.deviceInfo("vbd", ids[i]);
+    if (info === null) { log("blkfront: " + xenbus.lastError); continue; }
+    const dev = new Blkfront(info, options);
+    dev.connect();
+    out.push(dev);
+  }
+  return out;
+}
+
+// Closes every disk (the event loop then has no device ports left).
+export function closeAll(disks: Array<Blkfront>): void {
+  for (let i = 0; i < disks.length; i++) disks[i].close();
+}

@@ -1,0 +1,94 @@
+// Test app (tests/sim/blkfront.test.ts, hostile fuzz): keeps every disk
+// busy with random async batches and sync calls until the backend's
+// misbehaviour breaks it (or `ops` requests went by), then waits for the
+// driver's teardown and reports what happened and the grants left in use.
+// Data is not checked here: a hostile backend may return anything.
+import { log, startInfo, grantsInUse, Condition, waitFor, exit } from "tsxen";
+import { Blkfront, BlkHandler, BlkRequest, BlkOptions, connectAll } from "tsxen/drivers/blkfront";
+
+let seed: u32 = 1;
+function rand(): u32 {
+  seed ^= seed << 13;
+  seed ^= seed >> 17;
+  seed ^= seed << 5;
+  return seed;
+}
+
+function arg(name: string, fallback: i32): i32 {
+  const words = startInfo().cmdLine.split(" ");
+  for (let i = 0; i < words.length; i++) if (words[i].startsWith(name + "=")) return I32.parseInt(words[i].substr(name.length + 1));
+  return fallback;
+}
+
+class Batch extends Condition {
+  left: i32 = 0;
+  errors: i32 = 0;
+  done(): bool { return this.left == 0; }
+}
+
+class Count extends BlkHandler {
+  constructor(public batch: Batch) { super(); }
+  onDone(req: BlkRequest): void {
+    this.batch.left--;
+    if (req.error !== null) this.batch.errors++;
+  }
+}
+
+class Closed extends Condition {
+  constructor(public dev: Blkfront) { super(); }
+  done(): bool { return this.dev.closed; }
+}
+
+const MAX_LEN: u32 = 200;
+
+export function main(): void {
+  seed = <u32>arg("seed", 1) | 1;
+  const ops = arg("ops", 300);
+  const opts = new BlkOptions();
+  opts.timeoutNs = 5_000_000_000;
+  opts.poolPages = arg("pool", 256);
+  const buffer = heap.alloc(<usize>MAX_LEN * 512 * 8);
+  const disks = connectAll(opts);
+  for (let d = 0; d < disks.length; d++) {
+    const dev = disks[d];
+    if (dev.broken !== null) {
+      waitFor(new Closed(dev), 60_000_000_000);
+      log("blk-hostile: disk " + dev.info.id + " broken after 0 requests (0 errors): " + dev.broken!);
+      log("blk-hostile: disk " + dev.info.id + " closed " + (dev.closed ? "yes" : "no") + ", leaked " + dev.leakedGrants.toString());
+      continue;
+    }
+    let done = 0, errors = 0;
+    while (dev.broken === null && done < ops) {
+      const batch = new Batch();
+      const n = 1 + <i32>(rand() % 8);
+      for (let k = 0; k < n; k++, done++) {
+        let count = <u64>(1 + rand() % MAX_LEN);
+        if (count > dev.sectors) count = dev.sectors;
+        const sector = <u64>rand() % (dev.sectors - count + 1);
+        const buf = buffer + <usize>k * MAX_LEN * 512;
+        const kind = rand() % 8;
+        if (kind == 0) {
+          if (dev.flushSync() !== null) errors++;
+          continue;
+        }
+        batch.left++;
+        if (kind < 4) dev.read(sector, count, buf, new Count(batch));
+        else if (kind < 7) dev.write(sector, count, buf, new Count(batch));
+        else dev.discard(sector, count, new Count(batch));
+      }
+      // Requests of a broken disk complete (with an error) too.
+      if (!waitFor(batch, 60_000_000_000)) { log("blk-hostile: FAIL a batch never completed"); break; }
+      errors += batch.errors;
+    }
+    if (dev.broken !== null) {
+      waitFor(new Closed(dev), 60_000_000_000);
+      log("blk-hostile: disk " + dev.info.id + " broken after " + done.toString() + " requests (" + errors.toString() + " errors): " + dev.broken!);
+    } else {
+      dev.close();
+      log("blk-hostile: disk " + dev.info.id + " survived " + done.toString() + " requests (" + errors.toString() + " errors)");
+    }
+    log("blk-hostile: disk " + dev.info.id + " closed " + (dev.closed ? "yes" : "no") + ", leaked " + dev.leakedGrants.toString());
+  }
+  log("blk-hostile: grants in use " + grantsInUse().toString());
+  exit(0);
+}
