@@ -8,7 +8,8 @@
 // we copy outgoing frames into (read-only grants). Responses are copied out
 // of the ring and checked before use: a backend that answers with an id we
 // did not hand out, an offset/size outside the page or a producer that runs
-// ahead marks the device broken; the guest carries on without it.
+// ahead marks the device broken, and it is closed so that the backend lets
+// go of our pages and the grants are revoked; the guest carries on without it.
 import { log } from "../runtime/log";
 import * as N from "../runtime/abi/netif";
 import * as XB from "../runtime/abi/xenbus";
@@ -16,6 +17,7 @@ import { allocPages, PAGE_SIZE } from "../runtime/pages";
 import { EventHandler, allocUnbound, register, unregister, notify, close as closePort } from "../runtime/events";
 import { grantPage, endAccess } from "../grant-tables/index";
 import { Closable, registerClosable } from "../runtime/lifecycle";
+import { Task, defer } from "../runtime/loop";
 import * as xs from "../xenstore/client";
 import { TransactionBody } from "../xenstore/client";
 import * as xenbus from "../xenstore/xenbus";
@@ -67,12 +69,18 @@ class Shutdown extends Closable {
   close(): void { this.dev.close(); }
 }
 
+class Release extends Task {
+  constructor(public dev: Netfront) { super(); }
+  run(): void { this.dev.close(); }
+}
+
 export class Netfront {
   mac: StaticArray<u8> = new StaticArray<u8>(6);
   ip: string = "";           // the backend's `ip` key (xl vif ip=), or ""
   mtu: i32 = 1500;
   broken: string | null = null;
   connected: bool = false;
+  granted: bool = false;     // grants given out and not yet revoked (close() has work to do)
   stats: NetfrontStats = new NetfrontStats();
   handler: FrameHandler | null = null;
 
@@ -110,6 +118,10 @@ export class Netfront {
       this.broken = why;
       log("netfront " + this.info.id + ": broken: " + why);
       unregister(this.port);
+      // As Linux's xenbus_dev_fatal: close the device, so that the backend
+      // lets go of our pages and the grants can be revoked. From the loop,
+      // not from inside an event handler.
+      if (this.granted) defer(new Release(this));
     }
     return why;
   }
@@ -131,6 +143,7 @@ export class Netfront {
     this.rx.init();
     this.txRef = grantPage(dom, this.tx.page, false);
     this.rxRef = grantPage(dom, this.rx.page, false);
+    this.granted = true;
     this.rxPages = allocPages(RX_BUFFERS);
     this.txPages = allocPages(TX_BUFFERS);
     for (let i = 0; i < RX_BUFFERS; i++) this.rxGrants[i] = grantPage(dom, this.rxPages + <usize>i * PAGE_SIZE, false);
@@ -248,9 +261,12 @@ export class Netfront {
         this.postRx(expected);
         reposted = true;
       }
+      // Give the buffers back before looking again: under steady traffic
+      // this loop need not end, and the backend must not run out of them.
+      if (reposted && this.rx.pushRequests()) notify(this.port);
+      reposted = false;
       if (!this.rx.finalCheckForResponses()) break;
     }
-    if (reposted && this.rx.pushRequests()) notify(this.port);
   }
 
   // Runs on every event on the device's channel.
@@ -261,15 +277,17 @@ export class Netfront {
   }
 
   // Closing handshake (Closing, then Closed once the backend follows) and
-  // release of the grants the backend no longer uses.
+  // release of the grants the backend no longer uses. Also what a broken
+  // device gets, once (see fail()).
   close(): void {
-    if (!this.connected) return;
+    if (!this.granted) return;
+    this.granted = false;
     this.connected = false;
     const dir = this.info.frontendPath;
     xenbus.switchState(dir, XB.XenbusStateClosing);
     xenbus.waitForState(this.info.backendPath, xenbus.stateBit(XB.XenbusStateClosing) | xenbus.stateBit(XB.XenbusStateClosed), 5_000_000_000);
     xenbus.switchState(dir, XB.XenbusStateClosed);
-    if (this.broken === null) closePort(this.port);
+    if (this.port != 0) closePort(this.port);
     endAccess(<u32>this.txRef);
     endAccess(<u32>this.rxRef);
     for (let i = 0; i < RX_BUFFERS; i++) endAccess(<u32>this.rxGrants[i]);
