@@ -55,8 +55,11 @@ export function readFeature(dir: string, key: string): bool {
   return readInt(dir, key, 0) == 1;
 }
 
+// A value outside the xenbus_state enum reads as Unknown (the peer's keys
+// are not trusted, and a state is used as a bit index).
 export function readState(dir: string): i32 {
-  return <i32>readInt(dir, "state", XB.XenbusStateUnknown);
+  const state = readInt(dir, "state", XB.XenbusStateUnknown);
+  return state < 0 || state > XB.XenbusStateReconfigured ? XB.XenbusStateUnknown : <i32>state;
 }
 
 export function switchState(dir: string, state: i32, tx: u32 = 0): string | null {
