@@ -3,22 +3,9 @@
 // misbehaviour breaks it (or `ops` requests went by), then waits for the
 // driver's teardown and reports what happened and the grants left in use.
 // Data is not checked here: a hostile backend may return anything.
-import { log, startInfo, grantsInUse, Condition, waitFor, exit } from "tsxen";
+import { log, grantsInUse, Condition, waitFor, exit } from "tsxen";
 import { Blkfront, BlkHandler, BlkRequest, BlkOptions, connectAll } from "tsxen/drivers/blkfront";
-
-let seed: u32 = 1;
-function rand(): u32 {
-  seed ^= seed << 13;
-  seed ^= seed >> 17;
-  seed ^= seed << 5;
-  return seed;
-}
-
-function arg(name: string, fallback: i32): i32 {
-  const words = startInfo().cmdLine.split(" ");
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith(name + "=")) return I32.parseInt(words[i].substr(name.length + 1));
-  return fallback;
-}
+import { rand, arg, seedRandom } from "./test-support";
 
 class Batch extends Condition {
   left: i32 = 0;
@@ -42,7 +29,7 @@ class Closed extends Condition {
 const MAX_LEN: u32 = 200;
 
 export function main(): void {
-  seed = <u32>arg("seed", 1) | 1;
+  seedRandom(<u32>arg("seed", 1));
   const ops = arg("ops", 300);
   const opts = new BlkOptions();
   opts.timeoutNs = 5_000_000_000;

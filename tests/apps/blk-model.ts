@@ -4,31 +4,15 @@
 // "seed=<n> ops=<n>". Prints per disk the model's CRC-32 at the start and
 // the end (the test compares them with the sim's disk), then closes the
 // disks and prints how many grants are still in use.
-import { log, startInfo, grantsInUse, Condition, waitFor, exit } from "tsxen";
+import { log, grantsInUse, Condition, waitFor, exit } from "tsxen";
 import { Blkfront, BlkHandler, BlkRequest, BlkOptions, connectAll, closeAll, BLK_READ } from "tsxen/drivers/blkfront";
 import { crc32Update, hex32 } from "tsxen/drivers/digest";
-
-let seed: u32 = 1;
-function rand(): u32 {
-  seed ^= seed << 13;
-  seed ^= seed >> 17;
-  seed ^= seed << 5;
-  return seed;
-}
-function below(n: u64): u64 {
-  return n == 0 ? 0 : ((<u64>rand() << 32) | <u64>rand()) % n;
-}
+import { rand, below, arg, seedRandom } from "./test-support";
 
 let failures = 0;
 function fail(what: string): void {
   failures++;
   if (failures <= 20) log("blk-model: FAIL " + what);
-}
-
-function arg(name: string, fallback: i32): i32 {
-  const words = startInfo().cmdLine.split(" ");
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith(name + "=")) return I32.parseInt(words[i].substr(name.length + 1));
-  return fallback;
 }
 
 // Checks one async request at completion: no error, and a read returns
@@ -132,7 +116,7 @@ function runDisk(dev: Blkfront, ops: i32): void {
 }
 
 export function main(): void {
-  seed = <u32>arg("seed", 1) | 1;
+  seedRandom(<u32>arg("seed", 1));
   const ops = arg("ops", 200);
   const opts = new BlkOptions();
   opts.poolPages = arg("pool", 256);
