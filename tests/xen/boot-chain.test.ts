@@ -12,12 +12,15 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
   const trap = path.join(tmp, "trap.xen");
   await build({ entry: "examples/hello/main.ts", output: hello, log: () => {} });
   await build({ entry: "examples/trap/main.ts", output: trap, log: () => {} });
+  const grow = path.join(tmp, "grow.xen");
+  await build({ entry: "tests/apps/grow.ts", output: grow, log: () => {} });
   return runScenarios(
     [
       { name: "hello", image: hello, timeoutSec: 30 },
       { name: "trap-oob", image: trap, timeoutSec: 30 },
       { name: "trap-null", image: trap, xlExtra: ['extra = "null"'], timeoutSec: 30 },
       { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 8 },
+      { name: "grow", image: grow, memoryMB: 24, timeoutSec: 30 },
     ],
     { log: path.join(tmp, "serial.log") },
   );
@@ -49,4 +52,17 @@ rig.test("a hung guest is reported as a timeout, with its console kept", async (
   const s = await rig.scenario(t, "trap-hang");
   t.equal(s?.reason, "timeout");
   t.deepEqual(s?.console, ["trap example: about to fault (hang)"]);
+});
+
+rig.test("memory.grow succeeds up to the guest's RAM, returns -1 past it, and grown memory is zeroed", async (t) => {
+  const s = await rig.scenario(t, "grow");
+  t.equal(s?.reason, "poweroff");
+  const m = /^grow: (\d+) MiB grown, memory (\d+) MiB, RAM (\d+) MiB, (\d+) pages not zeroed$/.exec(s?.console[0] ?? "");
+  t.ok(m, s?.console[0]);
+  if (!m) return;
+  const [grown, total, ram, dirty] = m.slice(1).map(Number);
+  t.equal(ram, 24, "the guest has the 24 MiB of the xl config");
+  t.ok(total <= ram && total >= ram - 2, `wasm memory ends just below the top of RAM (${total} of ${ram} MiB)`);
+  t.ok(grown > 0, "it grew");
+  t.equal(dirty, 0, "every grown page read as zero");
 });
