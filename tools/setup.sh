@@ -3,10 +3,11 @@
 # the build toolchain (nasm, wabt's wasm2c, gcc, binutils), what the real-Xen
 # test rig runs (QEMU, busybox; Xen and the dom0 kernel are downloaded as
 # .debs by tests/xen/rig.sh, never installed), Xen's public headers for the
-# golden ABI tests (libxen-dev), and the npm dependencies.
+# golden ABI tests (libxen-dev), libc6-dev for the static dom0 test tools,
+# and the npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACKAGES="nasm wabt gcc binutils make qemu-system-x86 busybox-static xz-utils libxen-dev"
+PACKAGES="nasm wabt gcc libc6-dev binutils make qemu-system-x86 busybox-static xz-utils libxen-dev"
 
 missing=()
 for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
