@@ -11,8 +11,13 @@
 //    the channel; on Closing/Closed it unmaps everything.
 //  - TX (guest -> wire): requests are copied out of the guest's granted
 //    pages (GNTTABOP_copy), answered OKAY or ERROR, and whole frames go to
-//    `deliver`. RX (wire -> guest): inject() copies a frame into the next
-//    posted RX buffer at offset 0, or drops it if the guest posted none.
+//    `deliver`. RX (wire -> guest): inject() picks a queue (a hash of the
+//    IPv4 addresses and ports, as netback's select_queue by skb hash) and
+//    copies a frame into its next posted RX buffer at offset 0, or drops it
+//    if the guest posted none. With feature-sg negotiated a frame may take
+//    several slots (NETRXF_more_data; `slotSize` bytes each, PAGE_SIZE by
+//    default) and extra-info slots after the first (NETRXF_extra_info);
+//    RX checksum flags go on the first slot. A frame is published whole.
 //  - Notifications follow ring.h both ways: responses are pushed with
 //    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY (a frontend that does not re-arm
 //    rsp_event gets no more events), and req_event is re-armed after every
@@ -32,9 +37,8 @@ import type { SimGuest } from "./host.ts";
 import { PAGE_SIZE } from "./layout.ts";
 
 const ETH_HLEN = 14;
-// TODO move to runtime/abi/netif.ts (netif.h XEN_NETIF_NR_SLOTS_MIN): the
-// slots per TX frame every backend must take; we take no more.
-const XEN_NETIF_NR_SLOTS_MIN = 18;
+// The slots per TX frame every backend must take; we take no more.
+const XEN_NETIF_NR_SLOTS_MIN = N.XEN_NETIF_NR_SLOTS_MIN;
 const EVENT_STORM_SPACING_NS = 20_000n;
 
 // ---- options and results
@@ -64,8 +68,11 @@ export interface VifFeatures {
 //   bad-size          RX: a size larger than a page.                            violation
 //   bad-status        TX: NETIF_RSP_ERROR, _DROPPED or another negative
 //                     status (netfront counts a TX error, frees the buffer);
-//                     RX: a status <= 0 or the more_data / extra_info flags
-//                     we never negotiated (netfront drops that frame).          legitimate
+//                     RX: a status <= 0 or (without feature-sg) the
+//                     more_data / extra_info flags we never negotiated
+//                     (netfront drops that frame).                              legitimate
+//   chain-open        RX, with feature-sg only: more_data on a frame's last
+//                     slot, so its chain runs past the published responses.    violation
 //   event-storm       10-100 spurious notifications, 20 us apart.               legitimate
 //   xenstore-garbage  once per vif: a garbage frontend mac or backend
 //                     feature-rx-copy (netfront refuses the device), a garbage
@@ -79,7 +86,7 @@ export interface VifFeatures {
 // find instead of being papered over by later responses.
 export const HOSTILE_KINDS = [
   "bad-id", "duplicate-id", "id-out-of-range", "producer-jump", "bad-offset", "bad-size",
-  "bad-status", "event-storm", "xenstore-garbage",
+  "bad-status", "event-storm", "xenstore-garbage", "chain-open",
 ] as const;
 export type HostileKind = (typeof HOSTILE_KINDS)[number];
 
@@ -87,6 +94,16 @@ export interface HostileOptions {
   seed: number;
   rate: number;           // probability per response (and once per handshake) of a fault
   kinds?: HostileKind[];  // default: all
+}
+
+// How inject() lays a frame out in the guest's RX ring.
+export interface InjectOptions {
+  queue?: number;       // default: a hash of the IPv4 addresses and ports, modulo the queues
+  slotSize?: number;    // with feature-sg: bytes per data slot (default PAGE_SIZE)
+  extras?: number;      // with feature-sg: extra-info slots after the first (chained with FLAG_MORE)
+  extraType?: number;   // their type (default XEN_NETIF_EXTRA_TYPE_GSO)
+  flags?: number;       // RX checksum flags on the first slot (NETRXF_data_validated, NETRXF_csum_blank)
+  unchecked?: boolean;  // skip the MTU limit (up to XEN_NETIF_MAX_TX_SIZE with feature-sg)
 }
 
 export interface VifOptions {
@@ -97,6 +114,7 @@ export interface VifOptions {
   features?: VifFeatures;
   hostile?: HostileOptions;
   deliver?: (frame: Uint8Array) => void;
+  rx?: InjectOptions;  // defaults for every inject()
 }
 
 // One injected fault. `violation`: the frontend must notice and stop using
@@ -124,6 +142,15 @@ export interface FrontendInfo {
   noCsumOffload: boolean;
   queues: number;
   splitEventChannels: boolean;
+}
+
+export interface QueueStats {
+  txFrames: number;
+  rxFrames: number;
+  txKicks: number;  // guest notifications on the tx port (both rings without split channels)
+  rxKicks: number;  // on the rx port (split channels)
+  txPort: number;   // dom0's ends
+  rxPort: number;
 }
 
 export interface RingIndices {
@@ -172,7 +199,7 @@ type XenstoreTarget = (typeof XENSTORE_TARGETS)[number];
 
 const RING_KINDS: Record<"tx" | "rx", HostileKind[]> = {
   tx: ["bad-id", "duplicate-id", "id-out-of-range", "producer-jump", "bad-status", "event-storm"],
-  rx: ["bad-id", "duplicate-id", "id-out-of-range", "producer-jump", "bad-offset", "bad-size", "bad-status", "event-storm"],
+  rx: ["bad-id", "duplicate-id", "id-out-of-range", "producer-jump", "bad-offset", "bad-size", "bad-status", "event-storm", "chain-open"],
 };
 
 class Hostility {
@@ -185,8 +212,8 @@ class Hostility {
   }
 
   // The fault for the next response in `dir`, if the dice say so.
-  ringFault(dir: "tx" | "rx"): HostileKind | null {
-    const usable = RING_KINDS[dir].filter((k) => this.kinds.has(k));
+  ringFault(dir: "tx" | "rx", sg = false): HostileKind | null {
+    const usable = RING_KINDS[dir].filter((k) => this.kinds.has(k) && (sg || k !== "chain-open"));
     if (usable.length === 0 || this.rng.next() >= this.opts.rate) return null;
     return this.rng.pick(usable);
   }
@@ -278,6 +305,10 @@ interface Queue {
   txPort: number;
   rxPort: number;
   recentTxIds: number[]; // ids of the last NET_TX_RING_SIZE TX requests: what could be in flight
+  txFrames: number;      // frames taken from the guest on this queue
+  rxFrames: number;      // frames copied into the guest on this queue
+  txKicks: number;       // guest notifications on txPort
+  rxKicks: number;       // and on rxPort (split event channels only)
   lastRxId: number;
   dead: boolean;         // a fatal frontend error: the queue is not served any more
 }
@@ -294,6 +325,7 @@ export class Vif {
   readonly stats: VifStats = { txFrames: 0, txErrors: 0, rxFrames: 0, rxDropped: 0, rxErrors: 0, guestEvents: 0, notifications: 0 };
   readonly faults: Fault[] = [];
   deliver: ((frame: Uint8Array) => void) | null;
+  rxDefaults: InjectOptions;
   frontend: FrontendInfo | null = null;
   error: string | null = null;     // xenbus_dev_fatal's message, or a fatal ring error
   state: number = XB.XenbusStateInitialising;
@@ -309,6 +341,7 @@ export class Vif {
     this.ip = opts.ip ?? null;
     this.mtu = opts.mtu ?? 1500;
     this.deliver = opts.deliver ?? null;
+    this.rxDefaults = opts.rx ?? {};
     this.features = { sg: false, splitEventChannels: false, rxCopy: true, ...opts.features, maxQueues: opts.features?.maxQueues ?? null };
     this.frontendPath = `/local/domain/${GUEST_DOMID}/device/vif/${this.devid}`;
     this.backendPath = `/local/domain/0/backend/vif/${GUEST_DOMID}/${this.devid}`;
@@ -476,11 +509,19 @@ export class Vif {
     const q: Queue = {
       tx: new BackRing(view, mappings[0], N.NET_TX_RING_SIZE, N.NETIF_TX_REQUEST_SIZE),
       rx: new BackRing(view, mappings[1], N.NET_RX_RING_SIZE, N.NETIF_RX_REQUEST_SIZE),
-      txPort: ports[0], rxPort: ports[ports.length - 1], recentTxIds: [], lastRxId: -1, dead: false,
+      txPort: ports[0], rxPort: ports[ports.length - 1], recentTxIds: [], txFrames: 0, rxFrames: 0, txKicks: 0, rxKicks: 0, lastRxId: -1, dead: false,
     };
     this.queues.push(q);
-    this.dom0.onEvent(q.txPort, () => this.onGuestEvent(q));
-    if (q.rxPort !== q.txPort) this.dom0.onEvent(q.rxPort, () => this.onGuestEvent(q));
+    this.dom0.onEvent(q.txPort, () => {
+      q.txKicks++;
+      this.onGuestEvent(q);
+    });
+    if (q.rxPort !== q.txPort) {
+      this.dom0.onEvent(q.rxPort, () => {
+        q.rxKicks++;
+        this.onGuestEvent(q);
+      });
+    }
     return null;
   }
 
@@ -603,6 +644,7 @@ export class Vif {
     for (const f of frags) this.respondTx(q, f.id, status === N.NETIF_RSP_OKAY ? status : N.NETIF_RSP_ERROR, 0);
     if (frame && status === N.NETIF_RSP_OKAY && !q.tx.poisoned) {
       this.stats.txFrames++;
+      q.txFrames++;
       frames.push(frame);
     } else if (status !== N.NETIF_RSP_OKAY) {
       this.stats.txErrors++;
@@ -655,53 +697,124 @@ export class Vif {
 
   // ---- RX
 
-  // Copies one frame into the guest's next posted RX buffer. Returns false
-  // (and counts a drop) if the guest has posted none or cannot take it.
-  inject(frame: Uint8Array): boolean {
-    const q = this.queues[0];
-    if (!q || q.dead || q.rx.poisoned || frame.length === 0 || frame.length > Math.min(PAGE_SIZE, ETH_HLEN + this.mtu)) {
+  // Copies one frame into the guest's next posted RX buffer(s) (see
+  // InjectOptions; this.rxDefaults fill in what `opts` leaves out). Returns
+  // false (and counts a drop) if the guest has posted too few or cannot take it.
+  inject(frame: Uint8Array, opts: InjectOptions = {}): boolean {
+    const o = { ...this.rxDefaults, ...opts };
+    const sg = this.frontend?.sg ?? false;
+    const q = this.queues.length ? this.queues[(o.queue ?? this.queueFor(frame)) % this.queues.length] : undefined;
+    const max = o.unchecked ? (sg ? N.XEN_NETIF_MAX_TX_SIZE : PAGE_SIZE) : sg ? ETH_HLEN + this.mtu : Math.min(PAGE_SIZE, ETH_HLEN + this.mtu);
+    if (!q || q.dead || q.rx.poisoned || frame.length === 0 || frame.length > max) {
       this.stats.rxDropped++;
       return false;
     }
+    const slotSize = sg ? Math.max(1, Math.min(PAGE_SIZE, o.slotSize ?? PAGE_SIZE)) : PAGE_SIZE;
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < frame.length; at += slotSize) chunks.push(frame.subarray(at, at + slotSize));
+    const extras = sg ? o.extras ?? 0 : 0;
+    const needed = chunks.length + extras;
     const n = q.rx.unconsumed();
     if (n < 0) this.fatalRing(q, "RX: impossible number of requests");
-    // No buffer: ask to be kicked when one is posted (xenvif_rx_ring_slots_available), and drop.
-    if (n < 0 || (n === 0 && !q.rx.finalCheck())) {
+    // Too few buffers: ask to be kicked when one is posted (xenvif_rx_ring_slots_available), and drop.
+    if (n < 0 || (n < needed && (!q.rx.finalCheck() || q.rx.unconsumed() < needed))) {
       this.stats.rxDropped++;
       return false;
     }
-    return this.rxFrame(q, frame);
+    return this.rxFrame(q, frame.length, chunks, extras, o);
   }
 
-  private rxFrame(q: Queue, frame: Uint8Array): boolean {
+  // netback's queue for a frame: a hash of the IPv4 addresses and the
+  // UDP/TCP ports (whatever is there), 0 for anything else.
+  private queueFor(frame: Uint8Array): number {
+    if (this.queues.length < 2 || frame.length < ETH_HLEN + 20 || frame[12] !== 0x08 || frame[13] !== 0) return 0;
+    let h = 0;
+    for (let i = ETH_HLEN + 12; i < Math.min(frame.length, ETH_HLEN + 24); i++) h = (Math.imul(h, 31) + frame[i]) >>> 0;
+    return ((h ^ (h >>> 16)) >>> 0) % this.queues.length;
+  }
+
+  // Takes the next RX request: its id and grant.
+  private nextRxRequest(q: Queue): { id: number; gref: number } {
     const v = this.guest.view();
     const req = q.rx.slot(q.rx.reqCons);
-    const id = v.getUint16(req + N.NETIF_RX_REQ_ID, true);
-    const gref = v.getUint32(req + N.NETIF_RX_REQ_GREF, true);
     q.rx.reqCons = u32(q.rx.reqCons + 1);
-    const rsp = { id, offset: 0, flags: 0, status: frame.length };
+    return { id: v.getUint16(req + N.NETIF_RX_REQ_ID, true), gref: v.getUint32(req + N.NETIF_RX_REQ_GREF, true) };
+  }
+
+  // Copies a chunk into a request's buffer: its length, or NETIF_RSP_ERROR.
+  private copyChunk(gref: number, chunk: Uint8Array): number {
     try {
-      this.dom0.copyToGrant(GUEST_DOMID, gref, 0, frame);
+      this.dom0.copyToGrant(GUEST_DOMID, gref, 0, chunk);
+      return chunk.length;
     } catch (e) {
       if (!(e instanceof GrantError)) throw e;
-      rsp.status = N.NETIF_RSP_ERROR;
+      return N.NETIF_RSP_ERROR;
     }
-    const fault = this.hostile?.ringFault("rx") ?? null;
-    if (fault) this.rxFault(q, fault, rsp);
+  }
+
+  private writeRxResponse(q: Queue, rsp: { id: number; offset: number; flags: number; status: number }): void {
     // The response goes in its request's slot (netif.h: frontends rely on it).
+    const v = this.guest.view();
     const at = q.rx.slot(q.rx.rspProdPvt);
     v.setUint16(at + N.NETIF_RX_RSP_ID, rsp.id, true);
     v.setUint16(at + N.NETIF_RX_RSP_OFFSET, rsp.offset, true);
     v.setUint16(at + N.NETIF_RX_RSP_FLAGS, rsp.flags, true);
     v.setInt16(at + N.NETIF_RX_RSP_STATUS, rsp.status, true);
     q.rx.rspProdPvt = u32(q.rx.rspProdPvt + 1);
-    q.lastRxId = id;
+  }
+
+  // The first data slot, `extras` extra-info slots, the other data slots;
+  // then one push for the whole frame.
+  private rxFrame(q: Queue, length: number, chunks: Uint8Array[], extras: number, o: InjectOptions): boolean {
+    const v = this.guest.view();
+    const sg = this.frontend?.sg ?? false;
+    const first = this.nextRxRequest(q);
+    const more = (chunks.length > 1 ? N.NETRXF_more_data : 0) | (extras > 0 ? N.NETRXF_extra_info : 0);
+    const rsp = { id: first.id, offset: 0, flags: (o.flags ?? 0) | more, status: this.copyChunk(first.gref, chunks[0]) };
+    const copyFailed = rsp.status < 0;
+    let failures = copyFailed ? 1 : 0;
+    const fault = this.hostile?.ringFault("rx", sg) ?? null;
+    if (fault && fault !== "chain-open") this.rxFault(q, fault, rsp);
+    if (fault === "chain-open" && chunks.length === 1) this.openChain(q, rsp);
+    this.writeRxResponse(q, rsp);
+    q.lastRxId = rsp.id;
+    if (!q.rx.poisoned) {
+      for (let i = 0; i < extras; i++) {
+        this.nextRxRequest(q); // its buffer is used up, unwritten
+        const at = q.rx.slot(q.rx.rspProdPvt);
+        for (let b = 0; b < N.NETIF_EXTRA_INFO_SIZE; b++) v.setUint8(at + b, 0);
+        v.setUint8(at + N.NETIF_EXTRA_TYPE, o.extraType ?? N.XEN_NETIF_EXTRA_TYPE_GSO);
+        v.setUint8(at + N.NETIF_EXTRA_FLAGS, i + 1 < extras ? N.XEN_NETIF_EXTRA_FLAG_MORE : 0);
+        q.rx.rspProdPvt = u32(q.rx.rspProdPvt + 1);
+      }
+      for (let c = 1; c < chunks.length; c++) {
+        const req = this.nextRxRequest(q);
+        const part = { id: req.id, offset: 0, flags: c + 1 < chunks.length ? N.NETRXF_more_data : 0, status: this.copyChunk(req.gref, chunks[c]) };
+        if (part.status < 0) failures++;
+        if (fault === "chain-open" && c + 1 === chunks.length) this.openChain(q, part);
+        this.writeRxResponse(q, part);
+        q.lastRxId = req.id;
+      }
+    }
     this.push(q.rx, q.rxPort);
-    const ok = rsp.status === frame.length && rsp.flags === 0 && !q.rx.poisoned;
-    if (ok) this.stats.rxFrames++;
-    else if (rsp.status === N.NETIF_RSP_ERROR && fault === null) this.stats.rxErrors++;
+    const ok = failures === 0 && rsp.status === chunks[0].length && rsp.flags === ((o.flags ?? 0) | more) && !q.rx.poisoned && length <= this.guestRxMax();
+    if (ok) {
+      this.stats.rxFrames++;
+      q.rxFrames++;
+    } else if (failures > 0 && fault === null) this.stats.rxErrors++;
     else this.stats.rxDropped++;
     return ok;
+  }
+
+  // The longest frame netfront reassembles (drivers/netfront.ts rxMax).
+  private guestRxMax(): number {
+    return this.frontend?.sg ? Math.max(ETH_HLEN + this.mtu, PAGE_SIZE) : PAGE_SIZE;
+  }
+
+  // chain-open: the frame's last slot says more follows, and nothing does.
+  private openChain(q: Queue, rsp: { flags: number }): void {
+    rsp.flags |= N.NETRXF_more_data;
+    this.violate(q.rx, "chain-open", "RX more_data on the last slot of a frame");
   }
 
   // ---- hostile faults
@@ -776,7 +889,7 @@ export class Vif {
         rsp.status = rng.int(PAGE_SIZE + 1, 0x7fff);
         return this.violate(q.rx, kind, `RX size ${rsp.status}`);
       case "bad-status":
-        if (rng.next() < 0.5) rsp.status = rng.pick([N.NETIF_RSP_ERROR, N.NETIF_RSP_DROPPED, 0, rng.int(-32768, -3)]);
+        if (this.frontend?.sg || rng.next() < 0.5) rsp.status = rng.pick([N.NETIF_RSP_ERROR, N.NETIF_RSP_DROPPED, 0, rng.int(-32768, -3)]);
         else rsp.flags = rng.pick([N.NETRXF_more_data, N.NETRXF_extra_info, N.NETRXF_more_data | N.NETRXF_extra_info]);
         return this.record(kind, `RX status ${rsp.status}, flags ${rsp.flags} for id ${posted}`, false);
       case "event-storm":
@@ -821,6 +934,11 @@ export class Vif {
   ringIndices(queue = 0): { tx: RingIndices; rx: RingIndices } | null {
     const q = this.queues[queue];
     return q ? { tx: q.tx.indices(), rx: q.rx.indices() } : null;
+  }
+
+  // Per queue: frames each way and the ports.
+  queueStats(): QueueStats[] {
+    return this.queues.map((q) => ({ txFrames: q.txFrames, rxFrames: q.rxFrames, txKicks: q.txKicks, rxKicks: q.rxKicks, txPort: q.txPort, rxPort: q.rxPort }));
   }
 
   // The backend's own view of the rings (what it consumed and produced).

@@ -24,6 +24,12 @@ class Report extends ShutdownHandler {
       log("udp-echo: vif " + stacks[i].dev.info.id + ": rx " + n.rxFrames.toString() + " frames (" + n.rxDropped.toString() + " dropped), tx " +
           n.txFrames.toString() + " (" + n.txDropped.toString() + " dropped, " + n.txErrors.toString() + " errors); arp replies " + st.arpReplies.toString() +
           ", echo replies " + st.icmpEchoReplies.toString() + ", udp in " + st.udpIn.toString() + " out " + st.udpOut.toString() + ", malformed " + st.malformed.toString());
+      let q = "udp-echo: vif " + stacks[i].dev.info.id + " queues: oversize " + n.rxOversize.toString() + ", multi-slot " + n.rxMultiSlot.toString();
+      for (let j = 0; j < stacks[i].dev.queues.length; j++) {
+        const dq = stacks[i].dev.queues[j];
+        q += "; " + j.toString() + " rx " + dq.rxFrames.toString() + " tx " + dq.txFrames.toString();
+      }
+      log(q);
     }
   }
 }

@@ -31,6 +31,7 @@ export const NETIF_EXTRA_FLAGS = 1;
 export const NETIF_EXTRA_INFO_SIZE = 8;
 export const XEN_NETIF_EXTRA_TYPE_NONE = 0;
 export const XEN_NETIF_EXTRA_TYPE_GSO = 1;
+export const XEN_NETIF_EXTRA_TYPE_MAX = 5;
 export const XEN_NETIF_EXTRA_FLAG_MORE = 1;
 
 // TX flags (netif_tx_request.flags)
@@ -50,6 +51,11 @@ export const NETIF_RSP_DROPPED = -2;
 export const NETIF_RSP_ERROR = -1;
 export const NETIF_RSP_OKAY = 0;
 export const NETIF_RSP_NULL = 1;
+
+// The slots per frame every backend must take (and the longest RX chain we
+// accept), and the largest frame.
+export const XEN_NETIF_NR_SLOTS_MIN = 18;
+export const XEN_NETIF_MAX_TX_SIZE = 0xffff;
 
 // Slots per ring page: __RING_SIZE = round_down_pow2((4096 - 64) / slot size).
 export const NET_TX_RING_SIZE = 256;

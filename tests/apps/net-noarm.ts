@@ -22,6 +22,7 @@ export function main(): void {
   const devices = connectAll();
   if (devices.length == 0 || devices[0].broken !== null) { log("noarm: no usable vif"); return; }
   const dev = devices[0];
+  // One queue, one channel (the sim's vif offers neither more queues nor split channels here).
   unregister(dev.port);
   register(dev.port, counter);
   log("noarm: ready");
