@@ -21,9 +21,11 @@
 //    skipped. Every slot a frame used is re-posted. A chain that runs past
 //    the published responses (netback publishes frames whole), or longer
 //    than XEN_NETIF_NR_SLOTS_MIN data slots or XEN_NETIF_EXTRA_TYPE_MAX - 1
-//    extra slots, breaks the device. TX stays one slot per frame: we never
-//    send more than MAX_FRAME (1514) bytes, and each TX buffer is a page of
-//    its own with the frame at offset 0, so a frame never crosses a page.
+//    extra slots, breaks the device. TX: a frame longer than a page (a
+//    jumbo frame on a vif with a larger mtu) goes over several slots, one
+//    page-sized TX buffer each, chained with NETTXF_more_data; the first
+//    slot's size is the whole frame's, as netif.h specifies. Without sg a
+//    frame must fit one page.
 //
 // Buffers are granted once for the device's life: per queue, RX pages the
 // backend copies received frames into (writable grants) and TX pages we
@@ -53,7 +55,6 @@ const BUFFERS_PER_QUEUE: i32 = 32;  // and per queue with several
 export const MAX_QUEUES: i32 = 4;
 const CONNECT_TIMEOUT_NS: u64 = 30_000_000_000;
 const ETH_HLEN: i32 = 14;
-export const MAX_FRAME: i32 = 1514; // what we send: Ethernet header + MTU 1500
 // Slots one RX frame may use: the first, its extra-info slots, the rest of its data.
 const MAX_RX_EXTRAS: i32 = N.XEN_NETIF_EXTRA_TYPE_MAX - 1;
 const MAX_RX_SLOTS: i32 = N.XEN_NETIF_NR_SLOTS_MIN + MAX_RX_EXTRAS;
@@ -332,26 +333,38 @@ export class Netfront {
     return <i32>((h & 0xff) % <u32>n);
   }
 
+  // The longest frame send() takes: the Ethernet header plus the vif's mtu,
+  // and no more than a page unless the backend takes multi-slot frames.
+  maxFrame(): i32 {
+    const frame = ETH_HLEN + this.mtu;
+    return this.sg || frame <= <i32>PAGE_SIZE ? frame : <i32>PAGE_SIZE;
+  }
+
   // Sends one Ethernet frame. Returns false (and counts a drop) when the
   // device is not usable, the frame is too large, or every buffer of its
   // queue is in flight: a full ring pushes back on the sender instead of
   // queueing.
   send(frame: usize, len: i32): bool {
     if (!this.connected || this.broken !== null) return false;
-    if (len <= 0 || len > MAX_FRAME) { this.stats.txDropped++; return false; }
+    if (len <= 0 || len > this.maxFrame()) { this.stats.txDropped++; return false; }
     const q = this.queues[this.pickQueue(frame, len)];
     this.collectTx(q);
     if (this.broken !== null) return false;
-    if (q.txFree.length == 0 || q.tx.freeRequests() == 0) { this.stats.txDropped++; return false; }
-    const id = q.txFree.pop();
-    q.txBusy[id] = true;
-    memory.copy(q.txPages + <usize>id * PAGE_SIZE, frame, len);
-    const slot = q.tx.slot(q.tx.reqProdPvt++);
-    store<u32>(slot + N.NETIF_TX_REQ_GREF, <u32>q.txGrants[id]);
-    store<u16>(slot + N.NETIF_TX_REQ_OFFSET, 0);
-    store<u16>(slot + N.NETIF_TX_REQ_FLAGS, 0);
-    store<u16>(slot + N.NETIF_TX_REQ_ID, <u16>id);
-    store<u16>(slot + N.NETIF_TX_REQ_SIZE, <u16>len);
+    const slots = (len + <i32>PAGE_SIZE - 1) / <i32>PAGE_SIZE;
+    if (q.txFree.length < slots || q.tx.freeRequests() < <u32>slots) { this.stats.txDropped++; return false; }
+    for (let i = 0; i < slots; i++) {
+      const id = q.txFree.pop();
+      const at = i * <i32>PAGE_SIZE;
+      const chunk = min(len - at, <i32>PAGE_SIZE);
+      q.txBusy[id] = true;
+      memory.copy(q.txPages + <usize>id * PAGE_SIZE, frame + <usize>at, chunk);
+      const slot = q.tx.slot(q.tx.reqProdPvt++);
+      store<u32>(slot + N.NETIF_TX_REQ_GREF, <u32>q.txGrants[id]);
+      store<u16>(slot + N.NETIF_TX_REQ_OFFSET, 0);
+      store<u16>(slot + N.NETIF_TX_REQ_FLAGS, i < slots - 1 ? N.NETTXF_more_data : 0);
+      store<u16>(slot + N.NETIF_TX_REQ_ID, <u16>id);
+      store<u16>(slot + N.NETIF_TX_REQ_SIZE, <u16>(i == 0 ? len : chunk));
+    }
     if (q.tx.pushRequests()) notify(q.txPort);
     this.stats.txFrames++;
     q.txFrames++;

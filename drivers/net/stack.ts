@@ -7,7 +7,7 @@
 // when the backend says it validated them (NETRXF_data_validated) or that
 // the field holds only a partial sum (NETRXF_csum_blank): what we send back
 // carries a checksum we compute ourselves.
-import { Netfront, FrameHandler, MAX_FRAME, RX_CSUM_FLAGS } from "../netfront";
+import { Netfront, FrameHandler, RX_CSUM_FLAGS } from "../netfront";
 import { load16, load32, store16, store32, sum16, finish, parseIp } from "./bytes";
 import { setTimer, Timer, TimerHandler } from "../../runtime/timers";
 
@@ -21,7 +21,6 @@ const UDP_HDR = 8;
 const ARP_LEN = 28;
 const ARP_RETRIES = 3;
 const ARP_RETRY_NS: u64 = 1_000_000_000;
-export const UDP_MAX_PAYLOAD: i32 = MAX_FRAME - ETH_HDR - IP_HDR - UDP_HDR; // 1472
 
 // Receives datagrams for a bound port; `data` is valid only during the call.
 export abstract class UdpHandler {
@@ -57,7 +56,7 @@ export class NetStack extends FrameHandler {
   arpCache: Map<u32, u64> = new Map<u32, u64>();
   pending: Array<Pending> = new Array<Pending>();
   sockets: Map<u16, UdpHandler> = new Map<u16, UdpHandler>();
-  out: usize = heap.alloc(MAX_FRAME);
+  out: usize = 0;             // the frame being built, dev.maxFrame() bytes
   ipId: u32 = 1;
   retryArmed: bool = false;
 
@@ -65,7 +64,13 @@ export class NetStack extends FrameHandler {
     super();
     for (let i = 0; i < 6; i++) this.mac = (this.mac << 8) | <u64>dev.mac[i];
     this.ip = ip != 0 ? ip : parseIp(dev.ip);
+    this.out = heap.alloc(<usize>dev.maxFrame());
     dev.handler = this;
+  }
+
+  // The largest UDP payload one frame carries on this device (1472 at mtu 1500).
+  maxUdpPayload(): i32 {
+    return this.dev.maxFrame() - ETH_HDR - IP_HDR - UDP_HDR;
   }
 
   bind(port: u16, handler: UdpHandler): void { this.sockets.set(port, handler); }
@@ -122,7 +127,7 @@ export class NetStack extends FrameHandler {
 
   private icmpIn(src: u32, srcMac: u64, icmp: usize, len: i32, verify: bool): void {
     if (len < 8 || (verify && finish(sum16(icmp, len, 0)) != 0)) { this.stats.malformed++; return; }
-    if (load<u8>(icmp) != 8 || len > MAX_FRAME - ETH_HDR - IP_HDR) return; // only echo requests
+    if (load<u8>(icmp) != 8 || len > this.dev.maxFrame() - ETH_HDR - IP_HDR) return; // only echo requests
     const reply = this.out + ETH_HDR + IP_HDR;
     memory.copy(reply, icmp, len);
     store<u8>(reply, 0); // echo reply, same id, sequence and data
@@ -158,7 +163,7 @@ export class NetStack extends FrameHandler {
   // device pushed back, or ARP resolution is still pending: then it is sent
   // once the address resolves).
   sendTo(dstIp: u32, dstPort: u16, srcPort: u16, data: usize, len: i32): bool {
-    if (len < 0 || len > UDP_MAX_PAYLOAD || this.ip == 0) return false;
+    if (len < 0 || len > this.maxUdpPayload() || this.ip == 0) return false;
     const udp = this.out + ETH_HDR + IP_HDR;
     const udpLen = len + UDP_HDR;
     memory.copy(udp + UDP_HDR, data, len);

@@ -12,16 +12,20 @@ import { RigTest } from "./rig-test.ts";
 
 // dom0 side: wait until the guest is ready, ping each address, run the UDP
 // check against each, then shut the guest down (its stats go to the console).
-function dom0Script(ips: string[], datagrams: number): string {
+// With `jumbo`, dom0's side of the vif and the bridge get mtu 9000 and the
+// datagrams are spread from 1473 to 8972 bytes (frames over several slots).
+function dom0Script(ips: string[], datagrams: number, jumbo = false): string {
   return `phase=$1 name=$3 log=$4
 [ "$phase" = running ] || exit 0
 i=0; until grep -q "udp-echo: ready" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { echo "guest not ready"; exit 1; }; sleep 0.1; done
 chmod +x ./udpcheck
+${jumbo ? 'ip link set dev vif$(xl domid "$name").0 mtu 9000; ip link set dev xenbr0 mtu 9000' : ""}
 rc=0
 for ip in ${ips.join(" ")}; do
-  ping -c 5 -W 2 $ip || rc=1
-  ./udpcheck $ip 7 ${datagrams} 1472 || rc=1
+  ping -c 5 -W 2 ${jumbo ? "-s 8000 " : ""}$ip || rc=1
+  ./udpcheck $ip 7 ${datagrams} ${jumbo ? "8972 1473" : "1472"} || rc=1
 done
+${jumbo ? "ip link set dev xenbr0 mtu 1500" : ""}
 xl shutdown "$name"
 exit $rc
 `;
@@ -43,6 +47,11 @@ const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
         name: "udp-echo-2vif", image, files: { udpcheck }, timeoutSec: 90,
         xlExtra: ["vif = [ 'mac=00:16:3e:00:00:03,ip=10.0.0.3', 'mac=00:16:3e:00:00:04,ip=10.0.0.4' ]"],
         check: dom0Script(["10.0.0.3", "10.0.0.4"], 200),
+      },
+      {
+        name: "udp-echo-jumbo", image, files: { udpcheck }, timeoutSec: 90,
+        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:05,ip=10.0.0.5,mtu=9000' ]"],
+        check: dom0Script(["10.0.0.5"], 100, true),
       },
     ],
     { log: path.join(tmp, "serial.log") },
@@ -74,5 +83,13 @@ rig.test("a guest with two vifs answers on both", async (t) => {
   t.ok(s?.console.some((l) => l.startsWith("netfront 0: connected")) && s?.console.some((l) => l.startsWith("netfront 1: connected")), "both vifs connected");
   t.equal(pingOk(s?.checkOutput ?? []), 2, "both addresses answer ping");
   t.equal(s?.checkOutput.filter((l) => l === "udpcheck: sent 200, echoed 200 intact, lost 0, retries 0, mismatched 0").length, 2, "both echo UDP");
+  t.equal(s?.reason, "poweroff");
+});
+
+rig.test("jumbo frames (vif mtu 9000): 8000-byte pings and UDP datagrams of 1473..8972 bytes go over several slots both ways", async (t) => {
+  const s = await rig.scenario(t, "udp-echo-jumbo");
+  t.ok(s?.console.includes("netfront 0: 1 queue, split event channels, sg"), "sg negotiated with netback");
+  t.equal(pingOk(s?.checkOutput ?? []), 1, "ping -s 8000: 0% loss");
+  t.ok(s?.checkOutput.includes("udpcheck: sent 100, echoed 100 intact, lost 0, retries 0, mismatched 0"), "every jumbo datagram echoed intact");
   t.equal(s?.reason, "poweroff");
 });

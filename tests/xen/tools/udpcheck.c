@@ -1,6 +1,7 @@
 /* tests/xen/tools/udpcheck.c - runs in the rig's dom0: sends COUNT UDP
- * datagrams to HOST:PORT with sizes cycling through 1..MAXSIZE bytes and a
- * pseudorandom payload, waits for each echo (one in flight, retried on
+ * datagrams to HOST:PORT with sizes cycling through 1..MAXSIZE bytes (or,
+ * given MINSIZE, spread evenly from MINSIZE to MAXSIZE) and a pseudorandom
+ * payload, waits for each echo (one in flight, retried on
  * timeout) and checks it byte for byte. Prints a summary line and exits 0
  * only if every datagram came back intact. Built statically on the host. */
 #include <arpa/inet.h>
@@ -13,13 +14,14 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: udpcheck HOST PORT COUNT MAXSIZE\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: udpcheck HOST PORT COUNT MAXSIZE [MINSIZE]\n");
         return 2;
     }
-    int count = atoi(argv[3]), maxsize = atoi(argv[4]);
+    int count = atoi(argv[3]), maxsize = atoi(argv[4]), minsize = argc == 6 ? atoi(argv[5]) : 0;
     struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])) };
-    if (inet_pton(AF_INET, argv[1], &to.sin_addr) != 1 || count <= 0 || maxsize <= 0 || maxsize > 65507) {
+    if (inet_pton(AF_INET, argv[1], &to.sin_addr) != 1 || count <= 0 || maxsize <= 0 || maxsize > 65507 ||
+        minsize < 0 || minsize > maxsize) {
         fprintf(stderr, "udpcheck: bad arguments\n");
         return 2;
     }
@@ -30,7 +32,7 @@ int main(int argc, char **argv)
     unsigned seed = 12345;
     int echoed = 0, lost = 0, bad = 0, retries = 0;
     for (int i = 0; i < count; i++) {
-        int size = 1 + i % maxsize;
+        int size = minsize ? minsize + (count > 1 ? (long)i * (maxsize - minsize) / (count - 1) : 0) : 1 + i % maxsize;
         for (int j = 0; j < size; j++) out[j] = (unsigned char)((seed = seed * 1103515245 + 12345) >> 16);
         int ok = 0;
         for (int attempt = 0; attempt < 4 && !ok; attempt++) {
