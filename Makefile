@@ -36,3 +36,9 @@ typecheck: setup
 
 clean:
 	rm -rf build
+
+# tsxen vs a Linux PV domU on the real-Xen rig, plus a host compute figure
+# (bench/run.ts); BENCH_N runs per figure (default 3). Writes bench/results/.
+.PHONY: bench
+bench: setup
+	BENCH_N=$${BENCH_N:-3} node --import ./tools/ts-register.mjs bench/run.ts

@@ -1,0 +1,116 @@
+#!/bin/sh
+# bench/dom0/bench.sh: runs inside the rig's dom0 as the setup.sh of the
+# `bench` scenario (cwd = the scenario dir, which holds the images, the
+# Linux kernel + initramfs, benchtool and bench.env). Boots each guest
+# itself (xl create -p, then `benchtool bootwait ... -- xl unpause`) and
+# prints "BENCH <kind> <guest> run=<i> key=value..." lines on dom0's console,
+# which bench/run.ts parses from the serial log. Every wait is bounded.
+. ./bench.env
+chmod +x ./benchtool
+B=$PWD/benchtool
+IP=10.0.0.2
+
+say() { echo "BENCH $*"; }
+
+# wait_for LOG PATTERN SECONDS: 0 when PATTERN shows up in LOG in time; 1 on a
+# timeout or when the guest printed FAILED / panicked.
+wait_for() {
+    local i=0 n=$(( $3 * 10 ))
+    while [ $i -lt $n ]; do
+        grep -q "$2" "$1" && return 0
+        grep -q "FAILED\|Kernel panic\|panic:" "$1" && return 1
+        # every second: a domain that shut down or crashed will not get there
+        [ $((i % 10)) = 9 ] && [ "$(xl list -v "$DOM" 2>/dev/null | awk 'NR == 2 {print $8}')" != "-" ] && return 1
+        i=$((i + 1)); sleep 0.1
+    done
+    return 1
+}
+
+# cfg NAME KIND MEM DISK(0/1): writes NAME.cfg
+cfg() {
+    {
+        echo "name = \"$1\""; echo 'type = "pv"'; echo "memory = $3"; echo 'vcpus = 1'
+        echo 'on_poweroff = "preserve"'; echo 'on_crash = "preserve"'; echo 'on_reboot = "preserve"'
+        case $2 in
+        linux) echo "kernel = \"$PWD/vmlinux\""; echo "ramdisk = \"$PWD/linux-initrd.cpio.gz\""
+               echo 'extra = "console=hvc0 quiet"' ;;
+        hello) echo "kernel = \"$PWD/hello.xen\"" ;;
+        tsxen) echo "kernel = \"$PWD/netblk.xen\""; echo "extra = \"chunk=$CHUNK_KIB\"" ;;
+        esac
+        [ "$2" = hello ] || echo "vif = [ 'mac=00:16:3e:00:00:02,ip=$IP' ]"
+        [ "$4" = 1 ] && echo "disk = [ 'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=/tmp/bench-disk.img' ]"
+    } > "$1.cfg"
+}
+
+# start NAME KIND MEM DISK MARKER: create paused, unpause under bootwait; prints the boot line.
+start() {
+    LOG=/var/log/xen/guest-$1.log; DOM=$1
+    : > "$LOG"
+    rm -f /tmp/bench-disk.img; [ "$4" = 1 ] && truncate -s 64M /tmp/bench-disk.img
+    cfg "$1" "$2" "$3" "$4"
+    local t0 t1
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    if ! timeout 90 xl create -q -p "$1.cfg" > "$1.create" 2>&1; then
+        say "create-failed $1 mem=$3 $( (grep -m 1 'xc_dom\|too large\|panic' "$1.create" || tail -n 2 "$1.create") | tr '\n' ' ')"
+        xl destroy "$1" 2>/dev/null; return 1
+    fi
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    BOOT=$(timeout 100 "$B" bootwait "$LOG" 90000 "$5" "Kernel panic" -- xl unpause "$1")
+    say "boot $2 run=$RUN mem=$3 create_s=$(awk "BEGIN{print $t1-$t0}") $BOOT"
+}
+
+stop() { timeout 30 xl destroy "$1" 2>/dev/null; rm -f /tmp/bench-disk.img; }
+
+# net NAME KIND COUNT: ping + UDP echo at 64 and 1400 bytes
+net() {
+    local p
+    p=$(timeout 30 ping -c "$PINGS" -i 0.2 -W 2 $IP 2>&1 | tail -n 2 | tr '\n' ' ')
+    say "ping $2 run=$RUN $p"
+    for size in 64 1400; do
+        say "$2 run=$RUN $(timeout $((UDP_MAX_S + 10)) "$B" udp $IP 7 "$3" $size 32 200 "$UDP_MAX_S")"
+    done
+}
+
+# full KIND NAME MEM: one measured run of the workload
+full() {
+    local marker=BENCH-INIT ready="BENCH ready"
+    [ "$1" = tsxen ] && { marker="bench: tsxen up"; ready="bench: ready"; }
+    if start "$2" "$1" "$3" 1 "$marker" && wait_for "$LOG" "$ready" 120; then
+        grep -h "blk write\|blk read\|blk flush\|ready" "$LOG" | tr -d '\r' | sed "s/^/BENCH guest $1 run=$RUN | /"
+        net "$2" "$1" "$UDP_COUNT"
+    else
+        say "fail $1 run=$RUN"; tail -n 5 "$LOG"
+    fi
+    stop "$2"
+}
+
+# probe KIND NAME MEM: does the workload pass with memory=MEM? (ready, blk ok, ping, 500 echoes)
+probe() {
+    local marker=BENCH-INIT ready="BENCH ready" ok=0 u
+    [ "$1" = tsxen ] && { marker="bench: tsxen up"; ready="bench: ready.* ok"; }
+    if start "$2" "$1" "$3" 1 "$marker" && wait_for "$LOG" "$ready" 120; then
+        if timeout 20 ping -c 3 -W 2 $IP > /dev/null 2>&1; then
+            u=$(timeout 30 "$B" udp $IP 7 500 1400 32 200 20)
+            echo "$u" | grep -q 'echoed=\(49[5-9]\|500\) ' && ok=1
+        fi
+        grep -q "blk read bytes=67108864" "$LOG" || ok=0
+    fi
+    [ $ok = 1 ] || tail -n 3 "$LOG" 2>/dev/null | tr -d '\r' | sed "s/^/BENCH memlog $1 mem=$3 | /"
+    say "memscan $1 mem=$3 pass=$ok"
+    stop "$2"
+    [ $ok = 1 ]
+}
+
+say "start N=$N kernel=$(uname -r) $(xl info 2>/dev/null | awk -F' *: *' '/^xen_major/ {a = $2} /^xen_minor/ {b = $2} /^xen_extra/ {c = $2} END {printf "xen_version=%s.%s%s", a, b, c}')"
+RUN=0
+for RUN in $(seq 1 "$N"); do
+    start bhello hello "$MEM" 0 "Hello from tsxen" && wait_for "$LOG" "Hello from tsxen" 30
+    stop bhello
+    full tsxen btsxen "$MEM"
+    full linux blinux "$MEM"
+done
+RUN=0
+for m in $MEMSCAN_TSXEN; do probe tsxen mtsxen "$m" && break; done
+for m in $MEMSCAN_LINUX; do probe linux mlinux "$m" && break; done
+say "done"
+exit 0

@@ -1,0 +1,27 @@
+#!/bin/busybox sh
+# bench/linux/init.sh: /init of the Linux PV domU of `make bench` (busybox).
+# First command prints the boot marker; then net (eth0 10.0.0.2/24, UDP echo
+# on port 7), then, if /dev/xvda shows up, one whole-disk direct-I/O dd write
+# and read (bs=1M), timed inside the domU; then "BENCH ready".
+/bin/busybox echo "BENCH-INIT linux /init reached"
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+insmod /xen-netfront.ko
+insmod /xen-blkfront.ko
+i=0; until [ -e /sys/class/net/eth0 ]; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05; done
+ip link set lo up
+ip addr add 10.0.0.2/24 dev eth0 && ip link set eth0 up
+/benchtool echo 7 &
+echo "BENCH net-up"
+i=0; until [ -b /dev/xvda ]; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05; done
+if [ -b /dev/xvda ]; then
+    w=$(/benchtool time dd if=/dev/zero of=/dev/xvda bs=1M count=64 oflag=direct 2>/dev/null)
+    echo "BENCH blk write bytes=67108864 $w"
+    r=$(/benchtool time dd if=/dev/xvda of=/dev/null bs=1M count=64 iflag=direct 2>/dev/null)
+    echo "BENCH blk read bytes=67108864 $r"
+fi
+echo "BENCH ready $(grep MemTotal /proc/meminfo | tr -s ' ')"
+while :; do sleep 3600; done
