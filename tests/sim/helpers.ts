@@ -1,4 +1,5 @@
 // Builds test and example apps to wasm once per test process, for sim tests.
+import test from "tape";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,7 +7,9 @@ import { buildWasm, DEFAULT_MEMORY_BASE } from "../../tools/build.ts";
 
 const cache = new Map<string, Promise<Uint8Array>>();
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-sim-test-"));
-process.on("exit", () => fs.rmSync(root, { recursive: true, force: true }));
+// tape's own exit handler removes every other 'exit' listener, so clean up
+// when tape finishes instead.
+test.onFinish(() => fs.rmSync(root, { recursive: true, force: true }));
 
 export function wasmOf(entry: string): Promise<Uint8Array> {
   let built = cache.get(entry);
