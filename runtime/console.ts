@@ -6,7 +6,8 @@
 // does not: then output is dropped (and counted) until it reads again.
 import { fence } from "./host";
 import * as C from "./abi/console";
-import { consoleIoWrite, evtchnSend, schedYield } from "./hypercall";
+import { consoleIoWrite, schedYield } from "./hypercall";
+import { notify } from "./events";
 import { startInfo } from "./start_info";
 
 // How many yields to wait for xenconsoled before giving up on a full ring.
@@ -49,7 +50,7 @@ export function consoleWrite(ptr: usize, len: i32): i32 {
         droppedBytes += <u64>(len - done);
         break;
       }
-      evtchnSend(port);
+      notify(port);
       schedYield();
       continue;
     }
@@ -63,7 +64,7 @@ export function consoleWrite(ptr: usize, len: i32): i32 {
     }
     fence(); // the bytes must be visible before the index that publishes them
     store<u32>(ring + C.XENCONS_OUT_PROD, prod);
-    evtchnSend(port);
+    notify(port);
   }
   return done;
 }
@@ -75,7 +76,7 @@ export function consoleFlush(): void {
   const port = startInfo().consoleEvtchn;
   for (let spins = 0; spins < DRAIN_SPINS; spins++) {
     if (load<u32>(ring + C.XENCONS_OUT_CONS) == load<u32>(ring + C.XENCONS_OUT_PROD)) return;
-    evtchnSend(port);
+    notify(port);
     schedYield();
   }
 }

@@ -3,8 +3,8 @@
 // (events are polled), so one buffer is enough.
 import { hypercall } from "./host";
 import {
-  HYPERVISOR_console_io, HYPERVISOR_sched_op, HYPERVISOR_event_channel_op,
-  CONSOLEIO_write, SCHEDOP_yield, SCHEDOP_shutdown, EVTCHNOP_send,
+  HYPERVISOR_console_io, HYPERVISOR_sched_op,
+  CONSOLEIO_write, SCHEDOP_yield, SCHEDOP_shutdown,
 } from "./abi/xen";
 
 const scratch = memory.data(64, 16);
@@ -23,8 +23,3 @@ export function schedShutdown(reason: u32): i64 {
   return hypercall(HYPERVISOR_sched_op, SCHEDOP_shutdown, <i64>scratch, 0, 0, 0);
 }
 
-// struct evtchn_send { evtchn_port_t port; } (event_channel.h)
-export function evtchnSend(port: u32): i64 {
-  store<u32>(scratch, port);
-  return hypercall(HYPERVISOR_event_channel_op, EVTCHNOP_send, <i64>scratch, 0, 0, 0);
-}

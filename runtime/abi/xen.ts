@@ -1,6 +1,7 @@
 // Hypercall numbers and the sub-operations tsxen uses.
 // Follows xen/include/public/xen.h (__HYPERVISOR_*), sched.h (SCHEDOP_*,
-// SHUTDOWN_*), event_channel.h (EVTCHNOP_*) and xen.h (CONSOLEIO_*, SIF_*).
+// SHUTDOWN_*) and xen.h (CONSOLEIO_*, SIF_*); event-channel operations are
+// in event_channel.ts.
 // Plain numeric constants only: this file is shared, unchanged, by the
 // AssemblyScript runtime and by the Node tooling and sim (see tests/golden).
 
@@ -31,7 +32,6 @@ export const SHUTDOWN_suspend = 2;
 export const SHUTDOWN_crash = 3;
 export const SHUTDOWN_watchdog = 4;
 
-export const EVTCHNOP_send = 4;
 
 // start_info.flags
 export const SIF_PRIVILEGED = 1;

@@ -48,7 +48,6 @@ export const GOLDEN: Record<string, string> = {
   SHUTDOWN_suspend: "SHUTDOWN_suspend",
   SHUTDOWN_crash: "SHUTDOWN_crash",
   SHUTDOWN_watchdog: "SHUTDOWN_watchdog",
-  EVTCHNOP_send: "EVTCHNOP_send",
   SIF_PRIVILEGED: "SIF_PRIVILEGED",
   SIF_INITDOMAIN: "SIF_INITDOMAIN",
   // Ours are the positive values; hypercalls return their negation.
@@ -93,7 +92,7 @@ export const GOLDEN: Record<string, string> = {
   EVTCHNOP_bind_interdomain: "EVTCHNOP_bind_interdomain",
   EVTCHNOP_bind_virq: "EVTCHNOP_bind_virq",
   EVTCHNOP_close: "EVTCHNOP_close",
-  // EVTCHNOP_send: above (also exported by xen.ts)
+  EVTCHNOP_send: "EVTCHNOP_send",
   EVTCHNOP_status: "EVTCHNOP_status",
   EVTCHNOP_alloc_unbound: "EVTCHNOP_alloc_unbound",
   EVTCHNOP_unmask: "EVTCHNOP_unmask",
