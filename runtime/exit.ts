@@ -5,8 +5,12 @@ import { consoleFlush } from "./console";
 import { schedShutdown } from "./hypercall";
 import { SHUTDOWN_poweroff, SHUTDOWN_crash } from "./abi/xen";
 
-export function exit(code: i32): void {
+// Flushes the console and shuts the domain down with `reason` (SHUTDOWN_*).
+export function shutdownWith(reason: u32): void {
   consoleFlush();
-  const reason = code == 0 ? SHUTDOWN_poweroff : SHUTDOWN_crash;
   for (;;) schedShutdown(reason); // SCHEDOP_shutdown does not return
+}
+
+export function exit(code: i32): void {
+  shutdownWith(code == 0 ? SHUTDOWN_poweroff : SHUTDOWN_crash);
 }

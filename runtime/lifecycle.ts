@@ -4,9 +4,8 @@
 // devices and shuts down with that reason. Apps may add a handler.
 import * as xs from "../xenstore/client";
 import { WatchHandler } from "../xenstore/client";
-import { consoleFlush } from "./console";
 import { startInfo } from "./start_info";
-import { schedShutdown } from "./hypercall";
+import { shutdownWith } from "./exit";
 import { SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_crash } from "./abi/xen";
 
 // Something that must be closed before the domain goes away (a device).
@@ -45,8 +44,7 @@ export function shutdownRequested(): i32 {
 // Closes every registered device, flushes the console and shuts down.
 export function shutdownDomain(reason: u32): void {
   while (closables.length > 0) closables.pop().close();
-  consoleFlush();
-  for (;;) schedShutdown(reason);
+  shutdownWith(reason);
 }
 
 class ControlWatch extends WatchHandler {
