@@ -6,6 +6,7 @@ import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
 import * as XS from "../../runtime/abi/xs_wire.ts";
 import * as L from "../../sim/layout.ts";
+import { takeRequestBytes, putResponseBytes, type RingAccess } from "../../sim/xs-ring.ts";
 import { wasmOf } from "./helpers.ts";
 
 const RING = L.pageAddress(L.STORE_PFN);
@@ -13,21 +14,25 @@ const MASK = XS.XENSTORE_RING_SIZE - 1;
 
 interface Request { type: number; reqId: number; txId: number; payload: Buffer }
 
-// Takes every complete request out of the guest's request ring.
-function takeRequests(v: DataView): Request[] {
+const ringOf = (g: SimGuest): RingAccess => ({ view: () => g.view(), offset: RING });
+
+// Takes the request bytes the guest has written and returns the complete
+// requests among `pending` + them; an incomplete one stays in `pending`.
+function takeRequests(g: SimGuest, pending: { bytes: Buffer }): Request[] {
+  const fresh = takeRequestBytes(ringOf(g), XS.XENSTORE_RING_SIZE);
+  if (fresh === null) throw new Error("the guest's request ring indices are impossible");
+  let buf = Buffer.concat([pending.bytes, fresh]);
   const out: Request[] = [];
-  let cons = v.getUint32(RING + XS.XS_RING_REQ_CONS, true);
-  const prod = v.getUint32(RING + XS.XS_RING_REQ_PROD, true);
-  const byte = (i: number) => v.getUint8(RING + XS.XS_RING_REQ + ((cons + i) & MASK));
-  while (prod - cons >= XS.XSD_SOCKMSG_SIZE) {
-    const header = Buffer.from(Array.from({ length: 16 }, (_, i) => byte(i)));
-    const len = header.readUInt32LE(XS.XSD_SOCKMSG_LEN);
-    if (prod - cons < 16 + len) break;
-    const payload = Buffer.from(Array.from({ length: len }, (_, i) => byte(16 + i)));
-    out.push({ type: header.readUInt32LE(0), reqId: header.readUInt32LE(4), txId: header.readUInt32LE(8), payload });
-    cons += 16 + len;
+  while (buf.length >= XS.XSD_SOCKMSG_SIZE) {
+    const len = buf.readUInt32LE(XS.XSD_SOCKMSG_LEN);
+    if (buf.length < XS.XSD_SOCKMSG_SIZE + len) break;
+    out.push({
+      type: buf.readUInt32LE(XS.XSD_SOCKMSG_TYPE), reqId: buf.readUInt32LE(XS.XSD_SOCKMSG_REQ_ID),
+      txId: buf.readUInt32LE(XS.XSD_SOCKMSG_TX_ID), payload: buf.subarray(XS.XSD_SOCKMSG_SIZE, XS.XSD_SOCKMSG_SIZE + len),
+    });
+    buf = buf.subarray(XS.XSD_SOCKMSG_SIZE + len);
   }
-  v.setUint32(RING + XS.XS_RING_REQ_CONS, cons, true);
+  pending.bytes = buf;
   return out;
 }
 
@@ -39,10 +44,14 @@ function message(type: number, reqId: number, payload: Buffer, lenField = payloa
   return Buffer.concat([h, payload]);
 }
 
-function putReplies(v: DataView, bytes: Buffer, prodOverride?: number): void {
-  let prod = v.getUint32(RING + XS.XS_RING_RSP_PROD, true);
-  for (const b of bytes) v.setUint8(RING + XS.XS_RING_RSP + (prod++ & MASK), b);
-  v.setUint32(RING + XS.XS_RING_RSP_PROD, prodOverride ?? prod, true);
+// Puts replies into the response ring; `prodOverride` then replaces the
+// producer index the honest write left (to fake an impossible one).
+function putReplies(g: SimGuest, bytes: Buffer, prodOverride?: (prod: number) => number): void {
+  if (putResponseBytes(ringOf(g), bytes) !== bytes.length) throw new Error("reply does not fit the ring");
+  if (prodOverride) {
+    const v = g.view();
+    v.setUint32(RING + XS.XS_RING_RSP_PROD, prodOverride(v.getUint32(RING + XS.XS_RING_RSP_PROD, true)), true);
+  }
 }
 
 const OK = Buffer.from("OK\0");
@@ -50,18 +59,17 @@ const OK = Buffer.from("OK\0");
 // A xenstored that answers normally except for the read of data/probe-<n>,
 // where `misbehave` supplies the bytes (and maybe a bogus producer).
 function hostileStore(g: SimGuest, n: number, misbehave: (reqId: number) => { bytes: Buffer; prod?: (p: number) => number }): void {
+  const pending = { bytes: Buffer.alloc(0) };
   g.dom0.onEvent(g.storePort, () => {
-    const v = g.view();
-    for (const r of takeRequests(v)) {
+    for (const r of takeRequests(g, pending)) {
       const path = r.payload.toString("latin1").split("\0")[0];
       if (r.type === XS.XS_READ && path === `data/probe-${n}`) {
         const bad = misbehave(r.reqId);
-        const prod = v.getUint32(RING + XS.XS_RING_RSP_PROD, true);
-        putReplies(v, bad.bytes, bad.prod?.(prod + bad.bytes.length));
+        putReplies(g, bad.bytes, bad.prod);
       } else if (r.type === XS.XS_READ) {
-        putReplies(v, message(XS.XS_READ, r.reqId, Buffer.from(`v-${path}`)));
+        putReplies(g, message(XS.XS_READ, r.reqId, Buffer.from(`v-${path}`)));
       } else {
-        putReplies(v, message(r.type, r.reqId, OK));
+        putReplies(g, message(r.type, r.reqId, OK));
       }
     }
     g.dom0.send(g.storePort);
