@@ -4,7 +4,7 @@ RUN_TESTS := node --import ./tools/ts-register.mjs tests/run.ts
 EXAMPLES := $(wildcard examples/*/main.ts)
 IMAGES   := $(patsubst examples/%/main.ts,build/%.xen,$(EXAMPLES))
 # Anything that goes into an image.
-IMAGE_DEPS := $(shell find runtime boot tools -type f) package-lock.json
+IMAGE_DEPS := $(shell find runtime boot tools -type f -not -path "tools/rig/*") package-lock.json
 
 .PHONY: all setup build demo test test-unit test-xen typecheck clean
 all: build

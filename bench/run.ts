@@ -1,7 +1,7 @@
 // bench/run.ts: `make bench` — tsxen side by side with a Linux PV domU.
 // Builds the guests and helpers into build/bench/, times the host-side
 // compute kernel (wasm2c native, Node/V8, plain C), then boots the real-Xen
-// rig once (tests/xen/harness.ts) with one scenario whose dom0 setup script
+// rig once (tools/rig/harness.ts) with one scenario whose dom0 setup script
 // (bench/dom0/bench.sh) boots and measures every guest itself. Writes
 // bench/results/latest.{json,md}, README-section.md and the raw serial log.
 // Environment: BENCH_N (runs per figure, default 3), BENCH_UDP_COUNT
@@ -12,7 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { build } from "../tools/build.ts";
-import { prepareRig, runScenarios } from "../tests/xen/harness.ts";
+import { prepareRig, runScenarios } from "../tools/rig/harness.ts";
 
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const OUT = path.join(REPO, "build", "bench");

@@ -1,8 +1,8 @@
 // tsxen run: boots one image under real Xen (Xen 4.17 + Debian Linux dom0 in
-// QEMU, from the test rig in tests/xen/) and shows its console live.
+// QEMU, from the rig in tools/rig/) and shows its console live.
 import fs from "node:fs";
 import path from "node:path";
-import { runScenarios, prepareRig } from "../tests/xen/harness.ts";
+import { runScenarios, prepareRig } from "./rig/harness.ts";
 
 export interface RunOptions {
   image: string;

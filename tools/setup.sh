@@ -2,7 +2,7 @@
 # tools/setup.sh - installs what tsxen needs on Debian 12 (idempotent):
 # the build toolchain (nasm, wabt's wasm2c, gcc, binutils), what the real-Xen
 # test rig runs (QEMU, busybox; Xen and the dom0 kernel are downloaded as
-# .debs by tests/xen/rig.sh, never installed), Xen's public headers for the
+# .debs by tools/rig/rig.sh, never installed), Xen's public headers for the
 # golden ABI tests (libxen-dev), libc6-dev for the static dom0 test tools,
 # and the npm dependencies.
 set -euo pipefail

@@ -9,7 +9,7 @@
 import test from "tape";
 import path from "node:path";
 import { build } from "../../tools/build.ts";
-import { runScenarios, type ScenarioResult } from "./harness.ts";
+import { runScenarios, type ScenarioResult } from "../../tools/rig/harness.ts";
 import { RigTest } from "./rig-test.ts";
 
 const disk = (vdev: string, access: "rw" | "ro", file: string) =>

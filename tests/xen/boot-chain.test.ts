@@ -1,10 +1,10 @@
-// Under real Xen (Xen 4.17 + Linux dom0 in QEMU, tests/xen/harness.ts): the
+// Under real Xen (Xen 4.17 + Linux dom0 in QEMU, tools/rig/harness.ts): the
 // boot chain's examples, started with xl create, seen through xenconsoled,
 // with the shutdown reason xl reports. TSXEN_SKIP_XEN=1 skips (and reports
 // the skip); otherwise a missing rig is a failure, never a pass.
 import path from "node:path";
 import { build } from "../../tools/build.ts";
-import { runScenarios } from "./harness.ts";
+import { runScenarios } from "../../tools/rig/harness.ts";
 import { RigTest } from "./rig-test.ts";
 
 const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {

@@ -6,7 +6,7 @@
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { build } from "../../tools/build.ts";
-import { runScenarios } from "./harness.ts";
+import { runScenarios } from "../../tools/rig/harness.ts";
 import { RigTest } from "./rig-test.ts";
 
 

@@ -4,7 +4,7 @@
 // makes it boot again (on_reboot="restart"), both through control/shutdown.
 import path from "node:path";
 import { build } from "../../tools/build.ts";
-import { runScenarios } from "./harness.ts";
+import { runScenarios } from "../../tools/rig/harness.ts";
 import { RigTest } from "./rig-test.ts";
 
 

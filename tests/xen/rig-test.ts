@@ -6,7 +6,7 @@ import test from "tape";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { RunResult, ScenarioResult } from "./harness.ts";
+import type { RunResult, ScenarioResult } from "../../tools/rig/harness.ts";
 
 export const skipXen = process.env.TSXEN_SKIP_XEN === "1";
 

@@ -1,4 +1,4 @@
-// tests/xen/harness.ts — the real-Xen test harness.
+// tools/rig/harness.ts — the real-Xen rig harness (tsxen run, the tests, make bench).
 //
 // Boots Xen 4.17 + a Debian 6.1 Linux dom0 in QEMU/TCG once and runs PV guest
 // scenarios one after another inside it (`xl create` from dom0/init.sh). The

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/xen/rig.sh prepare
+# tools/rig/rig.sh prepare
 #
 # Prepares the cached inputs of the real-Xen test rig (Xen 4.17 + Debian 6.1
 # Linux dom0 booted in QEMU/TCG, see harness.ts):
