@@ -2,8 +2,11 @@
 // shared_info.evtchn_pending/evtchn_mask). Upcalls stay masked: the event
 // loop (loop.ts) finds pending ports by scanning shared_info and calls the
 // handler registered for each port; it blocks with SCHEDOP_poll on the
-// bound ports, so no interrupt ever re-enters compiled code.
+// bound ports, so no interrupt ever re-enters compiled code. A port whose
+// handler is running (it blocked, and the loop runs nested) is neither
+// dispatched nor polled until the handler returns (handler.ts).
 import { hypercall, sharedInfoAddress, atomicAnd64 } from "./host";
+import { Handler } from "./handler";
 import * as E from "./abi/event_channel";
 import * as S from "./abi/shared_info";
 import {
@@ -13,13 +16,14 @@ import {
 
 // Called by the event loop for every event on a port it is registered for.
 // (AssemblyScript has no closures: handlers are objects.)
-export abstract class EventHandler {
+export abstract class EventHandler extends Handler {
   abstract onEvent(port: u32): void;
 }
 
 // Ports we poll on; enough for several devices with split channels.
 const MAX_BOUND = 128;
 const boundPorts = memory.data(MAX_BOUND * 4, 8);
+const pollPorts = memory.data(MAX_BOUND * 4, 8);   // the ones SCHEDOP_poll waits on
 const boundHandlers = new Array<EventHandler | null>(MAX_BOUND);
 const boundKeepAlive = new StaticArray<bool>(MAX_BOUND);
 let nrBound = 0;
@@ -131,18 +135,30 @@ export function dispatchPending(): i32 {
       const port = (w << 6) | bit;
       const slot = slotOf(port);
       if (slot < 0) continue; // not ours to handle (or not yet registered): leave it pending
-      atomicAnd64(at, ~(<u64>1 << bit));
       const handler = boundHandlers[slot];
-      if (handler !== null) handler.onEvent(port);
+      if (handler !== null && handler.running) continue; // delivered once its running call returns
+      atomicAnd64(at, ~(<u64>1 << bit));
+      if (handler !== null) {
+        handler.running = true;
+        handler.onEvent(port);
+        handler.running = false;
+      }
       handled++;
     }
   }
   return handled;
 }
 
-// True if a registered port has an event waiting.
+// Whether the loop may dispatch `slot` now (its handler is not running).
+function ready(slot: i32): bool {
+  const h = boundHandlers[slot];
+  return h === null || !h.running;
+}
+
+// True if a registered port whose handler could run has an event waiting.
 export function anyPending(): bool {
   for (let i = 0; i < nrBound; i++) {
+    if (!ready(i)) continue;
     const port = load<u32>(boundPorts + (<usize>i << 2));
     const word = load<u64>(pendingWords() + (<usize>(port >> 6) << 3));
     if ((word >> (port & 63)) & 1) return true;
@@ -157,8 +173,14 @@ export function anyPending(): bool {
 const pollArg = memory.data(SCHED_POLL_SIZE, 8);
 export function block(deadlineNs: u64): void {
   if (anyPending()) return;
-  store<u64>(pollArg + SCHED_POLL_PORTS, <u64>boundPorts);
-  store<u32>(pollArg + SCHED_POLL_NR_PORTS, <u32>nrBound);
+  let n: u32 = 0;
+  for (let i = 0; i < nrBound; i++) {
+    if (!ready(i)) continue;
+    store<u32>(pollPorts + (<usize>n << 2), load<u32>(boundPorts + (<usize>i << 2)));
+    n++;
+  }
+  store<u64>(pollArg + SCHED_POLL_PORTS, <u64>pollPorts);
+  store<u32>(pollArg + SCHED_POLL_NR_PORTS, n);
   store<u64>(pollArg + SCHED_POLL_TIMEOUT, deadlineNs);
   hypercall(HYPERVISOR_sched_op, SCHEDOP_poll, <i64>pollArg, 0, 0, 0);
 }

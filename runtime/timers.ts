@@ -1,8 +1,10 @@
 // One-shot timers on the event loop: due timers run from the loop
-// (loop.ts), which blocks no longer than the earliest deadline.
+// (loop.ts), which blocks no longer than the earliest deadline. A timer
+// whose handler is running (it blocked; handler.ts) waits until it returns.
 import { monotonicNs } from "./time";
+import { Handler } from "./handler";
 
-export abstract class TimerHandler {
+export abstract class TimerHandler extends Handler {
   abstract onTimer(timer: Timer): void;
 }
 
@@ -34,6 +36,7 @@ export function activeTimers(): i32 {
 export function nextDeadline(): u64 {
   let next: u64 = 0;
   for (let i = 0; i < timers.length; i++) {
+    if (timers[i].handler.running) continue; // cannot run before that call returns
     const d = timers[i].deadlineNs;
     if (next == 0 || d < next) next = d;
   }
@@ -44,13 +47,20 @@ export function nextDeadline(): u64 {
 export function runDueTimers(): i32 {
   let ran = 0;
   const now = monotonicNs();
-  for (let i = 0; i < timers.length; ) {
+  // At most as many runs as timers were set on entry: a handler that sets
+  // a timer due at once does not keep this pass going.
+  const limit = timers.length;
+  for (let i = 0; i < timers.length && ran < limit; ) {
     const t = timers[i];
-    if (t.deadlineNs <= now) {
+    const h = t.handler;
+    if (t.deadlineNs <= now && !h.running) {
       timers.splice(i, 1);
       t.active = false;
-      t.handler.onTimer(t);
+      h.running = true;
+      h.onTimer(t);
+      h.running = false;
       ran++;
+      i = 0; // the handler may have set or cancelled timers: look again from the start
     } else {
       i++;
     }

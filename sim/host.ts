@@ -38,6 +38,10 @@ export interface SimOptions {
   wallClockNs?: bigint;       // Unix time at boot, in ns (default: now)
   maxGrantFrames?: number;    // GNTTABOP_query_size's max_nr_frames (default 32)
   maxBlockNs?: bigint;        // a block with no timeout that lasts longer fails (default 1 h virtual)
+  // xenstored serves the guest's ring this long after each notification
+  // (virtual time), as the real daemon does in its own time; 0 (default):
+  // at once, inside the notifying hypercall.
+  xenstoreLatencyNs?: bigint;
 }
 
 export interface SimResult {
@@ -122,9 +126,16 @@ export class SimGuest {
   onStoreEvent(cb: (port: number) => void): void {
     const port = this.storePort;
     this.dom0.onEvent(port, (p) => {
-      this.xenstore.onGuestEvent(GUEST_DOMID);
+      this.serveStore();
       cb(p);
     });
+  }
+
+  // xenstored's turn on the guest's ring: now, or after xenstoreLatencyNs.
+  private serveStore(): void {
+    const latency = this.opts.xenstoreLatencyNs ?? 0n;
+    if (latency > 0n) this.dom0.after(latency, () => this.xenstore.onGuestEvent(GUEST_DOMID));
+    else this.xenstore.onGuestEvent(GUEST_DOMID);
   }
 
   // The guest's memory (after start()).
@@ -185,7 +196,7 @@ export class SimGuest {
     const storePort = this.hv.setUpBackendChannel(this.opts.storeEvtchn, G.GNTTAB_RESERVED_XENSTORE, L.pfnToMfn(L.STORE_PFN));
     this.storeChannel = storePort;
     this.xenstore.introduceDomain(GUEST_DOMID, { view: () => this.view(), offset: L.pageAddress(L.STORE_PFN) }, () => this.dom0.send(storePort));
-    this.dom0.onEvent(storePort, () => this.xenstore.onGuestEvent(GUEST_DOMID));
+    this.dom0.onEvent(storePort, () => this.serveStore());
     this.xenstore.write(`/local/domain/${GUEST_DOMID}/domid`, String(GUEST_DOMID));
     this.xenstore.write(`/local/domain/${GUEST_DOMID}/name`, this.opts.name);
   }

@@ -250,6 +250,9 @@ export class XenStored {
   private depth = 0;
   private readonly limits: Required<XenStoredOptions>;
   private readonly ops: Map<number, Op>;
+  // For tests: called after each guest request has been answered (the
+  // reply queued, not yet in the ring), with its type and its strings.
+  onRequest: ((domid: number, type: number, args: string[]) => void) | null = null;
 
   constructor(opts: XenStoredOptions = {}) {
     this.limits = { maxRequestsPerDomain: 20, maxWatchesPerDomain: 128, maxTransactionsPerDomain: 10, ...opts };
@@ -718,6 +721,7 @@ export class XenStored {
     }
     conn.out.push({ bytes: message(reply.type ?? type, reqId, txId, reply.payload), reply: true });
     reply.after?.();
+    this.onRequest?.(conn.domid, type, args(request.subarray(HEADER)));
   }
 
   // ---- the ring

@@ -1,15 +1,24 @@
 // A xenstore client over the ring page (docs/misc/xenstore.txt,
 // io/xs_wire.h). Several requests may be in flight, matched to replies by
 // req_id; watch events are queued and handed to their handlers from the
-// event loop. Every reply is checked: an oversize length breaks the
-// connection (all waiting requests fail with EIO, as xenstored cannot be
-// resynchronised), an unknown req_id is dropped and counted, a reply of the
-// wrong type or without its NUL is an EIO error for that request.
+// event loop (a handler still running is not called again before it
+// returns: runtime/handler.ts). Requests go onto the ring whole and in the
+// order they were made: a request waits in an outgoing queue behind any
+// other that did not fit yet, so one made by a timer or handler while a
+// large request is being written never lands in the middle of it.
+// Every reply is checked: an oversize length breaks the connection (all
+// waiting requests fail with EIO, as xenstored cannot be resynchronised),
+// an unknown req_id is dropped and counted, a reply of the wrong type or
+// without its NUL is an EIO error for that request. A request that gets no
+// reply in REQUEST_TIMEOUT_NS (or cannot be written for that long) means
+// xenstored has dropped us: the connection is reported dead
+// (connectionError()) and every later request fails at once with EIO.
 import * as XS from "../runtime/abi/xs_wire";
 import { startInfo } from "../runtime/start_info";
 import { EventHandler, register, notify } from "../runtime/events";
 import { Condition, Task, defer, waitFor } from "../runtime/loop";
-import { writeRequest, readResponse, requestSpace, RING_BROKEN } from "./ring";
+import { Handler } from "../runtime/handler";
+import { writeRequest, readResponse, RING_BROKEN } from "./ring";
 
 // How long a request may take before it fails with ETIMEDOUT.
 const REQUEST_TIMEOUT_NS: u64 = 30_000_000_000;
@@ -48,7 +57,7 @@ export class XsRequest extends Condition {
   }
 }
 
-export abstract class WatchHandler {
+export abstract class WatchHandler extends Handler {
   abstract onWatch(path: string, token: string): void;
 }
 
@@ -56,8 +65,14 @@ class WatchDelivery extends Task {
   constructor(public handler: WatchHandler, public path: string, public token: string) {
     super();
   }
+  ready(): bool {
+    return !this.handler.running;
+  }
   run(): void {
-    this.handler.onWatch(this.path, this.token);
+    const h = this.handler;
+    h.running = true;
+    h.onWatch(this.path, this.token);
+    h.running = false;
   }
 }
 
@@ -72,6 +87,10 @@ let port: u32 = 0;
 let nextReqId: u32 = 1;
 let broken: string | null = null;
 const inFlight = new Map<u32, XsRequest>();
+// Requests not yet (wholly) on the ring, oldest first; `outSent` bytes of
+// the first are there already.
+const outgoing = new Array<Uint8Array>();
+let outSent: u32 = 0;
 const watches = new Map<string, WatchHandler>();
 // A message being received: header + payload, assembled across events.
 const rx = new Uint8Array(<i32>(HEADER + <u32>XS.XENSTORE_PAYLOAD_MAX));
@@ -99,7 +118,9 @@ export function connectionError(): string | null {
 }
 
 function breakConnection(why: string): void {
-  broken = why;
+  if (broken === null) broken = why;
+  outgoing.length = 0;
+  outSent = 0;
   const pending = inFlight.values();
   for (let i = 0; i < pending.length; i++) {
     pending[i].error = "EIO";
@@ -154,9 +175,28 @@ function handleMessage(): void {
   }
 }
 
-// Reads every complete message available in the reply ring.
+// Puts as much of the outgoing queue on the ring as fits, in order.
+function flushRequests(): void {
+  let wrote = false;
+  while (outgoing.length > 0) {
+    const msg = outgoing[0];
+    const n = writeRequest(ring, msg.dataStart + outSent, <u32>msg.length - outSent);
+    if (n == 0) break;
+    wrote = true;
+    outSent += n;
+    if (outSent == <u32>msg.length) {
+      outgoing.shift();
+      outSent = 0;
+    }
+  }
+  if (wrote) notify(port);
+}
+
+// Reads every complete message available in the reply ring, then writes
+// whatever waits for request space (xenstored notifies when it took some).
 export function pump(): void {
   if (ring == 0 || broken !== null) return;
+  flushRequests();
   let progressed = false;
   for (;;) {
     const want = rxLen < HEADER ? HEADER - rxLen : HEADER + load<u32>(rx.dataStart + XS.XSD_SOCKMSG_LEN) - rxLen;
@@ -178,11 +218,9 @@ export function pump(): void {
   if (progressed) notify(port); // xenstored may be waiting for reply space
 }
 
-class RequestSpace extends Condition {
-  done(): bool { return broken !== null || requestSpace(ring) > 0; }
-}
-
 // Sends a request without waiting for its reply (several may be in flight).
+// It goes onto the ring now if everything queued before it did and it
+// fits; otherwise it is written, in order, as xenstored makes room.
 export function send(type: u32, payload: Uint8Array, txId: u32 = 0): XsRequest {
   connect();
   const req = new XsRequest(nextReqId++, type, txId);
@@ -195,25 +233,22 @@ export function send(type: u32, payload: Uint8Array, txId: u32 = 0): XsRequest {
   store<u32>(msg.dataStart + XS.XSD_SOCKMSG_LEN, payload.length);
   memory.copy(msg.dataStart + HEADER, payload.dataStart, payload.length);
   inFlight.set(req.reqId, req);
-  let sent: u32 = 0;
-  while (sent < <u32>msg.length) {
-    sent += writeRequest(ring, msg.dataStart + sent, <u32>msg.length - sent);
-    notify(port);
-    if (sent < <u32>msg.length && !waitFor(new RequestSpace(), REQUEST_TIMEOUT_NS)) {
-      breakConnection("xenstore request ring stayed full");
-      break;
-    }
-    if (broken !== null) break;
-  }
+  outgoing.push(msg);
+  flushRequests();
   return req;
 }
 
-// Waits for a sent request's reply (or fails it with ETIMEDOUT).
+// Waits for a sent request's reply. Without one in REQUEST_TIMEOUT_NS the
+// request fails with ETIMEDOUT and the connection is reported dead:
+// xenstored answers every request it reads, so it has dropped us (or the
+// request never fit on the ring).
 export function wait(req: XsRequest): XsRequest {
   if (!waitFor(req, REQUEST_TIMEOUT_NS)) {
     inFlight.delete(req.reqId);
     req.error = "ETIMEDOUT";
     req.done_ = true;
+    const stuck = outgoing.length > 0 ? "xenstore request ring stayed full for " : "xenstored sent no reply for ";
+    breakConnection(stuck + (REQUEST_TIMEOUT_NS / 1_000_000_000).toString() + " s");
   }
   return req;
 }
