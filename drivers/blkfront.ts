@@ -29,24 +29,38 @@
 //
 // The backend is not trusted: each response is copied out of the ring,
 // then its id (slot in range, in flight, same generation), operation and
-// status are checked; a violation, a producer running ahead, or no answer
-// for options.timeoutNs while requests are in flight marks the disk
-// broken: pending requests fail, the device is closed and its grants
-// ended. The guest itself carries on.
+// status are checked; a violation or a producer running ahead marks the
+// disk broken: pending requests fail, the device is closed and its grants
+// ended. The guest itself carries on. Slow is not broken: a request that
+// takes longer than options.slowNs (a whole-disk discard, a flush on slow
+// storage) is reported once (log and stats.slowRequests) and waited for,
+// as Linux does.
+//
+// The device's life after the handshake is drivers/frontend.ts's: when the
+// backend goes away but may come back (its fatal error, a driver domain
+// restart), requests in flight are put back in the queue, in order, and
+// sent again once it has reconnected (reads, writes, flushes and discards
+// are all idempotent, and overlapping requests keep their order); if it
+// does not come back within options.reconnectTimeoutNs, or the disk is
+// detached, closed or broken, they fail. Completion handlers follow the
+// runtime's rule (runtime/handler.ts): never re-entered.
 import { log } from "../runtime/log";
 import * as B from "../runtime/abi/blkif";
 import * as XB from "../runtime/abi/xenbus";
 import { allocPages, PAGE_SIZE } from "../runtime/pages";
 import { EventHandler, allocUnbound, register, unregister, notify, close as closePort } from "../runtime/events";
-import { Condition, Task, defer, waitFor, sleep } from "../runtime/loop";
+import { Condition, Task, defer, waitFor } from "../runtime/loop";
+import { Handler } from "../runtime/handler";
 import { Timer, TimerHandler, setTimer, cancelTimer } from "../runtime/timers";
 import { monotonicNs } from "../runtime/time";
 import { grantPage, endAccess } from "../grant-tables/index";
-import { Closable, registerClosable, unregisterClosable } from "../runtime/lifecycle";
+import { Closable, registerClosable } from "../runtime/lifecycle";
 import * as xs from "../xenstore/client";
 import { TransactionBody } from "../xenstore/client";
 import * as xenbus from "../xenstore/xenbus";
 import { FrontRing } from "./front-ring";
+import { Frontend, DeviceSet, DeviceHandler, DeviceNews } from "./frontend";
+import { endOne } from "./netfront";
 
 export const SECTOR_SIZE: u32 = 512;           // the unit of every sector number here and on the wire
 const SECTORS_PER_PAGE: u32 = 8;
@@ -55,7 +69,7 @@ const PAGE: u32 = <u32>PAGE_SIZE;
 // one indirect page holds 512 segments (2 MiB), which we never exceed.
 const MAX_RING_ORDER: u32 = 4;
 const MAX_INDIRECT_SEGMENTS: u32 = <u32>B.BLKIF_SEGMENTS_PER_INDIRECT_FRAME;
-// `sectors` beyond this would overflow byte counts (2^55 * 512 = 2^64).
+// A disk of 2^55 sectors or more would overflow byte counts (2^55 * 512 = 2^64).
 const MAX_SECTORS: u64 = <u64>1 << 55;
 
 // Each response is copied here out of the shared ring before any check or
@@ -73,14 +87,20 @@ export class BlkOptions {
   poolPages: i32 = 256;                  // bounce pages granted once per disk (1 MiB)
   maxRingPageOrder: u32 = 2;             // ring of up to 4 pages (128 requests) if offered
   maxIndirectSegments: u32 = 64;         // indirect requests of up to 256 KiB if offered; 0: never
-  timeoutNs: u64 = 30_000_000_000;       // connect, and the sync calls' wait for an answer
+  timeoutNs: u64 = 30_000_000_000;       // how long connecting waits for the backend at each step
+  slowNs: u64 = 30_000_000_000;          // a request in flight this long is reported as slow
+  reconnectTimeoutNs: u64 = 60_000_000_000; // requests wait this long for a backend that went away
 }
 
 // Called once per request, from the event loop (never from inside the
-// call that submitted it).
-export abstract class BlkHandler {
+// call that submitted it, never re-entered).
+export abstract class BlkHandler extends Handler {
   abstract onDone(req: BlkRequest): void;
 }
+
+// Told when a disk connects (at start, after a reconnect, newly attached)
+// and when it loses its backend: see connectDisks.
+export class DiskHandler extends DeviceHandler<Blkfront> {}
 
 // One app request. read()/write()/... allocate one; an app that wants no
 // allocation per request builds its own and passes it to submit() again
@@ -104,6 +124,8 @@ export class BlkStats {
   ringRequests: u64 = 0;        // ring slots used
   indirectRequests: u64 = 0;
   errors: u64 = 0;              // requests that completed with an error
+  slowRequests: u64 = 0;        // ring requests reported slow (in flight longer than options.slowNs)
+  reissued: u64 = 0;            // app requests put back in the queue when the backend went away
   bytesRead: u64 = 0;
   bytesWritten: u64 = 0;
   maxInFlight: u32 = 0;
@@ -142,28 +164,35 @@ class Shutdown extends Closable {
 
 // Delivers completions from the loop, so a handler never runs inside the
 // call that submitted its request, nor inside the ring processing. One per
-// disk, deferred when the first completion is waiting.
+// disk, deferred when the first completion is waiting. Completions keep
+// their order: while the next one's handler is running, the rest wait.
 class Deliver extends Task {
   scheduled: bool = false;
   completed: Array<BlkRequest> = new Array<BlkRequest>(); // done, handler not yet called
+  ready(): bool {
+    if (this.completed.length == 0) return true;
+    const h = this.completed[0].handler;
+    return h === null || !h.running;
+  }
   run(): void {
     const done = this.completed;
     while (done.length > 0) {
+      const h = done[0].handler;
+      if (h !== null && h.running) { defer(this); return; } // still scheduled
       const req = done.shift();
-      const h = req.handler;
-      if (h !== null) h.onDone(req);
+      if (h !== null) {
+        h.running = true;
+        h.onDone(req);
+        h.running = false;
+      }
     }
     this.scheduled = false;
   }
 }
 
-class Teardown extends Task {
-  constructor(public dev: Blkfront) { super(); }
-  run(): void { this.dev.close(); }
-}
-
-// While requests are in flight: a backend that answers none of them for
-// timeoutNs breaks the disk (so no request waits forever).
+// While requests are in flight: reports those in flight longer than
+// options.slowNs (once each). While the backend is away: fails the held
+// requests once options.reconnectTimeoutNs has passed.
 class Watchdog extends TimerHandler {
   timer: Timer | null = null;
   constructor(public dev: Blkfront) { super(); }
@@ -178,7 +207,7 @@ class Finished extends Condition {
   done(): bool { return this.req.done; }
 }
 
-export class Blkfront {
+export class Blkfront extends Frontend {
   // From the backend.
   sectors: u64 = 0;                 // disk size in 512-byte sectors
   sectorSize: u32 = 512;            // logical block size: requests must be aligned to it
@@ -201,10 +230,6 @@ export class Blkfront {
   segmentsPerRequest: u32 = <u32>B.BLKIF_MAX_SEGMENTS_PER_REQUEST;
   handle: u16 = 0;
 
-  connected: bool = false;
-  broken: string | null = null;
-  closed: bool = false;
-  leakedGrants: i32 = 0;            // grants the backend still held when we closed
   stats: BlkStats = new BlkStats();
 
   port: u32 = 0;
@@ -234,6 +259,8 @@ export class Blkfront {
   shadowPages: StaticArray<i32> = new StaticArray<i32>(0);   // pool pages, segmentsPerRequest per id
   shadowNrPages: StaticArray<i32> = new StaticArray<i32>(0);
   shadowIndirect: StaticArray<i32> = new StaticArray<i32>(0);
+  shadowSince: StaticArray<u64> = new StaticArray<u64>(0);   // when it went on the ring
+  shadowSlow: StaticArray<bool> = new StaticArray<bool>(0);  // reported slow already
   freeIds: StaticArray<i32> = new StaticArray<i32>(0);
   nrFreeIds: i32 = 0;
   generation: u64 = 0;
@@ -243,14 +270,21 @@ export class Blkfront {
   active: Array<BlkRequest> = new Array<BlkRequest>();    // partly or fully on the ring
   deliver: Deliver = new Deliver();
   rsp: usize = responseCopy;
-  closable: Shutdown | null = null;
-  lastProgressNs: u64 = 0;          // last response, or when the ring last went busy
-  watchdog: Watchdog | null = null;
+  watchdog: Watchdog | null = null; // made in the constructor (it needs `this`)
+  awaySince: u64 = 0;               // when the backend went away with requests held (0: it did not)
 
-  constructor(public info: xenbus.DeviceInfo, public options: BlkOptions = new BlkOptions()) {
+  constructor(info: xenbus.DeviceInfo, public options: BlkOptions = new BlkOptions()) {
+    super(info);
     this.handle = <u16>I32.parseInt(info.id);
     this.watchdog = new Watchdog(this);
+    registerClosable(new Shutdown(this));
   }
+
+  driverName(): string { return "blkfront"; }
+
+  // Connects (the handshake), for apps that build a Blkfront themselves;
+  // connectDisks() does this for every vbd. Returns null or why it failed.
+  connect(): string | null { return this.start(); }
 
   // "xvda" for Xen's xvd numbering (major 202 or the extended scheme), else "vbd <id>".
   name(): string {
@@ -262,87 +296,134 @@ export class Blkfront {
     return "xvd" + String.fromCharCode(97 + disk);
   }
 
-  fail(why: string): string {
-    if (this.broken === null) {
-      this.broken = why;
-      log("blkfront " + this.info.id + ": broken: " + why);
-      if (this.hasPort) unregister(this.port);
-      this.stopWatchdog();
-      this.failAll("disk broken: " + why);
-      if (this.ring !== null) defer(new Teardown(this));
-    }
-    return why;
-  }
-
   private failAll(why: string): void {
     while (this.queue.length > 0) {
       const r = this.queue.shift();
       if (!r.started) this.finish(r, why);
     }
     while (this.active.length > 0) this.finish(this.active.pop(), why);
-    for (let i = 0; i < this.shadowReq.length; i++) this.shadowReq[i] = null;
+    for (let i = 0; i < this.shadowReq.length; i++) {
+      if (this.shadowReq[i] === null) continue;
+      this.shadowReq[i] = null;
+      this.freeSlot(i);
+    }
   }
 
   // ---- connecting
 
-  // Reads the backend's parameters, sets up the ring, event channel and
-  // bounce pool, and goes through the xenbus handshake. Returns null, or why
-  // the disk cannot be used.
-  connect(): string | null {
+  // Waits for the backend's InitWait, sets up the ring, event channel and
+  // bounce pool (kept across reconnects when their sizes stay the same),
+  // and goes through the xenbus handshake. Returns null, or why the disk
+  // cannot be used.
+  protected setUp(): string | null {
     const be = this.info.backendPath;
     const dom = this.info.backendId;
     const opts = this.options;
     const ready = xenbus.stateBit(XB.XenbusStateInitWait) | xenbus.stateBit(XB.XenbusStateInitialised) | xenbus.stateBit(XB.XenbusStateConnected);
     const gone = xenbus.stateBit(XB.XenbusStateClosing) | xenbus.stateBit(XB.XenbusStateClosed);
     let state = xenbus.waitForState(be, ready | gone, opts.timeoutNs);
-    if (state < 0 || !(xenbus.stateBit(state) & ready)) return this.fail("the backend is not ready (state " + state.toString() + ")");
+    if (state < 0 || !(xenbus.stateBit(state) & ready)) return "the backend is not ready (state " + state.toString() + ")";
 
     // Transport: the ring size is ours to choose up to the backend's maximum.
     this.backendMaxRingOrder = <u32>clamp(xenbus.readInt(be, "max-ring-page-order", 0), 0, 64);
     let order = this.backendMaxRingOrder;
     if (order > opts.maxRingPageOrder) order = opts.maxRingPageOrder;
     if (order > MAX_RING_ORDER) order = MAX_RING_ORDER;
+    const ringPages = 1 << order;
+    if (this.ring === null || this.ringOrder != order) {
+      this.ring = new FrontRing(allocPages(ringPages), <u32>B.BLKIF_RING_SIZE << order, B.BLKIF_REQUEST_SIZE);
+    }
     this.ringOrder = order;
     this.ringSize = <u32>B.BLKIF_RING_SIZE << order;
-    const ringPages = 1 << order;
-    const ring = new FrontRing(allocPages(ringPages), this.ringSize, B.BLKIF_REQUEST_SIZE);
+    const ring = this.ring!;
     ring.init();
-    this.ring = ring;
+    this.granted = true;
+    this.ringRefs.length = 0;
     for (let i = 0; i < ringPages; i++) {
       const ref = grantPage(dom, ring.page + <usize>i * PAGE_SIZE, false);
-      if (ref < 0) return this.fail("out of grant references");
+      if (ref < 0) return "out of grant references";
       this.ringRefs.push(ref);
     }
     const port = allocUnbound(dom);
-    if (port < 0) return this.fail("cannot allocate an event channel (" + port.toString() + ")");
+    if (port < 0) return "cannot allocate an event channel (" + port.toString() + ")";
     this.port = <u32>port;
     this.hasPort = true;
     register(this.port, new BlkEvents(this));
     const err = xs.transact(new Handshake(this));
-    if (err !== null) return this.fail("xenstore handshake failed: " + err);
+    if (err !== null) return "xenstore handshake failed: " + err;
 
     state = xenbus.waitForState(be, xenbus.stateBit(XB.XenbusStateConnected) | gone, opts.timeoutNs);
-    if (state != XB.XenbusStateConnected) return this.fail("the backend did not connect (state " + state.toString() + ")");
+    if (state != XB.XenbusStateConnected) return "the backend did not connect (state " + state.toString() + ")";
     const why = this.readBackend();
-    if (why !== null) return this.fail(why);
+    if (why !== null) return why;
     const setup = this.setUpPool();
-    if (setup !== null) return this.fail(setup);
+    if (setup !== null) return setup;
     const sw = xenbus.switchState(this.info.frontendPath, XB.XenbusStateConnected);
-    if (sw !== null) return this.fail("cannot switch to Connected: " + sw);
+    if (sw !== null) return "cannot switch to Connected: " + sw;
     this.connected = true;
-    const c = new Shutdown(this);
-    this.closable = c;
-    registerClosable(c);
-    log("blkfront " + this.info.id + " (" + this.name() + "): " + this.describe());
+    // Requests held while the backend was away go out now.
+    this.awaySince = 0;
     this.poll();
     return null;
+  }
+
+  protected up(): void {
+    log("blkfront " + this.info.id + " (" + this.name() + "): " + this.describe());
+    disks.news.post(this, true, "");
+  }
+
+  protected down(why: string): void {
+    disks.news.post(this, false, why);
+  }
+
+  // No new requests on the ring. Held (the backend may come back): what is
+  // on the ring goes back to the front of the queue, in order, to be sent
+  // again; else everything fails with `why`.
+  protected stop(why: string, hold: bool): void {
+    if (this.hasPort) unregister(this.port);
+    if (!hold) {
+      this.awaySince = 0;
+      this.failAll(why);
+      this.stopWatchdog();
+      return;
+    }
+    this.requeueActive();
+    this.awaySince = monotonicNs();
+    this.stopWatchdog();
+    if (this.queue.length > 0) this.armWatchdog(this.options.reconnectTimeoutNs);
+  }
+
+  protected closePorts(): void {
+    if (this.hasPort) { closePort(this.port); this.hasPort = false; }
+  }
+
+  // Puts the requests on the ring back in the queue (their pages and ids
+  // freed: the backend is gone), ahead of those not yet sent, in order.
+  private requeueActive(): void {
+    const size = this.shadowReq.length;
+    for (let id = 0; id < size; id++) {
+      if (this.shadowReq[id] === null) continue;
+      this.shadowReq[id] = null;
+      this.freeSlot(id);
+    }
+    const held = this.active;
+    this.active = new Array<BlkRequest>();
+    for (let i = held.length - 1; i >= 0; i--) {
+      const req = held[i];
+      if (this.queue.indexOf(req) >= 0) this.queue.splice(this.queue.indexOf(req), 1); // partly sent: still queued
+      req.issued = 0;
+      req.outstanding = 0;
+      req.started = false;
+      this.queue.unshift(req);
+      this.stats.reissued++;
+    }
   }
 
   // The backend's disk properties and features (published at its Connected).
   private readBackend(): string | null {
     const be = this.info.backendPath;
     const sectors = xenbus.readInt(be, "sectors", -1);
-    if (sectors < 0 || <u64>sectors > MAX_SECTORS) return "no usable sectors key";
+    if (sectors < 0 || <u64>sectors >= MAX_SECTORS) return "no usable sectors key";
     this.sectors = <u64>sectors;
     const size = xenbus.readInt(be, "sector-size", 512);
     if (size < 512 || size > 65536 || (size & (size - 1)) != 0) return "unusable sector-size " + size.toString();
@@ -379,10 +460,13 @@ export class Blkfront {
     const segs = <i32>this.segmentsPerRequest;
     let n = this.options.poolPages;
     if (n < segs) n = segs; // one request of the largest size must fit
-    this.poolPages = n;
-    this.pool = allocPages(n);
-    this.poolGrants = new StaticArray<i32>(n);
-    this.freePages = new StaticArray<i32>(n);
+    if (this.pool == 0 || this.poolPages != n) {
+      this.poolPages = n;
+      this.pool = allocPages(n);
+      this.poolGrants = new StaticArray<i32>(n);
+      this.freePages = new StaticArray<i32>(n);
+    }
+    this.nrFreePages = 0;
     for (let i = 0; i < n; i++) this.poolGrants[i] = -1; // -1: not granted (nothing to end)
     for (let i = 0; i < n; i++) {
       const ref = grantPage(dom, this.pool + <usize>i * PAGE_SIZE, false);
@@ -390,15 +474,18 @@ export class Blkfront {
       if (ref < 0) return "out of grant references for the bounce pool (" + n.toString() + " pages)";
       this.freePages[this.nrFreePages++] = n - 1 - i;
     }
+    this.nrFreeIndirect = 0;
     if (segs > B.BLKIF_MAX_SEGMENTS_PER_REQUEST) {
       // An indirect request uses more than 11 pool pages, so no more than
       // pool / 12 of them are ever in flight.
       let k = n / (B.BLKIF_MAX_SEGMENTS_PER_REQUEST + 1) + 1;
       if (k > <i32>this.ringSize) k = <i32>this.ringSize;
-      this.nrIndirect = k;
-      this.indirectPages = allocPages(k);
-      this.indirectGrants = new StaticArray<i32>(k);
-      this.freeIndirect = new StaticArray<i32>(k);
+      if (this.indirectPages == 0 || this.nrIndirect != k) {
+        this.nrIndirect = k;
+        this.indirectPages = allocPages(k);
+        this.indirectGrants = new StaticArray<i32>(k);
+        this.freeIndirect = new StaticArray<i32>(k);
+      }
       for (let i = 0; i < k; i++) this.indirectGrants[i] = -1;
       for (let i = 0; i < k; i++) {
         // Writable: a backend with persistent grants maps every grant writable.
@@ -409,17 +496,26 @@ export class Blkfront {
       }
     }
     const size = <i32>this.ringSize;
-    this.shadowReq = new Array<BlkRequest | null>(size);
-    this.shadowWireId = new StaticArray<u64>(size);
-    this.shadowOp = new StaticArray<u8>(size);
-    this.shadowAltOp = new StaticArray<u8>(size);
-    this.shadowOffset = new StaticArray<u64>(size);
-    this.shadowBytes = new StaticArray<u32>(size);
-    this.shadowPages = new StaticArray<i32>(size * segs);
-    this.shadowNrPages = new StaticArray<i32>(size);
-    this.shadowIndirect = new StaticArray<i32>(size);
-    this.freeIds = new StaticArray<i32>(size);
-    for (let i = 0; i < size; i++) this.freeIds[this.nrFreeIds++] = size - 1 - i;
+    if (this.shadowReq.length != size || this.shadowPages.length != size * segs) {
+      this.shadowReq = new Array<BlkRequest | null>(size);
+      this.shadowWireId = new StaticArray<u64>(size);
+      this.shadowOp = new StaticArray<u8>(size);
+      this.shadowAltOp = new StaticArray<u8>(size);
+      this.shadowOffset = new StaticArray<u64>(size);
+      this.shadowBytes = new StaticArray<u32>(size);
+      this.shadowPages = new StaticArray<i32>(size * segs);
+      this.shadowNrPages = new StaticArray<i32>(size);
+      this.shadowIndirect = new StaticArray<i32>(size);
+      this.shadowSince = new StaticArray<u64>(size);
+      this.shadowSlow = new StaticArray<bool>(size);
+      this.freeIds = new StaticArray<i32>(size);
+    }
+    this.nrFreeIds = 0;
+    this.inFlight = 0;
+    for (let i = 0; i < size; i++) {
+      this.shadowReq[i] = null;
+      this.freeIds[this.nrFreeIds++] = size - 1 - i;
+    }
     return null;
   }
 
@@ -468,24 +564,65 @@ export class Blkfront {
   flushSync(): string | null { return this.wait(this.flush()); }
   discardSync(sector: u64, count: u64): string | null { return this.wait(this.discard(sector, count)); }
 
-  // Waits for `req`. The watchdog breaks the disk if the backend stops
-  // answering; the wait's own limit is a backstop.
+  // Waits for `req`, however long the backend takes (slow requests are
+  // reported, not failed); a disk that breaks, is detached or closed, or
+  // whose backend stays away, fails it.
   wait(req: BlkRequest): string | null {
-    if (!waitFor(new Finished(req), 2 * this.options.timeoutNs + 1_000_000_000)) {
-      this.fail("request not completed within " + (2 * this.options.timeoutNs / 1_000_000_000).toString() + " s");
+    if (!req.done && this.inHandshake()) {
+      // Called from a handler running inside this disk's own (re)connect or
+      // teardown: that cannot end before this call does.
+      this.cancel(req, this.name() + ": busy connecting (a blocking call cannot wait for it from inside its handshake)");
     }
+    waitFor(new Finished(req), 0);
     return req.error;
   }
 
+  // Fails a request that is still queued (not on the ring).
+  private cancel(req: BlkRequest, why: string): void {
+    if (req.started) return;
+    const i = this.queue.indexOf(req);
+    if (i >= 0) this.queue.splice(i, 1);
+    this.finish(req, why);
+  }
+
+  // The watchdog: reports requests in flight longer than options.slowNs
+  // (once each), and fails held requests once the backend has been away
+  // for options.reconnectTimeoutNs. Re-arms itself while there is work.
   checkProgress(): void {
-    if (this.broken !== null || !this.connected || this.inFlight == 0) return;
-    const due = this.lastProgressNs + this.options.timeoutNs;
-    if (monotonicNs() >= due) {
-      this.fail("no response within " + (this.options.timeoutNs / 1_000_000_000).toString() + " s");
+    if (this.broken !== null || this.closed) return;
+    const now = monotonicNs();
+    if (!this.connected) {
+      if (this.awaySince == 0 || this.queue.length == 0) return;
+      const due = this.awaySince + this.options.reconnectTimeoutNs;
+      if (now >= due) {
+        this.awaySince = 0;
+        this.failAll(this.name() + ": the backend stayed away for " + (this.options.reconnectTimeoutNs / 1_000_000_000).toString() + " s");
+      } else {
+        this.armWatchdog(due - now);
+      }
       return;
     }
+    if (this.inFlight == 0) return;
+    let next: u64 = this.options.slowNs;
+    for (let id = 0; id < this.shadowReq.length; id++) {
+      const req = this.shadowReq[id];
+      if (req === null || this.shadowSlow[id]) continue;
+      const age = now - this.shadowSince[id];
+      if (age >= this.options.slowNs) {
+        this.shadowSlow[id] = true;
+        this.stats.slowRequests++;
+        const sector = this.shadowOp[id] == BLK_DISCARD ? req.sector : req.sector + this.shadowOffset[id] / SECTOR_SIZE;
+        log("blkfront " + this.info.id + ": slow backend: a " + opName(this.shadowOp[id]) + " at sector " + sector.toString() + " has been in flight for " + (age / 1_000_000_000).toString() + " s");
+      } else if (this.options.slowNs - age < next) {
+        next = this.options.slowNs - age;
+      }
+    }
+    this.armWatchdog(next);
+  }
+
+  private armWatchdog(ns: u64): void {
     const w = this.watchdog!;
-    if (w.timer === null) w.timer = setTimer(due - monotonicNs(), w);
+    if (w.timer === null) w.timer = setTimer(ns, w);
   }
 
   private stopWatchdog(): void {
@@ -498,7 +635,11 @@ export class Blkfront {
   private refusal(req: BlkRequest): string | null {
     const what = this.name() + ": ";
     if (this.broken !== null) return what + "disk broken: " + this.broken!;
-    if (!this.connected) return what + "not connected";
+    if (this.detached) return what + "detached";
+    if (this.closed) return what + "closed";
+    // A disk that was connected and may be again (its backend went away,
+    // or it is reconnecting) takes requests: they wait for it.
+    if (!this.connected && this.connects == 0) return what + "not connected";
     const op = req.op;
     if (op == BLK_FLUSH) return null;
     if ((op == BLK_WRITE || op == BLK_DISCARD) && this.readOnly) {
@@ -623,14 +764,27 @@ export class Blkfront {
     this.shadowIndirect[id] = -1;
     this.shadowOffset[id] = 0;
     this.shadowBytes[id] = 0;
+    this.shadowSince[id] = monotonicNs();
+    this.shadowSlow[id] = false;
     if (!req.started) { req.started = true; this.active.push(req); }
     req.outstanding++;
-    if (this.inFlight++ == 0) {
-      this.lastProgressNs = monotonicNs();
-      this.checkProgress();
-    }
+    if (this.inFlight++ == 0) this.armWatchdog(this.options.slowNs);
     this.stats.ringRequests++;
     return id;
+  }
+
+  // Gives back what ring request `id` held: its pool pages, its indirect
+  // page and the id itself.
+  private freeSlot(id: i32): void {
+    const base = id * <i32>this.segmentsPerRequest;
+    const nPages = this.shadowNrPages[id];
+    for (let p = 0; p < nPages; p++) this.freePages[this.nrFreePages++] = this.shadowPages[base + p];
+    this.shadowNrPages[id] = 0;
+    const ind = this.shadowIndirect[id];
+    if (ind >= 0) this.freeIndirect[this.nrFreeIndirect++] = ind;
+    this.shadowIndirect[id] = -1;
+    this.freeIds[this.nrFreeIds++] = id;
+    this.inFlight--;
   }
 
   private slotFree(): bool {
@@ -776,12 +930,7 @@ export class Blkfront {
       if (req.op == BLK_READ) this.stats.bytesRead += this.shadowBytes[id];
       else if (req.op == BLK_WRITE) this.stats.bytesWritten += this.shadowBytes[id];
     }
-    for (let p = 0; p < nPages; p++) this.freePages[this.nrFreePages++] = this.shadowPages[base + p];
-    const ind = this.shadowIndirect[id];
-    if (ind >= 0) this.freeIndirect[this.nrFreeIndirect++] = ind;
-    this.freeIds[this.nrFreeIds++] = id;
-    this.inFlight--;
-    this.lastProgressNs = monotonicNs();
+    this.freeSlot(id);
     if (this.inFlight == 0) this.stopWatchdog();
     req.outstanding--;
     if (status != B.BLKIF_RSP_OKAY && req.error === null) {
@@ -804,44 +953,23 @@ export class Blkfront {
 
   // ---- closing
 
-  // Waits (bounded) for requests in flight, then the closing handshake
-  // (Closing; Closed once the backend follows; the backend releases its
-  // mappings on our Closed) and ends every grant. Grants the backend still
-  // holds after that are counted in leakedGrants, never reused.
+  // Waits (bounded) for requests in flight, then closes for good
+  // (frontend.ts: the closing handshake, ports and grants released; grants
+  // the backend still holds are counted in leakedGrants, never reused).
   close(): void {
     if (this.closed) return;
-    this.closed = true;
-    if (this.ring === null) return; // nothing was set up
-    const c = this.closable;
-    if (c !== null) unregisterClosable(c);
-    if (this.broken === null && this.connected) {
-      const drained = new Drained(this);
-      waitFor(drained, this.options.timeoutNs);
-    }
-    this.stopWatchdog();
-    this.failAll(this.name() + ": disk closed");
-    this.connected = false;
-    const dir = this.info.frontendPath;
-    const be = this.info.backendPath;
-    const closing = xenbus.stateBit(XB.XenbusStateClosing) | xenbus.stateBit(XB.XenbusStateClosed);
-    xenbus.switchState(dir, XB.XenbusStateClosing);
-    xenbus.waitForState(be, closing, 5_000_000_000);
-    xenbus.switchState(dir, XB.XenbusStateClosed);
-    xenbus.waitForState(be, xenbus.stateBit(XB.XenbusStateClosed), 5_000_000_000);
-    if (this.hasPort) { closePort(this.port); this.hasPort = false; }
-    // A backend may unmap a little after saying Closed: retry for a while.
-    for (let attempt = 0; attempt < 50; attempt++) {
-      if (this.endGrants() == 0) break;
-      sleep(20_000_000);
-    }
-    this.leakedGrants = this.endGrants();
-    if (this.leakedGrants > 0) log("blkfront " + this.info.id + ": " + this.leakedGrants.toString() + " grants still mapped by the backend, left granted");
+    if (this.connected) waitFor(new Drained(this), this.options.timeoutNs);
+    super.close();
   }
 
-  // Ends every grant still given out; returns how many could not be ended.
-  private endGrants(): i32 {
+  protected endGrants(): i32 {
     let left = 0;
-    left += endAll(this.ringRefs);
+    for (let i = 0; i < this.ringRefs.length; i++) {
+      const ref = this.ringRefs[i];
+      if (ref < 0) continue;
+      if (endAccess(<u32>ref)) this.ringRefs[i] = -1;
+      else left++;
+    }
     for (let i = 0; i < this.poolGrants.length; i++) left += endOne(this.poolGrants, i);
     for (let i = 0; i < this.indirectGrants.length; i++) left += endOne(this.indirectGrants, i);
     return left;
@@ -851,25 +979,6 @@ export class Blkfront {
 class Drained extends Condition {
   constructor(public dev: Blkfront) { super(); }
   done(): bool { return this.dev.inFlight == 0 && this.dev.queue.length == 0 || this.dev.broken !== null; }
-}
-
-function endOne(refs: StaticArray<i32>, i: i32): i32 {
-  const ref = refs[i];
-  if (ref < 0) return 0;
-  if (!endAccess(<u32>ref)) return 1;
-  refs[i] = -1;
-  return 0;
-}
-
-function endAll(refs: Array<i32>): i32 {
-  let left = 0;
-  for (let i = 0; i < refs.length; i++) {
-    const ref = refs[i];
-    if (ref < 0) continue;
-    if (endAccess(<u32>ref)) refs[i] = -1;
-    else left++;
-  }
-  return left;
 }
 
 function clamp(v: i64, lo: i64, hi: i64): i64 {
@@ -885,19 +994,36 @@ function opName(op: u8): string {
   return "operation " + op.toString();
 }
 
-// Finds the vbds the toolstack gave us and connects each; disks that fail
-// are returned too, with `broken` saying why.
-export function connectAll(options: BlkOptions = new BlkOptions()): Array<Blkfront> {
+class DiskSet extends DeviceSet {
+  news: DeviceNews<Blkfront> = new DeviceNews<Blkfront>();
+  options: BlkOptions = new BlkOptions();
+  constructor() { super("vbd"); }
+  protected create(info: xenbus.DeviceInfo): Frontend { return new Blkfront(info, this.options); }
+}
+
+const disks = new DiskSet();
+
+// Connects every vbd the toolstack gave us (device/vbd/<id>) and keeps
+// following them: a disk whose backend goes away holds its requests and
+// reconnects when the backend returns; disks attached later (`xl
+// block-attach`) are connected too, with the same options. `handler`
+// (optional) hears of every connect and disconnect, from the loop. Returns
+// every disk known now; disks that failed are there too, with `broken`
+// saying why.
+export function connectDisks(options: BlkOptions = new BlkOptions(), handler: DiskHandler | null = null): Array<Blkfront> {
+  disks.options = options;
+  if (handler !== null) disks.news.listen(handler);
+  disks.scan();
+  disks.watch();
+  disks.news.deliverNow();
   const out = new Array<Blkfront>();
-  const ids = xenbus.listDevices("vbd");
-  for (let i = 0; i < ids.length; i++) {
-    const info = xenbus.deviceInfo("vbd", ids[i]);
-    if (info === null) { log("blkfront: " + xenbus.lastError); continue; }
-    const dev = new Blkfront(info, options);
-    dev.connect();
-    out.push(dev);
-  }
+  for (let i = 0; i < disks.devices.length; i++) out.push(<Blkfront>disks.devices[i]);
   return out;
+}
+
+// The same as connectDisks() without a handler (the name older apps use).
+export function connectAll(options: BlkOptions = new BlkOptions()): Array<Blkfront> {
+  return connectDisks(options, null);
 }
 
 // Closes every disk (the event loop then has no device ports left).

@@ -27,29 +27,42 @@
 //    slot's size is the whole frame's, as netif.h specifies. Without sg a
 //    frame must fit one page.
 //
-// Buffers are granted once for the device's life: per queue, RX pages the
-// backend copies received frames into (writable grants) and TX pages we
-// copy outgoing frames into (read-only grants). Responses are copied out
-// of the ring and checked before use: a backend that answers with an id we
-// did not hand out, an offset/size outside the page or a producer that runs
-// ahead marks the device broken, and it is closed so that the backend lets
-// go of our pages and the grants are revoked; the guest carries on without it.
+// Buffers are granted once per connection: per queue, RX pages the backend
+// copies received frames into (writable grants) and TX pages we copy
+// outgoing frames into (read-only grants). An RX buffer's grant is paused
+// as soon as its response is taken (as Linux ends RX grants before use), so
+// the backend cannot change a frame while the app reads it, and resumed
+// when the buffer is posted again. Responses are copied out of the ring
+// and checked before use: a backend that answers with an id we did not
+// hand out, an offset/size outside the page, a producer that runs ahead or
+// a chain of slots that runs past the published responses marks the device
+// broken, and it is closed so that the backend lets go of our pages and the
+// grants are revoked; the guest carries on without it. Frames longer than
+// the vif's MTU are dropped and counted (rxOversize), with or without sg;
+// a multi-slot frame without feature-sg is consumed whole and dropped.
+//
+// The frame handler follows the runtime's rule (runtime/handler.ts): while
+// it runs (it may block), this device's received frames stay in the ring,
+// on every queue; TX completions are still taken. Scratch space (the copy
+// of a response, a frame's slots, the reassembly buffer) is per queue and
+// per direction. The device's life after the handshake (the backend closing
+// or coming back, hot-plug) is drivers/frontend.ts's.
 import { log } from "../runtime/log";
 import * as N from "../runtime/abi/netif";
 import * as XB from "../runtime/abi/xenbus";
 import { allocPages, PAGE_SIZE } from "../runtime/pages";
 import { EventHandler, allocUnbound, register, unregister, notify, close as closePort } from "../runtime/events";
-import { grantPage, endAccess } from "../grant-tables/index";
+import { Handler } from "../runtime/handler";
+import { grantPage, endAccess, pauseAccess, resumeAccess } from "../grant-tables/index";
 import { Closable, registerClosable } from "../runtime/lifecycle";
 import { Task, defer } from "../runtime/loop";
 import * as xs from "../xenstore/client";
 import { TransactionBody } from "../xenstore/client";
 import * as xenbus from "../xenstore/xenbus";
 import { FrontRing } from "./front-ring";
+import { Frontend, DeviceSet, DeviceHandler, DeviceNews } from "./frontend";
 
-// Each response is copied here out of the shared ring before any check or
-// use (the backend could change the slot between our check and our use).
-const responseCopy = memory.data(16, 8);
+const RESPONSE_COPY_SIZE: usize = 16;  // netif_rx_response, netif_tx_response, netif_extra_info all fit
 const BUFFERS_ONE_QUEUE: i32 = 64;  // RX and TX buffers with one queue
 const BUFFERS_PER_QUEUE: i32 = 32;  // and per queue with several
 export const MAX_QUEUES: i32 = 4;
@@ -65,18 +78,25 @@ export const RX_CSUM_FLAGS: i32 = N.NETRXF_data_validated | N.NETRXF_csum_blank;
 // the backend's RX checksum flags (RX_CSUM_FLAGS): NETRXF_data_validated,
 // the L4 checksum was verified (or the frame is local); NETRXF_csum_blank,
 // the L4 checksum field holds only the pseudo-header sum (a partial
-// checksum, from a local sender): it must not be verified.
-export abstract class FrameHandler {
+// checksum, from a local sender): it must not be verified. onLinkUp and
+// onLinkDown follow the device's connection (from the loop).
+export abstract class FrameHandler extends Handler {
   abstract onFrame(frame: usize, len: i32, flags: i32): void;
+  onLinkUp(): void {}
+  onLinkDown(): void {}
 }
+
+// Told when a vif connects (at start, after a reconnect, newly attached)
+// and when it loses its backend: see connectVifs.
+export class VifHandler extends DeviceHandler<Netfront> {}
 
 export class NetfrontStats {
   rxFrames: u64 = 0;
   rxDropped: u64 = 0;    // errors reported by the backend, frames we could not take
-  rxOversize: u64 = 0;   // of those: multi-slot frames longer than our reassembly buffer
+  rxOversize: u64 = 0;   // of those: frames longer than the vif's MTU
   rxMultiSlot: u64 = 0;  // frames that came in more than one data slot (feature-sg)
   txFrames: u64 = 0;
-  txDropped: u64 = 0;    // no free buffer or ring slot (back-pressure), or too large
+  txDropped: u64 = 0;    // not connected, no free buffer or ring slot (back-pressure), or too large
   txErrors: u64 = 0;     // the backend answered with an error status
 }
 
@@ -107,6 +127,15 @@ export class NetQueue {
   txFree: Array<i32> = new Array<i32>();
   rxFrames: u64 = 0;
   txFrames: u64 = 0;
+  // Scratch, per queue and direction: each response is copied here out of
+  // the shared ring before any check or use (the backend could change the
+  // slot between our check and our use); the buffers of the frame being
+  // taken; the reassembly buffer (feature-sg).
+  rxRsp: usize = heap.alloc(RESPONSE_COPY_SIZE);
+  txRsp: usize = heap.alloc(RESPONSE_COPY_SIZE);
+  chain: StaticArray<i32> = new StaticArray<i32>(MAX_RX_SLOTS);
+  rxFrame: usize = 0;
+  rxDeferred: bool = false;    // responses left in the ring while the frame handler ran
 
   constructor(public index: i32, public buffers: i32) {
     this.tx = new FrontRing(allocPages(1), N.NET_TX_RING_SIZE, N.NETIF_TX_REQUEST_SIZE);
@@ -115,40 +144,49 @@ export class NetQueue {
     this.txGrants = new StaticArray<i32>(buffers);
     this.rxPosted = new StaticArray<bool>(buffers);
     this.txBusy = new StaticArray<bool>(buffers);
+    this.rxPages = allocPages(buffers);
+    this.txPages = allocPages(buffers);
     for (let i = 0; i < buffers; i++) { this.rxGrants[i] = -1; this.txGrants[i] = -1; }
   }
 
-  // Grants the rings and buffers to `dom`. Returns false when out of grant references.
+  // Fresh rings, and the rings and buffers granted to `dom` (pages are kept
+  // across reconnects). Returns false when out of grant references.
   grant(dom: u16): bool {
     this.tx.init();
     this.rx.init();
+    this.txPort = this.rxPort = 0;
+    this.rxDeferred = false;
+    this.txFree.length = 0;
     this.txRef = grantPage(dom, this.tx.page, false);
     this.rxRef = grantPage(dom, this.rx.page, false);
-    this.rxPages = allocPages(this.buffers);
-    this.txPages = allocPages(this.buffers);
     let ok = this.txRef >= 0 && this.rxRef >= 0;
     for (let i = 0; i < this.buffers; i++) {
       this.rxGrants[i] = grantPage(dom, this.rxPages + <usize>i * PAGE_SIZE, false);
       this.txGrants[i] = grantPage(dom, this.txPages + <usize>i * PAGE_SIZE, true);
+      this.rxPosted[i] = false;
+      this.txBusy[i] = false;
       this.txFree.push(this.buffers - 1 - i);
       if (this.rxGrants[i] < 0 || this.txGrants[i] < 0) ok = false;
     }
     return ok;
   }
 
-  // The backend may no longer use anything: ports closed, grants revoked.
-  release(): void {
+  closePorts(): void {
     if (this.txPort != 0) closePort(this.txPort);
     if (this.rxPort != 0 && this.rxPort != this.txPort) closePort(this.rxPort);
-    if (this.txRef >= 0) endAccess(<u32>this.txRef);
-    if (this.rxRef >= 0) endAccess(<u32>this.rxRef);
-    for (let i = 0; i < this.buffers; i++) {
-      if (this.rxGrants[i] >= 0) endAccess(<u32>this.rxGrants[i]);
-      if (this.txGrants[i] >= 0) endAccess(<u32>this.txGrants[i]);
-    }
+    this.txPort = this.rxPort = 0;
   }
 
+  // Ends the grants the backend no longer uses; returns how many it still maps.
+  endGrants(): i32 {
+    let left = endRef(this, 0) + endRef(this, 1);
+    for (let i = 0; i < this.buffers; i++) left += endOne(this.rxGrants, i) + endOne(this.txGrants, i);
+    return left;
+  }
+
+  // Hands buffer `id` to the backend again: its grant resumed, a request posted.
   postRx(id: i32): void {
+    resumeAccess(<u32>this.rxGrants[id], false);
     const index = this.rx.reqProdPvt++;
     const slot = this.rx.slot(index);
     store<u16>(slot + N.NETIF_RX_REQ_ID, <u16>id);
@@ -156,6 +194,25 @@ export class NetQueue {
     this.rxIdAt[index & (N.NET_RX_RING_SIZE - 1)] = id;
     this.rxPosted[id] = true;
   }
+}
+
+// Ends a queue's TX (which = 0) or RX ring grant; 1 if the backend still maps it.
+function endRef(q: NetQueue, which: i32): i32 {
+  const ref = which == 0 ? q.txRef : q.rxRef;
+  if (ref < 0) return 0;
+  if (!endAccess(<u32>ref)) return 1;
+  if (which == 0) q.txRef = -1;
+  else q.rxRef = -1;
+  return 0;
+}
+
+// Ends refs[i] unless the backend still maps it (then 1).
+export function endOne(refs: StaticArray<i32>, i: i32): i32 {
+  const ref = refs[i];
+  if (ref < 0) return 0;
+  if (!endAccess(<u32>ref)) return 1;
+  refs[i] = -1;
+  return 0;
 }
 
 class Handshake extends TransactionBody {
@@ -192,34 +249,52 @@ class Shutdown extends Closable {
   close(): void { this.dev.close(); }
 }
 
-class Release extends Task {
-  constructor(public dev: Netfront) { super(); }
-  run(): void { this.dev.close(); }
+// The frame handler hears of the link from the loop (it may be running).
+class LinkNews extends Task {
+  constructor(public handler: FrameHandler, public up: bool) { super(); }
+  ready(): bool { return !this.handler.running; }
+  run(): void {
+    const h = this.handler;
+    h.running = true;
+    if (this.up) h.onLinkUp();
+    else h.onLinkDown();
+    h.running = false;
+  }
 }
 
-export class Netfront {
+export class Netfront extends Frontend {
   mac: StaticArray<u8> = new StaticArray<u8>(6);
   ip: string = "";           // the backend's `ip` key (xl vif ip=), or ""
   mtu: i32 = 1500;
-  broken: string | null = null;
-  connected: bool = false;
-  granted: bool = false;     // grants given out and not yet revoked (close() has work to do)
   stats: NetfrontStats = new NetfrontStats();
   handler: FrameHandler | null = null;
 
-  // What was negotiated (valid once connect() has read the backend's features).
+  // What was negotiated (valid once connected).
   split: bool = false;       // feature-split-event-channels
   sg: bool = false;          // feature-sg
   queues: Array<NetQueue> = new Array<NetQueue>();
-  rxMax: i32 = <i32>PAGE_SIZE;  // the longest frame we reassemble
-  rxFrame: usize = 0;           // the reassembly buffer (feature-sg), rxMax bytes
-  chain: StaticArray<i32> = new StaticArray<i32>(MAX_RX_SLOTS); // buffers of the frame being taken
-  rsp: usize = responseCopy;
+  rxMax: i32 = <i32>PAGE_SIZE;  // the longest frame we reassemble (feature-sg)
 
-  constructor(public info: xenbus.DeviceInfo) {}
+  constructor(info: xenbus.DeviceInfo) {
+    super(info);
+    registerClosable(new Shutdown(this));
+  }
+
+  driverName(): string { return "netfront"; }
+
+  // Connects (the handshake), for apps that build a Netfront themselves;
+  // connectVifs() does this for every vif. Returns null or why it failed.
+  connect(): string | null { return this.start(); }
 
   // The first queue's port (its only one without split event channels).
   get port(): u32 { return this.queues.length > 0 ? this.queues[0].txPort : 0; }
+
+  // The MAC as a 48-bit number (network order in the low 6 bytes).
+  macAddress(): u64 {
+    let m: u64 = 0;
+    for (let i = 0; i < 6; i++) m = (m << 8) | <u64>this.mac[i];
+    return m;
+  }
 
   macString(): string {
     let s = "";
@@ -235,23 +310,6 @@ export class Netfront {
     return this.queues.length.toString() + (this.queues.length == 1 ? " queue" : " queues") + (this.split ? ", split event channels" : "") + (this.sg ? ", sg" : "");
   }
 
-  fail(why: string): string {
-    if (this.broken === null) {
-      this.broken = why;
-      log("netfront " + this.info.id + ": broken: " + why);
-      for (let i = 0; i < this.queues.length; i++) {
-        const q = this.queues[i];
-        if (q.txPort != 0) unregister(q.txPort);
-        if (q.rxPort != 0 && q.rxPort != q.txPort) unregister(q.rxPort);
-      }
-      // As Linux's xenbus_dev_fatal: close the device, so that the backend
-      // lets go of our pages and the grants can be revoked. From the loop,
-      // not from inside an event handler.
-      if (this.granted) defer(new Release(this));
-    }
-    return why;
-  }
-
   private bindPort(q: NetQueue, what: i32): i64 {
     const port = allocUnbound(this.info.backendId);
     if (port < 0) return port;
@@ -259,42 +317,49 @@ export class Netfront {
     return port;
   }
 
-  // Reads the backend's parameters, sets up rings, buffers and event
+  // Waits for the backend to be ready (InitWait: it has written its
+  // features), reads its parameters, sets up rings, buffers and event
   // channels of every queue, writes the handshake keys and waits for the
   // backend to connect. Returns null, or why the device cannot be used.
-  connect(): string | null {
+  protected setUp(): string | null {
     const be = this.info.backendPath;
     const dom = this.info.backendId;
-    if (!xenbus.readFeature(be, "feature-rx-copy")) return this.fail("the backend lacks feature-rx-copy (required)");
+    const ready = xenbus.stateBit(XB.XenbusStateInitWait) | xenbus.stateBit(XB.XenbusStateInitialised) | xenbus.stateBit(XB.XenbusStateConnected);
+    const gone = xenbus.stateBit(XB.XenbusStateClosing) | xenbus.stateBit(XB.XenbusStateClosed);
+    const state = xenbus.waitForState(be, ready | gone, CONNECT_TIMEOUT_NS);
+    if (state < 0 || !(xenbus.stateBit(state) & ready)) return "the backend is not ready (state " + state.toString() + ")";
+    if (!xenbus.readFeature(be, "feature-rx-copy")) return "the backend lacks feature-rx-copy (required)";
     const mac = xs.read(this.info.frontendPath + "/mac");
-    if (mac.error !== null || !parseMac(mac.text(), this.mac)) return this.fail("no usable mac key");
+    if (mac.error !== null || !parseMac(mac.text(), this.mac)) return "no usable mac key";
     const mtu = xenbus.readInt(be, "mtu", 1500);
     this.mtu = mtu >= 68 && mtu <= <i64>(N.XEN_NETIF_MAX_TX_SIZE - ETH_HLEN) ? <i32>mtu : 1500;
     const ip = xs.read(be + "/ip");
-    if (ip.error === null) this.ip = ip.text();
+    this.ip = ip.error === null ? ip.text() : "";
     this.split = xenbus.readFeature(be, "feature-split-event-channels");
     this.sg = xenbus.readFeature(be, "feature-sg");
     const offered = xenbus.readInt(be, "multi-queue-max-queues", 1);
     const count = offered > <i64>MAX_QUEUES ? MAX_QUEUES : (offered < 1 ? 1 : <i32>offered);
-    if (this.sg) {
-      this.rxMax = ETH_HLEN + this.mtu > <i32>PAGE_SIZE ? ETH_HLEN + this.mtu : <i32>PAGE_SIZE;
-      this.rxFrame = heap.alloc(<usize>this.rxMax);
-    }
+    this.rxMax = this.sg && ETH_HLEN + this.mtu > <i32>PAGE_SIZE ? ETH_HLEN + this.mtu : <i32>PAGE_SIZE;
 
+    // Pages are kept across reconnects when the queue count stays the same.
+    if (this.queues.length != count) {
+      this.queues = new Array<NetQueue>();
+      for (let i = 0; i < count; i++) this.queues.push(new NetQueue(i, count == 1 ? BUFFERS_ONE_QUEUE : BUFFERS_PER_QUEUE));
+    }
     this.granted = true;
     for (let i = 0; i < count; i++) {
-      const q = new NetQueue(i, count == 1 ? BUFFERS_ONE_QUEUE : BUFFERS_PER_QUEUE);
-      this.queues.push(q);
-      if (!q.grant(dom)) return this.fail("out of grant references");
+      const q = this.queues[i];
+      if (this.sg && (q.rxFrame == 0 || this.rxMax > <i32>PAGE_SIZE)) q.rxFrame = heap.alloc(<usize>this.rxMax);
+      if (!q.grant(dom)) return "out of grant references";
     }
     for (let i = 0; i < count; i++) {
       const q = this.queues[i];
       const tx = this.bindPort(q, this.split ? EV_TX : EV_TX | EV_RX);
-      if (tx < 0) return this.fail("cannot allocate an event channel (" + tx.toString() + ")");
+      if (tx < 0) return "cannot allocate an event channel (" + tx.toString() + ")";
       q.txPort = q.rxPort = <u32>tx;
       if (this.split) {
         const rx = this.bindPort(q, EV_RX);
-        if (rx < 0) return this.fail("cannot allocate an event channel (" + rx.toString() + ")");
+        if (rx < 0) return "cannot allocate an event channel (" + rx.toString() + ")";
         q.rxPort = <u32>rx;
       }
       for (let b = 0; b < q.buffers; b++) q.postRx(b);
@@ -302,20 +367,52 @@ export class Netfront {
     }
 
     const err = xs.transact(new Handshake(this));
-    if (err !== null) return this.fail("xenstore handshake failed: " + err);
-    const state = xenbus.waitForState(be, xenbus.stateBit(XB.XenbusStateConnected) | xenbus.stateBit(XB.XenbusStateClosing) | xenbus.stateBit(XB.XenbusStateClosed), CONNECT_TIMEOUT_NS);
-    if (state != XB.XenbusStateConnected) return this.fail("the backend did not connect (state " + state.toString() + ")");
+    if (err !== null) return "xenstore handshake failed: " + err;
+    const reached = xenbus.waitForState(be, xenbus.stateBit(XB.XenbusStateConnected) | gone, CONNECT_TIMEOUT_NS);
+    if (reached != XB.XenbusStateConnected) return "the backend did not connect (state " + reached.toString() + ")";
     this.connected = true;
-    registerClosable(new Shutdown(this));
     // Frames may have arrived while we waited for the backend (their event
     // found us not yet connected): take them, which also re-arms rsp_event.
-    for (let i = 0; i < count && this.broken === null; i++) {
+    for (let i = 0; i < count && this.connected; i++) {
       const q = this.queues[i];
       this.pollQueue(q, EV_TX | EV_RX);
       notify(q.txPort);
       if (q.rxPort != q.txPort) notify(q.rxPort);
     }
-    return null;
+    return this.connected ? null : this.broken;
+  }
+
+  // Frames in flight are lost either way (the network may lose them).
+  protected stop(why: string, hold: bool): void {
+    for (let i = 0; i < this.queues.length; i++) {
+      const q = this.queues[i];
+      if (q.txPort != 0) unregister(q.txPort);
+      if (q.rxPort != 0 && q.rxPort != q.txPort) unregister(q.rxPort);
+    }
+  }
+
+  protected closePorts(): void {
+    for (let i = 0; i < this.queues.length; i++) this.queues[i].closePorts();
+  }
+
+  protected endGrants(): i32 {
+    let left = 0;
+    for (let i = 0; i < this.queues.length; i++) left += this.queues[i].endGrants();
+    return left;
+  }
+
+  protected up(): void {
+    log("netfront " + this.info.id + ": connected, mac " + this.macString() + (this.ip.length ? ", ip " + this.ip : ""));
+    log("netfront " + this.info.id + ": " + this.features());
+    const h = this.handler;
+    if (h !== null) defer(new LinkNews(h, true));
+    vifs.news.post(this, true, "");
+  }
+
+  protected down(why: string): void {
+    const h = this.handler;
+    if (h !== null) defer(new LinkNews(h, false));
+    vifs.news.post(this, false, why);
   }
 
   // The queue for a frame: a flow hash of the IPv4 addresses and, for UDP
@@ -345,11 +442,10 @@ export class Netfront {
   // queue is in flight: a full ring pushes back on the sender instead of
   // queueing.
   send(frame: usize, len: i32): bool {
-    if (!this.connected || this.broken !== null) return false;
-    if (len <= 0 || len > this.maxFrame()) { this.stats.txDropped++; return false; }
+    if (!this.connected || len <= 0 || len > this.maxFrame()) { this.stats.txDropped++; return false; }
     const q = this.queues[this.pickQueue(frame, len)];
     this.collectTx(q);
-    if (this.broken !== null) return false;
+    if (!this.connected) { this.stats.txDropped++; return false; }
     const slots = (len + <i32>PAGE_SIZE - 1) / <i32>PAGE_SIZE;
     if (q.txFree.length < slots || q.tx.freeRequests() < <u32>slots) { this.stats.txDropped++; return false; }
     for (let i = 0; i < slots; i++) {
@@ -377,10 +473,11 @@ export class Netfront {
       const prod = q.tx.responseProducer();
       if (prod < 0) { this.fail("TX response producer ran ahead of our requests"); return; }
       while (q.tx.rspCons != <u32>prod) {
-        memory.copy(this.rsp, q.tx.slot(q.tx.rspCons), N.NETIF_TX_RESPONSE_SIZE);
+        const rsp = q.txRsp;
+        memory.copy(rsp, q.tx.slot(q.tx.rspCons), N.NETIF_TX_RESPONSE_SIZE);
         q.tx.rspCons++;
-        const id = <i32>load<u16>(this.rsp + N.NETIF_TX_RSP_ID);
-        const status = <i32>load<i16>(this.rsp + N.NETIF_TX_RSP_STATUS);
+        const id = <i32>load<u16>(rsp + N.NETIF_TX_RSP_ID);
+        const status = <i32>load<i16>(rsp + N.NETIF_TX_RSP_STATUS);
         if (status == N.NETIF_RSP_NULL) continue; // padding after an extra-info request
         if (id >= q.buffers || !q.txBusy[id]) { this.fail("TX response for id " + id.toString() + ", which is not in flight"); return; }
         if (status != N.NETIF_RSP_OKAY) this.stats.txErrors++;
@@ -391,25 +488,29 @@ export class Netfront {
     }
   }
 
-  // Consumes the response at rsp_cons into this.rsp and returns the buffer
-  // posted at that index, or -1 (broken) if none was.
+  // Consumes the response at rsp_cons into q.rxRsp, takes its buffer back
+  // from the backend (the grant is paused until the buffer is posted again)
+  // and returns it, or -1 (broken) if no buffer was posted at that index
+  // or the backend still writes into it.
   private takeSlot(q: NetQueue, n: i32): i32 {
     const index = q.rx.rspCons;
-    memory.copy(this.rsp, q.rx.slot(index), N.NETIF_RX_RESPONSE_SIZE);
+    memory.copy(q.rxRsp, q.rx.slot(index), N.NETIF_RX_RESPONSE_SIZE);
     q.rx.rspCons++;
     const posted = q.rxIdAt[index & (N.NET_RX_RING_SIZE - 1)];
     if (!q.rxPosted[posted]) { this.fail("RX response at an index with no request"); return -1; }
     q.rxPosted[posted] = false;
-    this.chain[n] = posted;
+    q.chain[n] = posted;
+    if (!pauseAccess(<u32>q.rxGrants[posted])) { this.fail("RX buffer " + posted.toString() + " still in use by the backend after its response"); return -1; }
     return posted;
   }
 
-  // Checks the data slot in this.rsp (its buffer: `posted`). Returns its
-  // size (<= 0: the backend reports an error), or -1 with the device broken.
-  private dataSlot(posted: i32): i32 {
-    const id = <i32>load<u16>(this.rsp + N.NETIF_RX_RSP_ID);
-    const offset = <i32>load<u16>(this.rsp + N.NETIF_RX_RSP_OFFSET);
-    const status = <i32>load<i16>(this.rsp + N.NETIF_RX_RSP_STATUS);
+  // Checks the data slot in q.rxRsp (its buffer: `posted`). Returns its
+  // size (0: the backend reports an error), or -1 with the device broken.
+  private dataSlot(q: NetQueue, posted: i32): i32 {
+    const rsp = q.rxRsp;
+    const id = <i32>load<u16>(rsp + N.NETIF_RX_RSP_ID);
+    const offset = <i32>load<u16>(rsp + N.NETIF_RX_RSP_OFFSET);
+    const status = <i32>load<i16>(rsp + N.NETIF_RX_RSP_STATUS);
     if (id != posted) { this.fail("RX response id " + id.toString() + " where " + posted.toString() + " was posted"); return -1; }
     if (status > 0 && offset + status > <i32>PAGE_SIZE) {
       this.fail("RX offset " + offset.toString() + " + size " + status.toString() + " leaves the page");
@@ -418,73 +519,75 @@ export class Netfront {
     return status <= 0 ? 0 : status;
   }
 
-  // Takes one frame (all its slots) from `q`, up to the producer `prod`,
-  // hands it on and re-posts its buffers (not yet published). Returns false
-  // when the device broke.
+  // Takes one frame (all its slots, with or without feature-sg) from `q`,
+  // up to the producer `prod`, hands it on if it is good and re-posts its
+  // buffers (not yet published). Returns false when the device broke.
   private takeRxFrame(q: NetQueue, prod: u32): bool {
     const first = this.takeSlot(q, 0);
     if (first < 0) return false;
-    const flags = <i32>load<u16>(this.rsp + N.NETIF_RX_RSP_FLAGS);
-    const status = <i32>load<i16>(this.rsp + N.NETIF_RX_RSP_STATUS);
-    const size = this.dataSlot(first);
+    const flags = <i32>load<u16>(q.rxRsp + N.NETIF_RX_RSP_FLAGS);
+    const size = this.dataSlot(q, first);
     if (size < 0) return false;
     let n = 1;
     let good = size > 0;
-    let frame = q.rxPages + <usize>first * PAGE_SIZE + <usize>load<u16>(this.rsp + N.NETIF_RX_RSP_OFFSET);
+    let frame = q.rxPages + <usize>first * PAGE_SIZE + <usize>load<u16>(q.rxRsp + N.NETIF_RX_RSP_OFFSET);
     let len = size;
-    if (!this.sg) {
-      // Neither scatter-gather nor GSO negotiated: a multi-slot frame is a
-      // protocol violation; its remaining slots are dropped with it.
-      if (flags & (N.NETRXF_more_data | N.NETRXF_extra_info)) good = false;
-    } else {
-      if (flags & N.NETRXF_extra_info) {
-        // netif_extra_info slots: no id, but each used a posted buffer.
-        for (let more = true; more; ) {
-          if (q.rx.rspCons == prod) { this.fail("RX extra-info slot runs past the response producer"); return false; }
-          if (n > MAX_RX_EXTRAS) { this.fail("RX runaway extra-info chain"); return false; }
-          if (this.takeSlot(q, n++) < 0) return false;
-          const type = <i32>load<u8>(this.rsp + N.NETIF_EXTRA_TYPE);
-          if (type == N.XEN_NETIF_EXTRA_TYPE_NONE || type >= N.XEN_NETIF_EXTRA_TYPE_MAX) good = false;
-          more = (load<u8>(this.rsp + N.NETIF_EXTRA_FLAGS) & N.XEN_NETIF_EXTRA_FLAG_MORE) != 0;
-        }
+    if (flags & N.NETRXF_extra_info) {
+      // netif_extra_info slots: no id, but each used a posted buffer.
+      for (let more = true; more; ) {
+        if (q.rx.rspCons == prod) { this.fail("RX extra-info slot runs past the response producer"); return false; }
+        if (n > MAX_RX_EXTRAS) { this.fail("RX runaway extra-info chain"); return false; }
+        if (this.takeSlot(q, n++) < 0) return false;
+        const type = <i32>load<u8>(q.rxRsp + N.NETIF_EXTRA_TYPE);
+        if (type == N.XEN_NETIF_EXTRA_TYPE_NONE || type >= N.XEN_NETIF_EXTRA_TYPE_MAX) good = false;
+        more = (load<u8>(q.rxRsp + N.NETIF_EXTRA_FLAGS) & N.XEN_NETIF_EXTRA_FLAG_MORE) != 0;
       }
-      let data = 1;
-      let oversize = false;
-      for (let more = (flags & N.NETRXF_more_data) != 0; more; ) {
-        if (q.rx.rspCons == prod) { this.fail("RX chain runs past the response producer"); return false; }
-        if (++data > N.XEN_NETIF_NR_SLOTS_MIN) { this.fail("RX runaway chain of more than " + N.XEN_NETIF_NR_SLOTS_MIN.toString() + " slots"); return false; }
-        const posted = this.takeSlot(q, n++);
-        if (posted < 0) return false;
-        const part = this.dataSlot(posted);
-        if (part < 0) return false;
-        more = (load<u16>(this.rsp + N.NETIF_RX_RSP_FLAGS) & N.NETRXF_more_data) != 0;
-        if (part == 0) { good = false; continue; }
-        if (len + part > this.rxMax) { oversize = true; continue; }
-        if (!good || oversize) continue;
-        if (frame != this.rxFrame) { memory.copy(this.rxFrame, frame, <usize>len); frame = this.rxFrame; }
-        memory.copy(this.rxFrame + <usize>len, q.rxPages + <usize>posted * PAGE_SIZE + <usize>load<u16>(this.rsp + N.NETIF_RX_RSP_OFFSET), <usize>part);
-        len += part;
-      }
-      if (data > 1) this.stats.rxMultiSlot++;
-      if (oversize) { this.stats.rxOversize++; good = false; }
     }
+    let data = 1;
+    let oversize = false;
+    for (let more = (flags & N.NETRXF_more_data) != 0; more; ) {
+      if (q.rx.rspCons == prod) { this.fail("RX chain runs past the response producer"); return false; }
+      if (++data > N.XEN_NETIF_NR_SLOTS_MIN) { this.fail("RX runaway chain of more than " + N.XEN_NETIF_NR_SLOTS_MIN.toString() + " slots"); return false; }
+      const posted = this.takeSlot(q, n++);
+      if (posted < 0) return false;
+      const part = this.dataSlot(q, posted);
+      if (part < 0) return false;
+      more = (load<u16>(q.rxRsp + N.NETIF_RX_RSP_FLAGS) & N.NETRXF_more_data) != 0;
+      // Without sg we never asked for multi-slot frames: consumed, dropped.
+      if (part == 0 || !this.sg) { good = false; continue; }
+      if (len + part > this.rxMax) { oversize = true; continue; }
+      if (!good || oversize) continue;
+      if (frame != q.rxFrame) { memory.copy(q.rxFrame, frame, <usize>len); frame = q.rxFrame; }
+      memory.copy(q.rxFrame + <usize>len, q.rxPages + <usize>posted * PAGE_SIZE + <usize>load<u16>(q.rxRsp + N.NETIF_RX_RSP_OFFSET), <usize>part);
+      len += part;
+    }
+    if (data > 1) this.stats.rxMultiSlot++;
+    if (good && len > ETH_HLEN + this.mtu) oversize = true;
+    if (oversize) { this.stats.rxOversize++; good = false; }
     if (good) {
       this.stats.rxFrames++;
       q.rxFrames++;
       const h = this.handler;
-      if (h !== null) h.onFrame(frame, len, flags & RX_CSUM_FLAGS);
+      if (h !== null) {
+        h.running = true;
+        h.onFrame(frame, len, flags & RX_CSUM_FLAGS);
+        h.running = false;
+      }
     } else {
       this.stats.rxDropped++;
     }
-    // The handler may have closed the device; otherwise give the buffers back.
-    if (this.broken !== null || !this.connected) return this.broken === null;
-    for (let i = 0; i < n; i++) q.postRx(this.chain[i]);
+    // The handler may have closed the device, or the backend gone meanwhile.
+    if (!this.connected) return this.broken === null;
+    for (let i = 0; i < n; i++) q.postRx(q.chain[i]);
     return true;
   }
 
   // Takes received frames and hands them to the handler, then re-posts
-  // their buffers.
+  // their buffers. While the handler runs (it blocked, and the loop came
+  // back here), frames stay in the ring: taken once it returns.
   private collectRx(q: NetQueue): void {
+    const h = this.handler;
+    if (h !== null && h.running) { q.rxDeferred = true; return; }
     let reposted = false;
     for (;;) {
       const prod = q.rx.responseProducer();
@@ -503,30 +606,25 @@ export class Netfront {
   }
 
   // Runs on every event on one of a queue's channels: `what` says which
-  // ring(s) it is for (EV_TX, EV_RX or both without split channels).
+  // ring(s) it is for (EV_TX, EV_RX or both without split channels). Then
+  // takes the frames other queues left in their rings while the handler ran.
   pollQueue(q: NetQueue, what: i32): void {
-    if (this.broken !== null || !this.connected) return;
+    if (!this.connected) return;
     if (what & EV_TX) this.collectTx(q);
-    if ((what & EV_RX) && this.broken === null) this.collectRx(q);
+    if ((what & EV_RX) && this.connected) this.collectRx(q);
+    const h = this.handler;
+    if (h !== null && h.running) return;
+    for (let i = 0; i < this.queues.length && this.connected; i++) {
+      const other = this.queues[i];
+      if (!other.rxDeferred) continue;
+      other.rxDeferred = false;
+      this.collectRx(other);
+    }
   }
 
   // Every queue, both rings.
   poll(): void {
     for (let i = 0; i < this.queues.length; i++) this.pollQueue(this.queues[i], EV_TX | EV_RX);
-  }
-
-  // Closing handshake (Closing, then Closed once the backend follows) and
-  // release of the grants the backend no longer uses. Also what a broken
-  // device gets, once (see fail()).
-  close(): void {
-    if (!this.granted) return;
-    this.granted = false;
-    this.connected = false;
-    const dir = this.info.frontendPath;
-    xenbus.switchState(dir, XB.XenbusStateClosing);
-    xenbus.waitForState(this.info.backendPath, xenbus.stateBit(XB.XenbusStateClosing) | xenbus.stateBit(XB.XenbusStateClosed), 5_000_000_000);
-    xenbus.switchState(dir, XB.XenbusStateClosed);
-    for (let i = 0; i < this.queues.length; i++) this.queues[i].release();
   }
 }
 
@@ -548,20 +646,31 @@ export function parseMac(text: string, out: StaticArray<u8>): bool {
   return true;
 }
 
-// Finds the vifs the toolstack gave us and connects each.
-export function connectAll(): Array<Netfront> {
+class VifSet extends DeviceSet {
+  news: DeviceNews<Netfront> = new DeviceNews<Netfront>();
+  constructor() { super("vif"); }
+  protected create(info: xenbus.DeviceInfo): Frontend { return new Netfront(info); }
+}
+
+const vifs = new VifSet();
+
+// Connects every vif the toolstack gave us (device/vif/<id>) and keeps
+// following them: a vif whose backend goes away is torn down and
+// reconnected when the backend returns; vifs attached later (`xl
+// network-attach`) are connected too. `handler` (optional) hears of every
+// connect and disconnect, from the loop. Returns every vif known now,
+// connected or not (`broken` says why one is unusable).
+export function connectVifs(handler: VifHandler | null = null): Array<Netfront> {
+  if (handler !== null) vifs.news.listen(handler);
+  vifs.scan();
+  vifs.watch();
+  vifs.news.deliverNow();
   const out = new Array<Netfront>();
-  const ids = xenbus.listDevices("vif");
-  for (let i = 0; i < ids.length; i++) {
-    const info = xenbus.deviceInfo("vif", ids[i]);
-    if (info === null) { log("netfront: " + xenbus.lastError); continue; }
-    const dev = new Netfront(info);
-    const err = dev.connect();
-    if (err === null) {
-      log("netfront " + ids[i] + ": connected, mac " + dev.macString() + (dev.ip.length ? ", ip " + dev.ip : ""));
-      log("netfront " + ids[i] + ": " + dev.features());
-    }
-    out.push(dev);
-  }
+  for (let i = 0; i < vifs.devices.length; i++) out.push(<Netfront>vifs.devices[i]);
   return out;
+}
+
+// The same as connectVifs() without a handler (the name older apps use).
+export function connectAll(): Array<Netfront> {
+  return connectVifs(null);
 }

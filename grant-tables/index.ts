@@ -7,7 +7,9 @@
 // write: { frame, domid } first, then flags (the flags make it valid).
 // Ending access is a compare-and-exchange on flags that fails while Xen
 // reports the page mapped or being copied (GTF_reading / GTF_writing), so a
-// page is never reused while the backend can still touch it.
+// page is never reused while the backend can still touch it. A reference
+// can also be paused (access taken back, the reference kept) and resumed,
+// for buffers the backend may write only while they are posted to it.
 import { hypercall, cmpxchg16, fence } from "../runtime/host";
 import * as G from "../runtime/abi/grant_table";
 import { DOMID_SELF } from "../runtime/abi/event_channel";
@@ -24,6 +26,7 @@ const WANT_FRAMES: u32 = 4;
 let table: usize = 0;
 let nrEntries: u32 = 0;
 let freeRefs = new Array<u32>();
+let paused = new StaticArray<bool>(0);   // per reference: access taken back by pauseAccess
 let inUse: i32 = 0;
 let setupError: string | null = null;
 
@@ -59,6 +62,7 @@ export function grantTableInit(): string | null {
   }
   table = base;
   nrEntries = frames * <u32>G.GRANT_ENTRIES_PER_PAGE;
+  paused = new StaticArray<bool>(<i32>nrEntries);
   for (let ref = nrEntries - 1; ref >= <u32>G.GNTTAB_NR_RESERVED_ENTRIES; ref--) freeRefs.push(ref);
   return null;
 }
@@ -91,20 +95,53 @@ export function grantPage(domid: u16, address: usize, readonly: bool): i32 {
   return grantAccess(domid, pageMfn(address), readonly);
 }
 
-// Revokes a grant. Returns false, changing nothing, while the other domain
-// still has the page mapped or is copying (try again later).
-export function endAccess(ref: u32): bool {
-  if (table == 0 || ref >= nrEntries || ref < <u32>G.GNTTAB_NR_RESERVED_ENTRIES) return false;
+// Clears a live entry's flags unless Xen reports it mapped or being copied.
+function takeBack(ref: u32): bool {
   const flags = entry(ref) + G.GRANT_ENTRY_V1_FLAGS;
-  for (;;) {
-    const old = <u32>load<u16>(flags);
-    if ((old & <u32>G.GTF_type_mask) == <u32>G.GTF_invalid) return false; // not granted
-    if (old & <u32>(G.GTF_reading | G.GTF_writing)) return false;
-    if (cmpxchg16(flags, old, 0) == old) break;
+  let old = <u32>load<u16>(flags);
+  // Granted (not GTF_invalid), and neither mapped nor being copied.
+  while ((old & <u32>G.GTF_type_mask) != <u32>G.GTF_invalid && (old & <u32>(G.GTF_reading | G.GTF_writing)) == 0) {
+    if (cmpxchg16(flags, old, 0) == old) return true;
+    old = <u32>load<u16>(flags);
+  }
+  return false;
+}
+
+function valid(ref: u32): bool {
+  return table != 0 && ref < nrEntries && ref >= <u32>G.GNTTAB_NR_RESERVED_ENTRIES;
+}
+
+// Revokes a grant (a paused one too). Returns false, changing nothing,
+// while the other domain still has the page mapped or is copying (try
+// again later).
+export function endAccess(ref: u32): bool {
+  if (!valid(ref)) return false;
+  if (unchecked(paused[ref])) {
+    unchecked(paused[ref] = false);
+  } else if (!takeBack(ref)) {
+    return false;
   }
   freeRefs.push(ref);
   inUse--;
   return true;
+}
+
+// Takes access back but keeps the reference (and its page, domain and
+// mode) for resumeAccess. Returns false, changing nothing, while the other
+// domain has the page mapped or is copying into it. Used for RX buffers:
+// once the backend has answered one, it must not write it any more.
+export function pauseAccess(ref: u32): bool {
+  if (!valid(ref) || unchecked(paused[ref]) || !takeBack(ref)) return false;
+  unchecked(paused[ref] = true);
+  return true;
+}
+
+// Gives access again through a reference that pauseAccess took back.
+export function resumeAccess(ref: u32, readonly: bool): void {
+  if (!valid(ref) || !unchecked(paused[ref])) return;
+  unchecked(paused[ref] = false);
+  fence(); // the page's new owner sees our writes before the entry is valid again
+  store<u16>(entry(ref) + G.GRANT_ENTRY_V1_FLAGS, <u16>(G.GTF_permit_access | (readonly ? G.GTF_readonly : 0)));
 }
 
 // Grants currently given out (for leak checks).

@@ -53,6 +53,9 @@ export interface BlkbackOptions {
   persistent?: boolean;               // feature-persistent
   badSectors?: { first: number; count: number };  // reads and writes touching these fail (BLKIF_RSP_ERROR)
   latencyNs?: number;                 // per request (default 20 µs), plus up to as much again of jitter
+  // Requests touching these sectors take `latencyNs` instead (a slow
+  // whole-disk discard, a flush on slow storage...).
+  slow?: { first: number; count: number; latencyNs: number; flush?: boolean };
   seed?: number;                      // jitter
   hostile?: { seed: number; rate?: number; kinds?: HostileKind[] };
   // Extra or replacement backend keys (written at probe time), e.g. a hostile `sectors`.
@@ -196,7 +199,41 @@ export class SimBlkback {
         this.disconnect();
         this.switchState(XB.XenbusStateClosed);
         return;
+      case XB.XenbusStateInitialising:
+        // A frontend starting again after Closed: "prepare for reconnect".
+        if (this.backendState() === XB.XenbusStateClosed) this.switchState(XB.XenbusStateInitWait);
+        return;
     }
+  }
+
+  // `xl block-detach` (libxl__initiate_device_generic_remove): online=0 and
+  // state=Closing in the backend; once the backend is Closed (it follows
+  // the frontend), or after libxl's 10 s timeout (forced), the nodes go.
+  detach(done?: (forced: boolean) => void): void {
+    const started = this.guest.clock.now();
+    this.xs.write(`${this.backendPath}/online`, "0");
+    this.switchState(XB.XenbusStateClosing);
+    const poll = () => {
+      const closed = this.backendState() === XB.XenbusStateClosed;
+      if (closed || this.guest.clock.now() - started >= 10_000_000_000n) {
+        this.disconnect();
+        this.xs.unwatch(`${this.frontendPath}/state`, this.watchToken);
+        for (const dir of [this.backendPath, this.frontendPath]) if (this.xs.exists(dir)) this.xs.rm(dir);
+        done?.(!closed);
+      } else {
+        this.dom0.after(1_000_000n, poll);
+      }
+    };
+    this.dom0.after(1_000_000n, poll);
+  }
+
+  // xenbus_dev_fatal from inside blkback: Closing, still online (a
+  // frontend that closes and starts again gets InitWait, and reconnects).
+  fail(message: string): void {
+    this.frontendErrors.push(`backend failure: ${message}`);
+    this.xs.write(`/local/domain/0/error${this.backendPath}/error`, message);
+    this.disconnect();
+    this.switchState(XB.XenbusStateClosing);
   }
 
   private error(what: string): false {
@@ -516,7 +553,10 @@ export class SimBlkback {
     this.jobs.add(job);
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.jobs.size);
     const base = this.opts.latencyNs ?? 20_000;
-    job.timer = this.dom0.after(Math.round(base + base * this.jitter()), () => {
+    const slow = this.opts.slow;
+    const isSlow = slow && ((slow.flush && (job.op === B.BLKIF_OP_FLUSH_DISKCACHE || job.op === B.BLKIF_OP_WRITE_BARRIER)) || (job.count > 0 && job.first < slow.first + slow.count && slow.first < job.first + job.count));
+    const latency = isSlow ? slow.latencyNs : Math.round(base + base * this.jitter());
+    job.timer = this.dom0.after(latency, () => {
       if (!this.jobs.delete(job) || !this.connected) return;
       job.status = job.status === 0 ? job.run() : job.status;
       this.respond(job);

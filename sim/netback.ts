@@ -68,11 +68,10 @@ export interface VifFeatures {
 //   bad-size          RX: a size larger than a page.                            violation
 //   bad-status        TX: NETIF_RSP_ERROR, _DROPPED or another negative
 //                     status (netfront counts a TX error, frees the buffer);
-//                     RX: a status <= 0 or (without feature-sg) the
-//                     more_data / extra_info flags we never negotiated
-//                     (netfront drops that frame).                              legitimate
-//   chain-open        RX, with feature-sg only: more_data on a frame's last
-//                     slot, so its chain runs past the published responses.    violation
+//                     RX: a status <= 0 (netfront drops that frame).           legitimate
+//   chain-open        RX: more_data (or, without feature-sg, extra_info) on
+//                     a frame's last slot, so its chain runs past the
+//                     published responses (a frame is published whole).      violation
 //   event-storm       10-100 spurious notifications, 20 us apart.               legitimate
 //   xenstore-garbage  once per vif: a garbage frontend mac or backend
 //                     feature-rx-copy (netfront refuses the device), a garbage
@@ -115,6 +114,19 @@ export interface VifOptions {
   hostile?: HostileOptions;
   deliver?: (frame: Uint8Array) => void;
   rx?: InjectOptions;  // defaults for every inject()
+  // Timing, as Linux netback has it: it follows the frontend's state from a
+  // workqueue, some time after the watch fires (reactionDelayNs, default 0:
+  // at once), and a hotplug script runs before it probes (probeDelayNs,
+  // default 0: the features and InitWait are there when the device appears).
+  reactionDelayNs?: number;
+  probeDelayNs?: number;
+  // A backend that keeps writing into RX buffers after answering them: each
+  // frame's buffers get garbage copied into them at dom0's next turn
+  // (counted in stats.scribbles / scribblesRefused).
+  rxScribble?: boolean;
+  // A backend that maps one of the guest's RX buffers at connect and lets
+  // go of it only this long after disconnecting (-1: never).
+  lateUnmapNs?: number;
 }
 
 // One injected fault. `violation`: the frontend must notice and stop using
@@ -133,6 +145,8 @@ export interface VifStats {
   rxErrors: number;       // RX copies that failed (bad grant), answered NETIF_RSP_ERROR
   guestEvents: number;    // notifications from the guest
   notifications: number;  // notifications to the guest (after the hold-off check)
+  scribbles: number;      // rxScribble: late copies into an answered RX buffer that went through
+  scribblesRefused: number; // and that the grant table refused (the guest had revoked the grant)
 }
 
 // What the frontend told us in its handshake.
@@ -212,8 +226,8 @@ class Hostility {
   }
 
   // The fault for the next response in `dir`, if the dice say so.
-  ringFault(dir: "tx" | "rx", sg = false): HostileKind | null {
-    const usable = RING_KINDS[dir].filter((k) => this.kinds.has(k) && (sg || k !== "chain-open"));
+  ringFault(dir: "tx" | "rx"): HostileKind | null {
+    const usable = RING_KINDS[dir].filter((k) => this.kinds.has(k));
     if (usable.length === 0 || this.rng.next() >= this.opts.rate) return null;
     return this.rng.pick(usable);
   }
@@ -322,7 +336,7 @@ export class Vif {
   readonly mtu: number;
   readonly frontendPath: string;
   readonly backendPath: string;
-  readonly stats: VifStats = { txFrames: 0, txErrors: 0, rxFrames: 0, rxDropped: 0, rxErrors: 0, guestEvents: 0, notifications: 0 };
+  readonly stats: VifStats = { txFrames: 0, txErrors: 0, rxFrames: 0, rxDropped: 0, rxErrors: 0, guestEvents: 0, notifications: 0, scribbles: 0, scribblesRefused: 0 };
   readonly faults: Fault[] = [];
   deliver: ((frame: Uint8Array) => void) | null;
   rxDefaults: InjectOptions;
@@ -334,6 +348,12 @@ export class Vif {
   private readonly hostile: Hostility | null;
   private readonly xenstoreFault: XenstoreTarget | null;
   private readonly watchToken: string;
+  private readonly reactionDelayNs: number;
+  readonly probeDelayNs: number;
+  private readonly rxScribble: boolean;
+  private readonly lateUnmapNs: number | null;
+  private heldBuffer: GrantMapping | null = null;
+  private watching = false;
 
   constructor(private readonly guest: SimGuest, opts: VifOptions) {
     this.devid = opts.devid ?? 0;
@@ -348,6 +368,10 @@ export class Vif {
     this.watchToken = `netback-${GUEST_DOMID}-${this.devid}`;
     this.hostile = opts.hostile ? new Hostility(opts.hostile) : null;
     this.xenstoreFault = this.hostile?.xenstoreFault() ?? null;
+    this.reactionDelayNs = opts.reactionDelayNs ?? 0;
+    this.probeDelayNs = opts.probeDelayNs ?? 0;
+    this.rxScribble = opts.rxScribble ?? false;
+    this.lateUnmapNs = opts.lateUnmapNs ?? null;
   }
 
   private get dom0(): Dom0 {
@@ -404,19 +428,48 @@ export class Vif {
     if (this.features.maxQueues !== null) keys["multi-queue-max-queues"] = String(this.features.maxQueues);
     this.writeAll(be, keys);
     this.setState(XB.XenbusStateInitWait);
-    this.xs.watch(`${this.frontendPath}/state`, this.watchToken, () => this.frontendChanged());
+    this.watching = true;
+    this.xs.watch(`${this.frontendPath}/state`, this.watchToken, () => {
+      if (this.reactionDelayNs > 0) this.dom0.after(this.reactionDelayNs, () => this.frontendChanged());
+      else this.frontendChanged();
+    });
   }
 
   // What the toolstack does when the device is removed (or its domain is
   // gone): netback disconnects and the nodes are deleted.
   destroy(): void {
     this.disconnect();
-    try {
-      this.xs.unwatch(`${this.frontendPath}/state`, this.watchToken);
-    } catch (e) {
-      if (!(e instanceof XenStoreError)) throw e;
-    }
+    if (this.watching) this.xs.unwatch(`${this.frontendPath}/state`, this.watchToken);
+    this.watching = false;
     for (const dir of [this.backendPath, this.frontendPath]) if (this.xs.exists(dir)) this.xs.rm(dir);
+  }
+
+  // `xl network-detach` (libxl__initiate_device_generic_remove): online=0
+  // and state=Closing in the backend; the frontend is to close, netback
+  // follows its Closed; once the backend is Closed, or after libxl's 10 s
+  // timeout (then forced), the nodes are removed. `done` gets whether it
+  // had to be forced.
+  detach(done?: (forced: boolean) => void): void {
+    const started = this.guest.clock.now();
+    this.xs.write(`${this.backendPath}/online`, "0");
+    this.setState(XB.XenbusStateClosing);
+    const poll = () => {
+      const closed = this.state === XB.XenbusStateClosed;
+      if (closed || this.guest.clock.now() - started >= 10_000_000_000n) {
+        this.destroy();
+        done?.(!closed);
+      } else {
+        this.dom0.after(1_000_000n, poll);
+      }
+    };
+    this.dom0.after(1_000_000n, poll);
+  }
+
+  // xenbus_dev_fatal from inside netback (e.g. a ring error): the error
+  // node and Closing, with the device still online, so a frontend that
+  // closes and starts again (Initialising) gets InitWait and reconnects.
+  fail(message: string): void {
+    this.fatal(message);
   }
 
   private setState(state: number): void {
@@ -479,6 +532,7 @@ export class Vif {
       if (err) return this.fatal(err);
     }
     this.frontend = info;
+    if (this.lateUnmapNs !== null) this.holdRxBuffer();
     if (this.xenstoreFault === "state-stuck" || this.xenstoreFault === "state-transient") return this.garbleState();
     this.setState(XB.XenbusStateConnected);
   }
@@ -534,8 +588,18 @@ export class Vif {
     return one === null ? null : [one, one];
   }
 
+  // lateUnmapNs: maps the buffer of queue 0's first posted RX request.
+  private holdRxBuffer(): void {
+    const q = this.queues[0];
+    const gref = this.guest.view().getUint32(q.rx.slot(q.rx.reqCons) + N.NETIF_RX_REQ_GREF, true);
+    this.heldBuffer = this.dom0.mapGrant(GUEST_DOMID, gref);
+  }
+
   // Unmaps both rings of every queue and closes the channels.
   private disconnect(): void {
+    const held = this.heldBuffer;
+    this.heldBuffer = null;
+    if (held && this.lateUnmapNs !== null && this.lateUnmapNs >= 0) this.dom0.after(this.lateUnmapNs, () => held.unmap());
     const queues = this.queues;
     this.queues = [];
     for (const q of queues) {
@@ -724,6 +788,21 @@ export class Vif {
     return this.rxFrame(q, frame.length, chunks, extras, o);
   }
 
+  // Writes RX responses exactly as given, one slot each (data copied to
+  // offset 0 of the slot's buffer, flags as given), published together on
+  // queue 0: for backends that break the rules (e.g. more_data without
+  // feature-sg). Returns false if the guest posted too few buffers.
+  injectSlots(slots: { data: Uint8Array; flags: number }[]): boolean {
+    const q = this.queues[0];
+    if (!q || q.rx.unconsumed() < slots.length) return false;
+    for (const s of slots) {
+      const req = this.nextRxRequest(q);
+      this.writeRxResponse(q, { id: req.id, offset: 0, flags: s.flags, status: this.copyChunk(req.gref, s.data) });
+    }
+    this.push(q.rx, q.rxPort);
+    return true;
+  }
+
   // netback's queue for a frame: a hash of the IPv4 addresses and the
   // UDP/TCP ports (whatever is there), 0 for anything else.
   private queueFor(frame: Uint8Array): number {
@@ -769,13 +848,14 @@ export class Vif {
     const v = this.guest.view();
     const sg = this.frontend?.sg ?? false;
     const first = this.nextRxRequest(q);
+    const grefs = [first.gref];
     const more = (chunks.length > 1 ? N.NETRXF_more_data : 0) | (extras > 0 ? N.NETRXF_extra_info : 0);
     const rsp = { id: first.id, offset: 0, flags: (o.flags ?? 0) | more, status: this.copyChunk(first.gref, chunks[0]) };
     const copyFailed = rsp.status < 0;
     let failures = copyFailed ? 1 : 0;
-    const fault = this.hostile?.ringFault("rx", sg) ?? null;
+    const fault = this.hostile?.ringFault("rx") ?? null;
     if (fault && fault !== "chain-open") this.rxFault(q, fault, rsp);
-    if (fault === "chain-open" && chunks.length === 1) this.openChain(q, rsp);
+    if (fault === "chain-open" && chunks.length === 1 && extras === 0) this.openChain(q, rsp, sg);
     this.writeRxResponse(q, rsp);
     q.lastRxId = rsp.id;
     if (!q.rx.poisoned) {
@@ -789,14 +869,16 @@ export class Vif {
       }
       for (let c = 1; c < chunks.length; c++) {
         const req = this.nextRxRequest(q);
+        grefs.push(req.gref);
         const part = { id: req.id, offset: 0, flags: c + 1 < chunks.length ? N.NETRXF_more_data : 0, status: this.copyChunk(req.gref, chunks[c]) };
         if (part.status < 0) failures++;
-        if (fault === "chain-open" && c + 1 === chunks.length) this.openChain(q, part);
+        if (fault === "chain-open" && c + 1 === chunks.length) this.openChain(q, part, true);
         this.writeRxResponse(q, part);
         q.lastRxId = req.id;
       }
     }
     this.push(q.rx, q.rxPort);
+    if (this.rxScribble) this.scribbleLater(grefs);
     const ok = failures === 0 && rsp.status === chunks[0].length && rsp.flags === ((o.flags ?? 0) | more) && !q.rx.poisoned && length <= this.guestRxMax();
     if (ok) {
       this.stats.rxFrames++;
@@ -806,15 +888,33 @@ export class Vif {
     return ok;
   }
 
+  // rxScribble: garbage into buffers already answered, at dom0's next turn
+  // (while the guest may still be reading the frame).
+  private scribbleLater(grefs: number[]): void {
+    this.dom0.after(0, () => {
+      for (const gref of grefs) {
+        try {
+          this.dom0.copyToGrant(GUEST_DOMID, gref, 0, new Uint8Array(64).fill(0xee));
+          this.stats.scribbles++;
+        } catch (e) {
+          if (!(e instanceof GrantError)) throw e;
+          this.stats.scribblesRefused++;
+        }
+      }
+    });
+  }
+
   // The longest frame netfront reassembles (drivers/netfront.ts rxMax).
   private guestRxMax(): number {
     return this.frontend?.sg ? Math.max(ETH_HLEN + this.mtu, PAGE_SIZE) : PAGE_SIZE;
   }
 
-  // chain-open: the frame's last slot says more follows, and nothing does.
-  private openChain(q: Queue, rsp: { flags: number }): void {
-    rsp.flags |= N.NETRXF_more_data;
-    this.violate(q.rx, "chain-open", "RX more_data on the last slot of a frame");
+  // chain-open: the frame's last slot says more follows, and nothing does
+  // (without feature-sg, the extra_info flag on a lone slot says the same).
+  private openChain(q: Queue, rsp: { flags: number }, dataOnly: boolean): void {
+    const extra = !dataOnly && this.hostile!.rng.next() < 0.5;
+    rsp.flags |= extra ? N.NETRXF_extra_info : N.NETRXF_more_data;
+    this.violate(q.rx, "chain-open", `RX ${extra ? "extra_info" : "more_data"} on the last slot of a frame`);
   }
 
   // ---- hostile faults
@@ -889,9 +989,8 @@ export class Vif {
         rsp.status = rng.int(PAGE_SIZE + 1, 0x7fff);
         return this.violate(q.rx, kind, `RX size ${rsp.status}`);
       case "bad-status":
-        if (this.frontend?.sg || rng.next() < 0.5) rsp.status = rng.pick([N.NETIF_RSP_ERROR, N.NETIF_RSP_DROPPED, 0, rng.int(-32768, -3)]);
-        else rsp.flags = rng.pick([N.NETRXF_more_data, N.NETRXF_extra_info, N.NETRXF_more_data | N.NETRXF_extra_info]);
-        return this.record(kind, `RX status ${rsp.status}, flags ${rsp.flags} for id ${posted}`, false);
+        rsp.status = rng.pick([N.NETIF_RSP_ERROR, N.NETIF_RSP_DROPPED, 0, rng.int(-32768, -3)]);
+        return this.record(kind, `RX status ${rsp.status} for id ${posted}`, false);
       case "event-storm":
         return this.storm(q.rxPort);
       default:
@@ -953,6 +1052,7 @@ export class Vif {
 export function addVif(guest: SimGuest, opts: VifOptions = {}): Vif {
   const vif = new Vif(guest, opts);
   vif.create();
-  vif.probe();
+  if (vif.probeDelayNs > 0) guest.dom0.after(vif.probeDelayNs, () => vif.probe());
+  else vif.probe();
   return vif;
 }

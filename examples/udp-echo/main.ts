@@ -1,7 +1,10 @@
 // examples/udp-echo: answers ping and echoes UDP datagrams on port 7 on
 // every vif, with the address xl's `ip=` gave the vif (or 10.0.0.2 + n).
+// Vifs attached while it runs (`xl network-attach`) get a stack too, and a
+// vif whose backend goes away and comes back (`xl network-detach` then
+// `network-attach`, a netback restart) keeps its stack.
 import { log, onShutdownRequest, ShutdownHandler } from "tsxen";
-import { connectAll, Netfront } from "tsxen/drivers/netfront";
+import { connectVifs, Netfront, VifHandler } from "tsxen/drivers/netfront";
 import { NetStack, UdpHandler } from "tsxen/drivers/net/stack";
 import { ipString } from "tsxen/drivers/net/bytes";
 
@@ -13,12 +16,31 @@ class Echo extends UdpHandler {
   }
 }
 
+const echo = new Echo();
 const stacks = new Array<NetStack>();
+
+// One stack per vif, made the first time it connects.
+class Vifs extends VifHandler {
+  onConnect(dev: Netfront): void {
+    for (let i = 0; i < stacks.length; i++) {
+      if (stacks[i].dev === dev) {
+        log("udp-echo: vif " + dev.info.id + " connected again");
+        return;
+      }
+    }
+    const stack = new NetStack(dev, dev.ip.length ? 0 : 0x0a000002 + <u32>stacks.length);
+    stack.bind(ECHO_PORT, echo);
+    stacks.push(stack);
+    log("udp-echo: vif " + dev.info.id + " " + dev.macString() + " " + ipString(stack.ip) + " echoing on UDP port " + ECHO_PORT.toString());
+  }
+  onDisconnect(dev: Netfront, why: string): void {
+    log("udp-echo: vif " + dev.info.id + " disconnected: " + why);
+  }
+}
 
 // Reports what each interface saw when xl shuts the guest down.
 class Report extends ShutdownHandler {
   onShutdown(reason: u32): void {
-
     for (let i = 0; i < stacks.length; i++) {
       const n = stacks[i].dev.stats, st = stacks[i].stats;
       log("udp-echo: vif " + stacks[i].dev.info.id + ": rx " + n.rxFrames.toString() + " frames (" + n.rxDropped.toString() + " dropped), tx " +
@@ -36,17 +58,8 @@ class Report extends ShutdownHandler {
 
 export function main(): void {
   onShutdownRequest(new Report());
-  const devices = connectAll();
-  if (devices.length == 0) log("udp-echo: no usable vif");
-  const echo = new Echo();
-  for (let i = 0; i < devices.length; i++) {
-    const dev: Netfront = devices[i];
-    if (dev.broken !== null) continue;
-    const stack = new NetStack(dev, dev.ip.length ? 0 : 0x0a000002 + <u32>i);
-    stack.bind(ECHO_PORT, echo);
-    stacks.push(stack);
-    log("udp-echo: vif " + dev.info.id + " " + dev.macString() + " " + ipString(stack.ip) + " echoing on UDP port " + ECHO_PORT.toString());
-  }
+  const devices = connectVifs(new Vifs());
+  if (devices.length == 0) log("udp-echo: no vif yet (waiting for one to be attached)");
   log("udp-echo: ready");
-  // main returns; the event loop keeps running while the vifs are connected.
+  // main returns; the event loop keeps running while vifs are connected.
 }

@@ -7,6 +7,8 @@
 //   sector4k    sector-size 4096: unaligned requests refused, aligned work
 //   ioerror     the backend fails some sectors: those requests fail, the
 //               disk stays usable
+//   slow        the backend takes 45 s for the whole-disk discard: it
+//               completes, and the disk stays usable
 // Every check prints "blk-edge: ok <what>" or "blk-edge: FAIL <what>".
 import { log, startInfo, grantsInUse, exit } from "tsxen";
 import { Blkfront, connectAll, closeAll } from "tsxen/drivers/blkfront";
@@ -63,6 +65,12 @@ function ioError(dev: Blkfront, buf: usize): void {
   check(dev.stats.errors == 2, "two requests counted as errors (" + dev.stats.errors.toString() + ")");
 }
 
+function slow(dev: Blkfront, buf: usize): void {
+  check(dev.discardSync(0, dev.sectors) === null, "the whole-disk discard completed");
+  check(dev.broken === null, "the disk is not broken");
+  check(dev.writeSync(8, 8, buf) === null && dev.readSync(8, 8, buf) === null, "reads and writes after the slow requests");
+}
+
 export function main(): void {
   const disks = connectAll();
   const buf = heap.alloc(64 * 512);
@@ -73,6 +81,7 @@ export function main(): void {
   else if (which == "eopnotsupp") eopnotsupp(disks[0], buf);
   else if (which == "sector4k") sector4k(disks[0], buf);
   else if (which == "ioerror") ioError(disks[0], buf);
+  else if (which == "slow") slow(disks[0], buf);
   else check(false, "unknown case " + which);
   closeAll(disks);
   log("blk-edge: grants in use " + grantsInUse().toString());
