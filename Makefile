@@ -6,7 +6,7 @@ IMAGES   := $(patsubst examples/%/main.ts,build/%.xen,$(EXAMPLES))
 # Anything that goes into an image.
 IMAGE_DEPS := $(shell find runtime boot tools -type f -not -path "tools/rig/*") package-lock.json
 
-.PHONY: all setup build demo test test-unit test-xen typecheck clean
+.PHONY: all setup build demo test test-unit test-xen typecheck clean fuzz
 all: build
 
 setup:
@@ -30,6 +30,12 @@ test-unit: setup
 
 test-xen: setup
 	@$(RUN_TESTS) $(wildcard tests/xen/*.test.ts)
+
+# The long seeded fuzz campaigns against the sim (make test runs a short one):
+# about a million cases; prints cases/s and how to replay any failure.
+# FUZZ_SCALE multiplies the case counts; FUZZ_SEED picks the seed.
+fuzz: setup
+	node --import ./tools/ts-register.mjs tests/fuzz/run.ts $${FUZZ_SEED:+--seed $$FUZZ_SEED}
 
 typecheck: setup
 	node_modules/.bin/tsc -p tsconfig.json

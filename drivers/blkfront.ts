@@ -51,7 +51,7 @@ import { allocPages, PAGE_SIZE } from "../runtime/pages";
 import { EventHandler, allocUnbound, register, unregister, notify, close as closePort } from "../runtime/events";
 import { Condition, Task, defer, waitFor } from "../runtime/loop";
 import { Handler } from "../runtime/handler";
-import { Timer, TimerHandler, setTimer, cancelTimer } from "../runtime/timers";
+import { Timer, TimerHandler, armTimer, cancelTimer } from "../runtime/timers";
 import { monotonicNs } from "../runtime/time";
 import { grantPage, endAccess } from "../grant-tables/index";
 import { Closable, registerClosable } from "../runtime/lifecycle";
@@ -194,10 +194,12 @@ class Deliver extends Task {
 // options.slowNs (once each). While the backend is away: fails the held
 // requests once options.reconnectTimeoutNs has passed.
 class Watchdog extends TimerHandler {
-  timer: Timer | null = null;
-  constructor(public dev: Blkfront) { super(); }
+  timer!: Timer;  // made in the constructor (it needs `this`)
+  constructor(public dev: Blkfront) {
+    super();
+    this.timer = new Timer(this);
+  }
   onTimer(t: Timer): void {
-    this.timer = null;
     this.dev.checkProgress();
   }
 }
@@ -235,6 +237,7 @@ export class Blkfront extends Frontend {
   port: u32 = 0;
   hasPort: bool = false;
   ring: FrontRing | null = null;
+  ringMemory: usize = 0;
   ringRefs: Array<i32> = new Array<i32>();
   pool: usize = 0;
   poolPages: i32 = 0;
@@ -330,8 +333,11 @@ export class Blkfront extends Frontend {
     if (order > opts.maxRingPageOrder) order = opts.maxRingPageOrder;
     if (order > MAX_RING_ORDER) order = MAX_RING_ORDER;
     const ringPages = 1 << order;
+    // Memory for the largest ring our options allow, made once and used
+    // again by every connection (reconnecting allocates nothing).
+    if (this.ringMemory == 0) this.ringMemory = allocPages(1 << <i32>min(opts.maxRingPageOrder, MAX_RING_ORDER));
     if (this.ring === null || this.ringOrder != order) {
-      this.ring = new FrontRing(allocPages(ringPages), <u32>B.BLKIF_RING_SIZE << order, B.BLKIF_REQUEST_SIZE);
+      this.ring = new FrontRing(this.ringMemory, <u32>B.BLKIF_RING_SIZE << order, B.BLKIF_REQUEST_SIZE);
     }
     this.ringOrder = order;
     this.ringSize = <u32>B.BLKIF_RING_SIZE << order;
@@ -410,7 +416,7 @@ export class Blkfront extends Frontend {
     this.active = new Array<BlkRequest>();
     for (let i = held.length - 1; i >= 0; i--) {
       const req = held[i];
-      if (this.queue.indexOf(req) >= 0) this.queue.splice(this.queue.indexOf(req), 1); // partly sent: still queued
+      removeFrom(this.queue, req); // partly sent: still queued
       req.issued = 0;
       req.outstanding = 0;
       req.started = false;
@@ -455,19 +461,27 @@ export class Blkfront extends Frontend {
   }
 
   // The bounce pool, the indirect pages and the per-request bookkeeping.
+  // Sizes for the largest connection our options allow, so that the
+  // memory is made once and used again by every later connection.
+  private maxSegments(): i32 {
+    const segs = min(this.options.maxIndirectSegments, MAX_INDIRECT_SEGMENTS);
+    return segs > <u32>B.BLKIF_MAX_SEGMENTS_PER_REQUEST ? <i32>segs : B.BLKIF_MAX_SEGMENTS_PER_REQUEST;
+  }
+
   private setUpPool(): string | null {
     const dom = this.info.backendId;
     const segs = <i32>this.segmentsPerRequest;
     let n = this.options.poolPages;
     if (n < segs) n = segs; // one request of the largest size must fit
-    if (this.pool == 0 || this.poolPages != n) {
-      this.poolPages = n;
-      this.pool = allocPages(n);
-      this.poolGrants = new StaticArray<i32>(n);
-      this.freePages = new StaticArray<i32>(n);
+    if (this.pool == 0) {
+      const most = max(this.options.poolPages, this.maxSegments());
+      this.pool = allocPages(most);
+      this.poolGrants = new StaticArray<i32>(most);
+      this.freePages = new StaticArray<i32>(most);
+      for (let i = 0; i < most; i++) this.poolGrants[i] = -1; // -1: not granted (nothing to end)
     }
+    this.poolPages = n;
     this.nrFreePages = 0;
-    for (let i = 0; i < n; i++) this.poolGrants[i] = -1; // -1: not granted (nothing to end)
     for (let i = 0; i < n; i++) {
       const ref = grantPage(dom, this.pool + <usize>i * PAGE_SIZE, false);
       this.poolGrants[i] = ref;
@@ -475,18 +489,21 @@ export class Blkfront extends Frontend {
       this.freePages[this.nrFreePages++] = n - 1 - i;
     }
     this.nrFreeIndirect = 0;
+    this.nrIndirect = 0;
     if (segs > B.BLKIF_MAX_SEGMENTS_PER_REQUEST) {
       // An indirect request uses more than 11 pool pages, so no more than
       // pool / 12 of them are ever in flight.
       let k = n / (B.BLKIF_MAX_SEGMENTS_PER_REQUEST + 1) + 1;
       if (k > <i32>this.ringSize) k = <i32>this.ringSize;
-      if (this.indirectPages == 0 || this.nrIndirect != k) {
-        this.nrIndirect = k;
-        this.indirectPages = allocPages(k);
-        this.indirectGrants = new StaticArray<i32>(k);
-        this.freeIndirect = new StaticArray<i32>(k);
+      if (this.indirectPages == 0) {
+        const most = max(this.options.poolPages, this.maxSegments()) / (B.BLKIF_MAX_SEGMENTS_PER_REQUEST + 1) + 1;
+        this.indirectPages = allocPages(most);
+        this.indirectGrants = new StaticArray<i32>(most);
+        this.freeIndirect = new StaticArray<i32>(most);
+        for (let i = 0; i < most; i++) this.indirectGrants[i] = -1;
       }
-      for (let i = 0; i < k; i++) this.indirectGrants[i] = -1;
+      if (k > this.indirectGrants.length) k = this.indirectGrants.length;
+      this.nrIndirect = k;
       for (let i = 0; i < k; i++) {
         // Writable: a backend with persistent grants maps every grant writable.
         const ref = grantPage(dom, this.indirectPages + <usize>i * PAGE_SIZE, false);
@@ -496,26 +513,25 @@ export class Blkfront extends Frontend {
       }
     }
     const size = <i32>this.ringSize;
-    if (this.shadowReq.length != size || this.shadowPages.length != size * segs) {
-      this.shadowReq = new Array<BlkRequest | null>(size);
-      this.shadowWireId = new StaticArray<u64>(size);
-      this.shadowOp = new StaticArray<u8>(size);
-      this.shadowAltOp = new StaticArray<u8>(size);
-      this.shadowOffset = new StaticArray<u64>(size);
-      this.shadowBytes = new StaticArray<u32>(size);
-      this.shadowPages = new StaticArray<i32>(size * segs);
-      this.shadowNrPages = new StaticArray<i32>(size);
-      this.shadowIndirect = new StaticArray<i32>(size);
-      this.shadowSince = new StaticArray<u64>(size);
-      this.shadowSlow = new StaticArray<bool>(size);
-      this.freeIds = new StaticArray<i32>(size);
+    if (this.shadowReq.length == 0) {
+      const most = <i32>B.BLKIF_RING_SIZE << <i32>min(this.options.maxRingPageOrder, MAX_RING_ORDER);
+      this.shadowReq = new Array<BlkRequest | null>(most);
+      this.shadowWireId = new StaticArray<u64>(most);
+      this.shadowOp = new StaticArray<u8>(most);
+      this.shadowAltOp = new StaticArray<u8>(most);
+      this.shadowOffset = new StaticArray<u64>(most);
+      this.shadowBytes = new StaticArray<u32>(most);
+      this.shadowPages = new StaticArray<i32>(most * this.maxSegments());
+      this.shadowNrPages = new StaticArray<i32>(most);
+      this.shadowIndirect = new StaticArray<i32>(most);
+      this.shadowSince = new StaticArray<u64>(most);
+      this.shadowSlow = new StaticArray<bool>(most);
+      this.freeIds = new StaticArray<i32>(most);
     }
     this.nrFreeIds = 0;
     this.inFlight = 0;
-    for (let i = 0; i < size; i++) {
-      this.shadowReq[i] = null;
-      this.freeIds[this.nrFreeIds++] = size - 1 - i;
-    }
+    for (let i = 0; i < this.shadowReq.length; i++) this.shadowReq[i] = null;
+    for (let i = 0; i < size; i++) this.freeIds[this.nrFreeIds++] = size - 1 - i;
     return null;
   }
 
@@ -580,8 +596,7 @@ export class Blkfront extends Frontend {
   // Fails a request that is still queued (not on the ring).
   private cancel(req: BlkRequest, why: string): void {
     if (req.started) return;
-    const i = this.queue.indexOf(req);
-    if (i >= 0) this.queue.splice(i, 1);
+    removeFrom(this.queue, req);
     this.finish(req, why);
   }
 
@@ -621,40 +636,39 @@ export class Blkfront extends Frontend {
   }
 
   private armWatchdog(ns: u64): void {
-    const w = this.watchdog!;
-    if (w.timer === null) w.timer = setTimer(ns, w);
+    const t = this.watchdog!.timer;
+    if (!t.active) armTimer(t, ns);
   }
 
   private stopWatchdog(): void {
-    const w = this.watchdog!;
-    const t = w.timer;
-    if (t !== null) { cancelTimer(t); w.timer = null; }
+    cancelTimer(this.watchdog!.timer);
   }
 
   // Why `req` cannot be accepted, or null.
+  // (The words are built only for a refusal: accepting a request allocates nothing.)
   private refusal(req: BlkRequest): string | null {
-    const what = this.name() + ": ";
-    if (this.broken !== null) return what + "disk broken: " + this.broken!;
-    if (this.detached) return what + "detached";
-    if (this.closed) return what + "closed";
+    if (this.broken !== null) return this.name() + ": disk broken: " + this.broken!;
+    if (this.detached) return this.name() + ": detached";
+    if (this.closed) return this.name() + ": closed";
     // A disk that was connected and may be again (its backend went away,
     // or it is reconnecting) takes requests: they wait for it.
-    if (!this.connected && this.connects == 0) return what + "not connected";
+    if (!this.connected && this.connects == 0) return this.name() + ": not connected";
     const op = req.op;
+    if (op != BLK_READ && op != BLK_WRITE && op != BLK_FLUSH && op != BLK_DISCARD) return this.name() + ": unknown operation " + op.toString();
     if (op == BLK_FLUSH) return null;
     if ((op == BLK_WRITE || op == BLK_DISCARD) && this.readOnly) {
-      return what + "read-only disk (mode " + this.mode + "): " + (op == BLK_WRITE ? "write" : "discard") + " refused";
+      return this.name() + ": read-only disk (mode " + this.mode + "): " + (op == BLK_WRITE ? "write" : "discard") + " refused";
     }
-    if (op == BLK_DISCARD && !this.featureDiscard) return what + "the backend does not support discard";
+    if (op == BLK_DISCARD && !this.featureDiscard) return this.name() + ": the backend does not support discard";
     if (req.count > this.sectors || req.sector > this.sectors - req.count) {
-      return what + "sectors " + req.sector.toString() + "+" + req.count.toString() + " out of range (disk has " + this.sectors.toString() + ")";
+      return this.name() + ": sectors " + req.sector.toString() + "+" + req.count.toString() + " out of range (disk has " + this.sectors.toString() + ")";
     }
     const align = <u64>(this.sectorSize / SECTOR_SIZE) - 1;
-    if ((req.sector | req.count) & align) return what + "sectors " + req.sector.toString() + "+" + req.count.toString() + " not aligned to sector-size " + this.sectorSize.toString();
+    if ((req.sector | req.count) & align) return this.name() + ": sectors " + req.sector.toString() + "+" + req.count.toString() + " not aligned to sector-size " + this.sectorSize.toString();
     if (op == BLK_READ || op == BLK_WRITE) {
       const end = <u64>memory.size() << 16;
       const bytes = req.count * SECTOR_SIZE;
-      if (<u64>req.buffer > end || bytes > end - <u64>req.buffer) return what + "buffer outside memory";
+      if (<u64>req.buffer > end || bytes > end - <u64>req.buffer) return this.name() + ": buffer outside memory";
     }
     return null;
   }
@@ -667,6 +681,7 @@ export class Blkfront extends Frontend {
     req.outstanding = 0;
     req.started = false;
     req.pending = true;
+    if (req.op == BLK_FLUSH) { req.sector = 0; req.count = 0; } // a flush covers everything before it
     const why = this.refusal(req);
     if (why !== null) {
       this.finish(req, why);
@@ -944,8 +959,7 @@ export class Blkfront extends Frontend {
       }
     }
     if (req.outstanding == 0 && req.issued == req.count) {
-      const i = this.active.indexOf(req);
-      if (i >= 0) this.active.splice(i, 1);
+      removeFrom(this.active, req);
       this.finish(req, null);
     }
     return true;
@@ -979,6 +993,15 @@ export class Blkfront extends Frontend {
 class Drained extends Condition {
   constructor(public dev: Blkfront) { super(); }
   done(): bool { return this.dev.inFlight == 0 && this.dev.queue.length == 0 || this.dev.broken !== null; }
+}
+
+// Removes `req` from `list`, keeping the order (Array#splice would allocate
+// the array of what it removed: this is on every request's path).
+function removeFrom(list: Array<BlkRequest>, req: BlkRequest): void {
+  const i = list.indexOf(req);
+  if (i < 0) return;
+  for (let j = i + 1; j < list.length; j++) unchecked(list[j - 1] = list[j]);
+  list.length = list.length - 1;
 }
 
 function clamp(v: i64, lo: i64, hi: i64): i64 {

@@ -348,9 +348,16 @@ function stateName(state: i32): string {
   return "in state " + state.toString();
 }
 
+// Reacts to devices appearing or going (device/<type>/<id> itself), not to
+// the keys inside them (a handshake writes a dozen).
 class DeviceDirWatch extends WatchHandler {
   constructor(public set: DeviceSet) { super(); }
-  onWatch(path: string, token: string): void { this.set.scan(); }
+  onWatch(path: string, token: string): void {
+    const dir = "device/" + this.set.type;
+    const at = path.indexOf(dir);
+    if (at >= 0 && path.indexOf("/", at + dir.length + 1) >= 0) return;
+    this.set.scan();
+  }
 }
 
 // The devices of one type ("vif", "vbd") under device/: connects those the

@@ -135,6 +135,7 @@ export class NetQueue {
   txRsp: usize = heap.alloc(RESPONSE_COPY_SIZE);
   chain: StaticArray<i32> = new StaticArray<i32>(MAX_RX_SLOTS);
   rxFrame: usize = 0;
+  rxFrameSize: i32 = 0;
   rxDeferred: bool = false;    // responses left in the ring while the frame handler ran
 
   constructor(public index: i32, public buffers: i32) {
@@ -272,7 +273,8 @@ export class Netfront extends Frontend {
   // What was negotiated (valid once connected).
   split: bool = false;       // feature-split-event-channels
   sg: bool = false;          // feature-sg
-  queues: Array<NetQueue> = new Array<NetQueue>();
+  queues: Array<NetQueue> = new Array<NetQueue>();     // this connection's
+  queuePool: Array<NetQueue> = new Array<NetQueue>();  // every queue made so far
   rxMax: i32 = <i32>PAGE_SIZE;  // the longest frame we reassemble (feature-sg)
 
   constructor(info: xenbus.DeviceInfo) {
@@ -341,15 +343,19 @@ export class Netfront extends Frontend {
     const count = offered > <i64>MAX_QUEUES ? MAX_QUEUES : (offered < 1 ? 1 : <i32>offered);
     this.rxMax = this.sg && ETH_HLEN + this.mtu > <i32>PAGE_SIZE ? ETH_HLEN + this.mtu : <i32>PAGE_SIZE;
 
-    // Pages are kept across reconnects when the queue count stays the same.
-    if (this.queues.length != count) {
-      this.queues = new Array<NetQueue>();
-      for (let i = 0; i < count; i++) this.queues.push(new NetQueue(i, count == 1 ? BUFFERS_ONE_QUEUE : BUFFERS_PER_QUEUE));
-    }
+    // Queues, their pages and buffers are made once and used again by
+    // every later connection (whatever its queue count): reconnecting
+    // allocates nothing.
+    while (this.queuePool.length < count) this.queuePool.push(new NetQueue(this.queuePool.length, count == 1 ? BUFFERS_ONE_QUEUE : BUFFERS_PER_QUEUE));
+    this.queues.length = 0;
+    for (let i = 0; i < count; i++) this.queues.push(this.queuePool[i]);
     this.granted = true;
     for (let i = 0; i < count; i++) {
       const q = this.queues[i];
-      if (this.sg && (q.rxFrame == 0 || this.rxMax > <i32>PAGE_SIZE)) q.rxFrame = heap.alloc(<usize>this.rxMax);
+      if (this.sg && q.rxFrameSize < this.rxMax) {
+        q.rxFrame = heap.alloc(<usize>this.rxMax);
+        q.rxFrameSize = this.rxMax;
+      }
       if (!q.grant(dom)) return "out of grant references";
     }
     for (let i = 0; i < count; i++) {

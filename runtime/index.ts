@@ -5,7 +5,7 @@ export { startInfo, StartInfo } from "./start_info";
 export { consoleWrite, consoleFlush, consoleDroppedBytes } from "./console";
 export { panic } from "./panic";
 export { monotonicNs, wallClockNs } from "./time";
-export { Timer, TimerHandler, setTimer, cancelTimer } from "./timers";
+export { Timer, TimerHandler, setTimer, armTimer, cancelTimer } from "./timers";
 export { Condition, Task, defer, waitFor, sleep, runLoop, stopLoop, runOnce } from "./loop";
 export {
   EventHandler, allocUnbound, bindInterdomain, bindVirq, notify, unmask, close, register, unregister,

@@ -1,6 +1,8 @@
 // One-shot timers on the event loop: due timers run from the loop
 // (loop.ts), which blocks no longer than the earliest deadline. A timer
 // whose handler is running (it blocked; handler.ts) waits until it returns.
+// A Timer object can be armed again and again (armTimer): re-arming
+// allocates nothing.
 import { monotonicNs } from "./time";
 import { Handler } from "./handler";
 
@@ -9,23 +11,38 @@ export abstract class TimerHandler extends Handler {
 }
 
 export class Timer {
-  active: bool = true;
-  constructor(public deadlineNs: u64, public handler: TimerHandler) {}
+  active: bool = false;   // armed and not yet run or cancelled
+  constructor(public handler: TimerHandler, public deadlineNs: u64 = 0) {}
 }
 
 const timers = new Array<Timer>();
 
+// Runs `timer`'s handler once, `delayNs` from now (moving it if it was
+// already armed).
+export function armTimer(timer: Timer, delayNs: u64): void {
+  timer.deadlineNs = monotonicNs() + delayNs;
+  if (timer.active) return;
+  timer.active = true;
+  timers.push(timer);
+}
+
 // Runs `handler` once, `delayNs` from now. Cancel with cancelTimer.
 export function setTimer(delayNs: u64, handler: TimerHandler): Timer {
-  const t = new Timer(monotonicNs() + delayNs, handler);
-  timers.push(t);
+  const t = new Timer(handler);
+  armTimer(t, delayNs);
   return t;
 }
 
+function remove(at: i32): void {
+  for (let j = at + 1; j < timers.length; j++) unchecked(timers[j - 1] = timers[j]);
+  timers.length = timers.length - 1;
+}
+
 export function cancelTimer(t: Timer): void {
+  if (!t.active) return;
   t.active = false;
   const i = timers.indexOf(t);
-  if (i >= 0) timers.splice(i, 1);
+  if (i >= 0) remove(i);
 }
 
 export function activeTimers(): i32 {
@@ -54,7 +71,7 @@ export function runDueTimers(): i32 {
     const t = timers[i];
     const h = t.handler;
     if (t.deadlineNs <= now && !h.running) {
-      timers.splice(i, 1);
+      remove(i);
       t.active = false;
       h.running = true;
       h.onTimer(t);

@@ -31,4 +31,14 @@ export class ConsoleBackend {
   text(): string {
     return Buffer.from(this.bytes).toString("utf8");
   }
+
+  // Bytes written so far, and the text from byte `from` on (cheap for a
+  // long-running guest: only the tail is decoded).
+  get length(): number {
+    return this.bytes.length;
+  }
+
+  textFrom(from: number): string {
+    return Buffer.from(this.bytes.slice(from)).toString("utf8");
+  }
 }

@@ -138,6 +138,16 @@ export class SimGuest {
     else this.xenstore.onGuestEvent(GUEST_DOMID);
   }
 
+  // What the guest has written to its console: everything, or from byte
+  // `from` on (consoleLength() is where the next byte will go).
+  consoleText(from = 0): string {
+    return from === 0 ? this.console.text() : this.console.textFrom(from);
+  }
+
+  consoleLength(): number {
+    return this.console.length;
+  }
+
   // The guest's memory (after start()).
   view(): DataView {
     return new DataView(this.buffer());
@@ -252,7 +262,7 @@ export class SimGuest {
   // the console and xenstore channels. The guest has not run yet.
   async start(wasm: Uint8Array): Promise<void> {
     if (this.instance) throw new Error("sim: the guest was already started");
-    this.instance = await WebAssembly.instantiate(await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>), this.imports());
+    this.instance = await WebAssembly.instantiate(await compiled(wasm), this.imports());
     this.memory = this.instance.exports.memory as WebAssembly.Memory;
     this.layOut();
     this.hv.initSharedInfo();
@@ -283,6 +293,17 @@ export class SimGuest {
     this.console.append(Buffer.from("sim: tsxen_main returned without shutting down\n"));
     return result("crash");
   }
+}
+
+// Compiling is most of the cost of a guest's start: one module per binary.
+const modules = new WeakMap<Uint8Array, Promise<WebAssembly.Module>>();
+function compiled(wasm: Uint8Array): Promise<WebAssembly.Module> {
+  let m = modules.get(wasm);
+  if (!m) {
+    m = WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>);
+    modules.set(wasm, m);
+  }
+  return m;
 }
 
 export function runInSim(wasm: Uint8Array, opts: SimOptions = {}): Promise<SimResult> {

@@ -180,6 +180,7 @@ interface Waiter {
 }
 
 export class Hypervisor {
+  private blockedHooks: (() => void)[] = [];
   readonly clock: VirtualClock;
   readonly evtchn = new EventChannels();
   readonly runQueue = new RunQueue();
@@ -237,6 +238,13 @@ export class Hypervisor {
 
   rdtsc(): bigint {
     return this.clock.rdtsc();
+  }
+
+  // Runs `cb` (as dom0) the next time the guest blocks with nothing to do:
+  // it has dealt with everything sent to it so far (for tests and fuzzing
+  // that check the guest's state between inputs).
+  whenBlocked(cb: () => void): void {
+    this.blockedHooks.push(cb);
   }
 
   // Runs dom0's queued work now (the sim does this itself whenever the
@@ -364,6 +372,10 @@ export class Hypervisor {
       for (;;) {
         this.runPending();
         if (waiter.woken || (deadline !== null && this.clock.now() >= deadline)) return;
+        if (this.blockedHooks.length > 0) {
+          for (const hook of this.blockedHooks.splice(0)) hook();
+          continue;
+        }
         const timer = this.clock.nextDeadline();
         const next = deadline === null || (timer !== null && timer < deadline) ? timer : deadline;
         if (next === null) {

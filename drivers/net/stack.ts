@@ -28,7 +28,7 @@
 //    number of senders makes the stack grow.
 import { Netfront, FrameHandler, RX_CSUM_FLAGS } from "../netfront";
 import { load16, load32, store16, store32, sum16, finish, parseIp } from "./bytes";
-import { setTimer, Timer, TimerHandler } from "../../runtime/timers";
+import { armTimer, Timer, TimerHandler } from "../../runtime/timers";
 import { monotonicNs } from "../../runtime/time";
 import { Handler } from "../../runtime/handler";
 
@@ -150,7 +150,7 @@ export class NetStack extends FrameHandler {
   out: usize = 0;             // the frame being built, dev.maxFrame() bytes
   arpOut: usize = heap.alloc(ETH_HDR + ARP_LEN);  // ARP packets (sent while `out` may hold a datagram)
   ipId: u32 = 1;
-  retryArmed: bool = false;
+  retry!: Timer;               // ARP retries, while datagrams wait for an address
 
   constructor(public dev: Netfront, ip: u32 = 0) {
     super();
@@ -158,6 +158,7 @@ export class NetStack extends FrameHandler {
     this.ip = ip != 0 ? ip : parseIp(dev.ip);
     this.out = heap.alloc(<usize>dev.maxFrame());
     this.pending = new PendingPool(dev.maxFrame());
+    this.retry = new Timer(new ArpRetry(this));
     dev.handler = this;
   }
 
@@ -393,11 +394,10 @@ export class NetStack extends FrameHandler {
     p.tries[slot] = 1;
     p.born[slot] = monotonicNs();
     if (first) this.sendArp(1, 0, ip);
-    if (!this.retryArmed) { this.retryArmed = true; setTimer(ARP_RETRY_NS, new ArpRetry(this)); }
+    if (!this.retry.active) armTimer(this.retry, ARP_RETRY_NS);
   }
 
   arpRetry(): void {
-    this.retryArmed = false;
     const p = this.pending;
     let left = 0;
     for (let i = 0; i < PENDING_MAX; i++) {
@@ -414,7 +414,7 @@ export class NetStack extends FrameHandler {
       if (!asked) this.sendArp(1, 0, p.ips[i]);
       left++;
     }
-    if (left > 0) { this.retryArmed = true; setTimer(ARP_RETRY_NS, new ArpRetry(this)); }
+    if (left > 0) armTimer(this.retry, ARP_RETRY_NS);
   }
 }
 

@@ -9,9 +9,13 @@
 //               disk stays usable
 //   slow        the backend takes 45 s for the whole-disk discard: it
 //               completes, and the disk stays usable
+//   reuse       one BlkRequest submitted again and again with other
+//               operations (a flush left with a sector range, an unknown
+//               operation): each completes or is refused, none is stuck
 // Every check prints "blk-edge: ok <what>" or "blk-edge: FAIL <what>".
 import { log, startInfo, grantsInUse, exit } from "tsxen";
-import { Blkfront, connectAll, closeAll } from "tsxen/drivers/blkfront";
+import { Blkfront, BlkRequest, connectAll, closeAll, BLK_READ, BLK_WRITE, BLK_FLUSH } from "tsxen/drivers/blkfront";
+import { Condition, waitFor } from "tsxen";
 import { crc32Update, hex32 } from "tsxen/drivers/digest";
 
 let failures = 0;
@@ -71,6 +75,29 @@ function slow(dev: Blkfront, buf: usize): void {
   check(dev.writeSync(8, 8, buf) === null && dev.readSync(8, 8, buf) === null, "reads and writes after the slow requests");
 }
 
+class Done extends Condition {
+  constructor(public req: BlkRequest) { super(); }
+  done(): bool { return this.req.done; }
+}
+
+function again(dev: Blkfront, req: BlkRequest, op: u8, sector: u64, count: u64): string | null {
+  req.op = op;
+  req.sector = sector;
+  req.count = count;
+  dev.submit(req);
+  if (!waitFor(new Done(req), 10_000_000_000)) return "stuck";
+  return req.error;
+}
+
+function reuse(dev: Blkfront, buf: usize): void {
+  const req = new BlkRequest(dev, BLK_WRITE, 0, 8, buf, null);
+  check(again(dev, req, BLK_WRITE, 16, 8) === null, "a write");
+  check(again(dev, req, BLK_FLUSH, 1120, 49) === null, "the same request as a flush, its sector range left over");
+  check(again(dev, req, BLK_READ, 16, 8) === null, "then as a read");
+  refused(again(dev, req, 9, 16, 8), "unknown operation 9", "an unknown operation");
+  check(again(dev, req, BLK_READ, 24, 8) === null && dev.queue.length == 0 && dev.active.length == 0, "and a read again: nothing left queued or active");
+}
+
 export function main(): void {
   const disks = connectAll();
   const buf = heap.alloc(64 * 512);
@@ -82,6 +109,7 @@ export function main(): void {
   else if (which == "sector4k") sector4k(disks[0], buf);
   else if (which == "ioerror") ioError(disks[0], buf);
   else if (which == "slow") slow(disks[0], buf);
+  else if (which == "reuse") reuse(disks[0], buf);
   else check(false, "unknown case " + which);
   closeAll(disks);
   log("blk-edge: grants in use " + grantsInUse().toString());

@@ -1,6 +1,7 @@
 // blkfront against a slow backend (issue 9: slow is not broken): a request
 // that takes longer than the 30 s the driver used to allow completes, is
-// reported as slow while it waits, and the disk stays usable.
+// reported as slow while it waits, and the disk stays usable. And a reused
+// request whose fields do not fit its operation is never stuck.
 import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
 import { SimBlkback } from "../../sim/blkback.ts";
@@ -19,4 +20,15 @@ test("blkfront: a whole-disk discard that takes 45 s completes; it is reported s
   t.ok(lines.some((l) => /^blkfront 51712: slow backend: a discard at sector 0 has been in flight for 30 s$/.test(l)), "and was reported slow once it passed 30 s");
   t.ok(lines.includes("blk-edge: ok reads and writes after the slow requests"), "the disk still works");
   t.deepEqual(back.frontendErrors, [], "the backend saw no frontend mistake");
+});
+
+test("blkfront: one BlkRequest reused with other operations (a flush with a leftover sector range, an unknown operation) never gets stuck", async (t) => {
+  const g = new SimGuest({ cmdline: "case=reuse" });
+  await g.start(await wasmOf("tests/apps/blk-edge.ts"));
+  new SimBlkback(g, { disk: new Uint8Array(1 << 20), flush: true });
+  const res = await g.run();
+  const lines = res.console.split("\n");
+  t.equal(res.reason, "poweroff");
+  t.deepEqual(lines.filter((l) => /FAIL|trap|panic/.test(l)), [], "every step completed or was refused as it should");
+  t.ok(lines.includes("blk-edge: 0 failures"));
 });

@@ -3,7 +3,7 @@
 // reports udp-echo-style apps print.
 import type test from "tape";
 import { SimGuest, type SimOptions, type SimResult } from "../../sim/host.ts";
-import { addVif, type Vif, type VifOptions } from "../../sim/netback.ts";
+import { addVif, type Fault, type Vif, type VifOptions } from "../../sim/netback.ts";
 import { NetPeer, arpRequestFrame, pingFrame, udpFrame, type Endpoint, type ParsedFrame } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
 import * as G from "../../runtime/abi/grant_table.ts";
@@ -138,4 +138,28 @@ export function report(res: SimResult, id: number): Record<string, number> {
   for (const [, n, key] of line.matchAll(/(\d+) (dropped)/g)) if (!(key in out)) out[key] = Number(n);
   for (const [, key, n] of line.matchAll(/(rx|tx|arp replies|echo replies|udp in|out|malformed|errors) (\d+)/g)) out[key] = Number(n);
   return out;
+}
+
+// What netfront says when it breaks for fault `f` (a violation).
+export function expectedComplaint(f: Fault): RegExp {
+  const tx = f.detail.startsWith("TX");
+  switch (f.kind) {
+    case "bad-id":
+    case "id-out-of-range":
+      return tx ? /TX response for id \d+, which is not in flight/ : /RX response id \d+ where \d+ was posted/;
+    case "duplicate-id":
+      if (!tx) return /RX response id \d+ where \d+ was posted/;
+      return f.detail.includes("given twice") ? /TX response producer ran ahead/ : /TX response for id \d+, which is not in flight/;
+    case "producer-jump":
+      return /response producer ran ahead of our requests/;
+    case "bad-offset":
+    case "bad-size":
+      return /RX offset \d+ \+ size \d+ leaves the page/;
+    case "chain-open":
+      return f.detail.includes("extra_info") ? /RX extra-info slot runs past the response producer/ : /RX chain runs past the response producer/;
+    default: // xenstore-garbage
+      if (f.detail.startsWith("mac")) return /no usable mac key/;
+      if (f.detail.startsWith("feature-rx-copy")) return /the backend lacks feature-rx-copy/;
+      return /the backend did not connect \(state/;
+  }
 }

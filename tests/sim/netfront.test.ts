@@ -14,7 +14,7 @@ import * as R from "../../runtime/abi/ring.ts";
 import * as L from "../../sim/layout.ts";
 import {
   MS, type Rig, type Exchange, rig, requestShutdown, whenConnected, introduce, noTrap, converse, grantsToDom0, pattern, equalBytes,
-  udpExchange, pingExchange, report,
+  udpExchange, pingExchange, report, expectedComplaint,
 } from "./net-rig.ts";
 
 // ---- handshake
@@ -709,30 +709,6 @@ function lcg(seed: number): (lo: number, hi: number) => number {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return lo + (s % (hi - lo + 1));
   };
-}
-
-// What netfront must say about the first violation (see HOSTILE_KINDS in sim/netback.ts).
-function expectedComplaint(f: Fault): RegExp {
-  const tx = f.detail.startsWith("TX");
-  switch (f.kind) {
-    case "bad-id":
-    case "id-out-of-range":
-      return tx ? /TX response for id \d+, which is not in flight/ : /RX response id \d+ where \d+ was posted/;
-    case "duplicate-id":
-      if (!tx) return /RX response id \d+ where \d+ was posted/;
-      return f.detail.includes("given twice") ? /TX response producer ran ahead/ : /TX response for id \d+, which is not in flight/;
-    case "producer-jump":
-      return /response producer ran ahead of our requests/;
-    case "bad-offset":
-    case "bad-size":
-      return /RX offset \d+ \+ size \d+ leaves the page/;
-    case "chain-open":
-      return f.detail.includes("extra_info") ? /RX extra-info slot runs past the response producer/ : /RX chain runs past the response producer/;
-    default: // xenstore-garbage
-      if (f.detail.startsWith("mac")) return /no usable mac key/;
-      if (f.detail.startsWith("feature-rx-copy")) return /the backend lacks feature-rx-copy/;
-      return /the backend did not connect \(state/;
-  }
 }
 
 interface HostileResult {
