@@ -26,7 +26,9 @@ for ip in ${ips.join(" ")}; do
   ./udpcheck $ip 7 ${datagrams} ${jumbo ? "8972 1473" : "1472"} || rc=1
 done
 ${jumbo ? "ip link set dev xenbr0 mtu 1500" : ""}
-xl shutdown "$name"
+t0=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)
+xl shutdown -w "$name"
+echo "dom0: xl shutdown -w took $(( $(awk '{ printf "%d", $1 * 1000 }' /proc/uptime) - t0 )) ms"
 exit $rc
 `;
 }
@@ -74,6 +76,8 @@ rig.test("1472 UDP datagrams of 1..1472 bytes are all echoed intact", async (t) 
   t.ok(s?.checkOutput.includes("udpcheck: sent 1472, echoed 1472 intact, lost 0, retries 0, mismatched 0"), "every datagram echoed, byte for byte");
   t.equal(s?.checkRc, 0, "the dom0 check passed");
   t.equal(s?.reason, "poweroff", "xl shutdown closed the vif and powered the guest off");
+  const shut = s?.checkOutput.find((l) => l.startsWith("dom0: xl shutdown -w took"));
+  if (shut) t.comment(shut);
   const stats = s?.console.find((l) => l.startsWith("udp-echo: vif 0: rx"));
   t.match(stats ?? "", /\(0 dropped\), tx \d+ \(0 dropped, 0 errors\).*udp in 1472 out 1472, malformed 0/, stats);
 });
