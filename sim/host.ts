@@ -7,7 +7,9 @@
 // the way Xen decodes them from guest memory.
 //
 // What the sim cannot reproduce: page 0 is readable (wasm has no unmapped
-// pages), and traps are V8's, reported with the native runtime's wording.
+// pages), and traps are V8's, reported with the native runtime's wording and
+// the same named backtrace (sim/backtrace.ts), with source lines when the
+// module's source map is given.
 import * as XEN from "../runtime/abi/xen.ts";
 import * as SI from "../runtime/abi/start_info.ts";
 import * as G from "../runtime/abi/grant_table.ts";
@@ -18,6 +20,10 @@ import { GUEST_DOMID, Hypervisor, Shutdown, type Dom0, type ShutdownReason } fro
 import type { VirtualClock } from "./clock.ts";
 import { XenStored } from "./xenstored.ts";
 import * as L from "./layout.ts";
+import { Symbolizer, withStackTraceLimit } from "./backtrace.ts";
+import { WasmSourceMap } from "../tools/source-map.ts";
+import { withMemoryMax } from "../tools/wasm-sections.ts";
+import { backtraceLines, trapReason, type Frame } from "../tools/symbols.ts";
 
 export type { ShutdownReason } from "./hypervisor.ts";
 
@@ -42,6 +48,7 @@ export interface SimOptions {
   // (virtual time), as the real daemon does in its own time; 0 (default):
   // at once, inside the notifying hypercall.
   xenstoreLatencyNs?: bigint;
+  sourceMap?: WasmSourceMap;  // asc's source map of the module: lines in backtraces
 }
 
 export interface SimResult {
@@ -78,6 +85,8 @@ export class SimGuest {
   readonly xenstore = new XenStored();
   private memory: WebAssembly.Memory | null = null;
   private instance: WebAssembly.Instance | null = null;
+  private module: WebAssembly.Module | null = null;
+  private symbolizer: Symbolizer | null = null;
   private readonly console: ConsoleBackend;
   private hypercallCount = 0;
   private consoleChannel: number | null = null;
@@ -251,18 +260,35 @@ export class SimGuest {
           return old;
         },
         panic: (msg: number, len: number) => {
-          this.console.append(Buffer.from(`panic: ${Buffer.from(this.bytes(msg, len)).toString("utf8")}\n`));
+          const text = Buffer.from(this.bytes(msg, len)).toString("utf8");
+          this.report(`panic: ${text}`, this.symbolizer?.here() ?? []);
           throw new Shutdown("crash");
         },
       },
     };
   }
 
+  // A trap or panic line and its backtrace, on the console.
+  private report(line: string, frames: Frame[]): void {
+    this.console.append(Buffer.from([line, ...backtraceLines(frames)].map((l) => l + "\n").join("")));
+  }
+
+  // Compiles the module (once per binary and RAM size). Its memory is
+  // bounded by the guest's RAM, as under Xen, where memory.grow fails past
+  // the RAM the runtime mapped.
+  async compile(wasm: Uint8Array): Promise<WebAssembly.Module> {
+    if (!this.module) {
+      this.module = await compiled(wasm, Math.floor((this.opts.memoryMB << 20) / 65536));
+      this.symbolizer = new Symbolizer(wasm, this.opts.sourceMap ?? null);
+    }
+    return this.module;
+  }
+
   // Instantiates the module and builds the domain: start_info, shared_info,
   // the console and xenstore channels. The guest has not run yet.
   async start(wasm: Uint8Array): Promise<void> {
     if (this.instance) throw new Error("sim: the guest was already started");
-    this.instance = await WebAssembly.instantiate(await compiled(wasm), this.imports());
+    this.instance = await WebAssembly.instantiate(await this.compile(wasm), this.imports());
     this.memory = this.instance.exports.memory as WebAssembly.Memory;
     this.layOut();
     this.hv.initSharedInfo();
@@ -276,16 +302,28 @@ export class SimGuest {
     const exports = this.started(this.instance, "guest").exports;
     const result = (reason: ShutdownReason): SimResult => ({ reason, console: this.console.text(), hypercalls: this.hypercallCount });
     try {
-      (exports[START_EXPORT] as () => void)();
-      (exports[ENTRY_EXPORT] as () => void)();
+      withStackTraceLimit(() => {
+        (exports[START_EXPORT] as () => void)();
+        (exports[ENTRY_EXPORT] as () => void)();
+      });
     } catch (e) {
       if (e instanceof Shutdown) {
         if (e.message) this.console.append(Buffer.from(e.message));
         return result(e.reason);
       }
       if (e instanceof WebAssembly.RuntimeError) {
-        this.console.append(Buffer.from(`trap: ${trapWording((e as Error).message)}\n`));
+        const frames = this.symbolizer?.frames(e) ?? [];
+        this.report(`trap: ${trapReason(trapWording(e.message), frames)}`, frames);
         return result("crash");
+      }
+      // V8 reports a wasm stack overflow as a RangeError; the native runtime
+      // as the trap "call stack exhausted" (its call depth limit).
+      if (e instanceof RangeError && /call stack/i.test(e.message)) {
+        const frames = this.symbolizer?.frames(e) ?? [];
+        if (frames.length > 0) {
+          this.report(`trap: ${trapWording(e.message)}`, frames);
+          return result("crash");
+        }
       }
       throw e;
     }
@@ -295,13 +333,19 @@ export class SimGuest {
   }
 }
 
-// Compiling is most of the cost of a guest's start: one module per binary.
-const modules = new WeakMap<Uint8Array, Promise<WebAssembly.Module>>();
-function compiled(wasm: Uint8Array): Promise<WebAssembly.Module> {
-  let m = modules.get(wasm);
+// Compiling is most of the cost of a guest's start: one module per binary
+// (and memory maximum).
+const modules = new WeakMap<Uint8Array, Map<number, Promise<WebAssembly.Module>>>();
+function compiled(wasm: Uint8Array, maxPages: number): Promise<WebAssembly.Module> {
+  let byMax = modules.get(wasm);
+  if (!byMax) {
+    byMax = new Map();
+    modules.set(wasm, byMax);
+  }
+  let m = byMax.get(maxPages);
   if (!m) {
-    m = WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>);
-    modules.set(wasm, m);
+    m = WebAssembly.compile(withMemoryMax(wasm, maxPages) as Uint8Array<ArrayBuffer>);
+    byMax.set(maxPages, m);
   }
   return m;
 }

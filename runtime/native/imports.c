@@ -75,5 +75,6 @@ void Z_xenZ_panic(struct Z_xen_instance_t *x, uint32_t msg, uint32_t len)
     early_puts("panic: ");
     early_write((const char *)(uint64_t)msg, len);
     early_puts("\n");
+    backtrace_here();
     shutdown(SHUTDOWN_crash);
 }

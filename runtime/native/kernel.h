@@ -35,6 +35,11 @@ __attribute__((noreturn)) void panic(const char *msg);
 /* wasm_rt.c */
 extern uint64_t wasm_ram_limit;         /* bytes of RAM wasm memory may grow to */
 
+/* backtrace.c: named backtraces (the AssemblyScript functions running) */
+void backtrace_here(void);                      /* from a native function called by wasm */
+void backtrace_from(uint64_t rip, uint64_t rbp); /* from a CPU exception's registers */
+int backtrace_in_allocator(void);               /* whether the innermost wasm frame is AssemblyScript's allocator */
+
 /* string.c */
 size_t strlen(const char *s);
 #endif

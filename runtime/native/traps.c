@@ -1,6 +1,7 @@
 /* CPU exceptions in a PV guest (xen.h HYPERVISOR_set_trap_table): every
- * fault prints what happened, where, and the faulting address, then shuts
- * the domain down as crashed. Nothing here returns to the faulting code. */
+ * fault prints what happened, where, the faulting address and the wasm
+ * functions that were running (backtrace.c), then shuts the domain down as
+ * crashed. Nothing here returns to the faulting code. */
 #include "kernel.h"
 #include "hypercall.h"
 
@@ -56,6 +57,7 @@ void tsxen_trap(struct trap_frame *f)
     early_puts(" rsp=");
     early_put_hex(f->rsp);
     early_puts("\n");
+    backtrace_from(f->rip, f->rbp);
     shutdown(SHUTDOWN_crash);
 }
 

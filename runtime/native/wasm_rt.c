@@ -34,11 +34,14 @@ const char *wasm_rt_strerror(wasm_rt_trap_t trap)
                                                                        : "unknown trap";
 }
 
+/* The reason, then the AssemblyScript functions that were running. The
+ * allocator executes `unreachable` only when memory.grow fails. */
 void wasm_rt_trap(wasm_rt_trap_t trap)
 {
     early_puts("trap: ");
-    early_puts(wasm_rt_strerror(trap));
+    early_puts(trap == WASM_RT_TRAP_UNREACHABLE && backtrace_in_allocator() ? "out of memory" : wasm_rt_strerror(trap));
     early_puts("\n");
+    backtrace_here();
     shutdown(SHUTDOWN_crash);
 }
 

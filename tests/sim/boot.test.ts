@@ -37,7 +37,9 @@ test("sim: a start_info with a bad magic is refused with a panic", async (t) => 
     editStartInfo: (v, at) => v.setUint8(at + SI.START_INFO_MAGIC + 4, "9".charCodeAt(0)),
   });
   t.equal(r.reason, "crash");
-  t.match(r.console, /^panic: bad start_info magic 'xen-9\.0-x86_64'\n$/);
+  const lines = r.console.split("\n");
+  t.equal(lines[0], "panic: bad start_info magic 'xen-9.0-x86_64'");
+  t.match(lines[1], /^  at runtime\/start_info\.ts(:\d+)? startInfo$/, "then the backtrace: where start_info was read");
 });
 
 test("sim: a start_info with nr_pages out of range is refused", async (t) => {
@@ -88,6 +90,7 @@ for (const [mode, message] of [
     const lines = r.console.trim().split("\n");
     t.equal(lines[0], `trap example: about to fault (${mode})`);
     t.ok(lines[1]?.startsWith(message), lines[1]);
-    t.equal(lines.length, 2, "nothing runs after the fault");
+    t.match(lines[2] ?? "", /^  at examples\/trap\/main\.ts(:\d+)? main$/, "the backtrace starts in main");
+    t.ok(lines.slice(2).every((l) => l.startsWith("  at ")), "nothing but the backtrace runs after the fault");
   });
 }

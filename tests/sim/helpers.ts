@@ -3,20 +3,25 @@ import test from "tape";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { buildWasm, DEFAULT_MEMORY_BASE } from "../../tools/build.ts";
+import { buildWasm, DEFAULT_MEMORY_BASE, type WasmBuild } from "../../tools/build.ts";
 
-const cache = new Map<string, Promise<Uint8Array>>();
+const cache = new Map<string, Promise<WasmBuild>>();
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-sim-test-"));
 // tape's own exit handler removes every other 'exit' listener, so clean up
 // when tape finishes instead.
 test.onFinish(() => fs.rmSync(root, { recursive: true, force: true }));
 
-export function wasmOf(entry: string): Promise<Uint8Array> {
+// The app's wasm and source map.
+export function buildOf(entry: string): Promise<WasmBuild> {
   let built = cache.get(entry);
   if (!built) {
     const workDir = path.join(root, String(cache.size));
-    built = buildWasm(entry, workDir, DEFAULT_MEMORY_BASE, () => {}).then((b) => b.wasm);
+    built = buildWasm(entry, workDir, DEFAULT_MEMORY_BASE, () => {});
     cache.set(entry, built);
   }
   return built;
+}
+
+export async function wasmOf(entry: string): Promise<Uint8Array> {
+  return (await buildOf(entry)).wasm;
 }
