@@ -6,7 +6,7 @@ import test from "tape";
 import fs from "node:fs";
 import { runInSim } from "../../sim/host.ts";
 import { backtraceLines, MAX_FRAMES, splitName, trapReason, type Frame } from "../../tools/symbols.ts";
-import { buildOf } from "./helpers.ts";
+import { backtraceAfter, buildOf } from "./helpers.ts";
 
 const APP = "tests/apps/deep-trap.ts";
 
@@ -15,8 +15,7 @@ function lineOf(file: string, text: string): number {
   return fs.readFileSync(file, "utf8").split("\n").findIndex((l) => l.includes(text)) + 1;
 }
 
-// "  at file[:line] name[ (N times)]" without the line numbers.
-export const withoutLines = (lines: string[]) => lines.map((l) => l.replace(/^(  at \S+?):\d+ /, "$1 "));
+const withoutLines = (lines: string[]) => backtraceAfter(["x", ...lines], "x") ?? [];
 
 async function fault(mode: string, memoryMB?: number): Promise<{ reason: string; lines: string[] }> {
   const { wasm, sourceMap } = await buildOf(APP);
@@ -25,7 +24,7 @@ async function fault(mode: string, memoryMB?: number): Promise<{ reason: string;
 }
 
 // What the deep-trap app's faults print below the trap line (in both hosts).
-export const DEEP_CHAIN = [
+const DEEP_CHAIN = [
   `  at ${APP} Parser#header`,
   `  at ${APP} Parser#parse`,
   `  at ${APP} main`,

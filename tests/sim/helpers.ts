@@ -25,3 +25,17 @@ export function buildOf(entry: string): Promise<WasmBuild> {
 export async function wasmOf(entry: string): Promise<Uint8Array> {
   return (await buildOf(entry)).wasm;
 }
+
+// The backtrace lines after the first line starting with `header` (a trap
+// or panic line), without line numbers ("  at file:12 name" -> "  at file
+// name"): the part both hosts print the same.
+export function backtraceAfter(consoleLines: string[], header: string): string[] | null {
+  const at = consoleLines.findIndex((l) => l.startsWith(header));
+  if (at < 0) return null;
+  const out: string[] = [];
+  for (const l of consoleLines.slice(at + 1)) {
+    if (!l.startsWith("  ")) break;
+    out.push(l.replace(/^(  at \S+?):\d+ /, "$1 "));
+  }
+  return out;
+}

@@ -6,6 +6,17 @@ import path from "node:path";
 import { build } from "../../tools/build.ts";
 import { runScenarios } from "../../tools/rig/harness.ts";
 import { RigTest } from "./rig-test.ts";
+import { runInSim } from "../../sim/host.ts";
+import { backtraceAfter, buildOf } from "../sim/helpers.ts";
+
+// Faults deep in a call chain (tests/apps/deep-trap.ts): the trap or panic
+// line each prints, in both hosts.
+const DEEP_FAULTS: Record<string, string> = {
+  oob: "trap: out of bounds memory access",
+  abort: "panic: header too long at tests/apps/deep-trap.ts:",
+  oom: "trap: out of memory",
+  recurse: "trap: call stack exhausted",
+};
 
 const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
   const hello = path.join(tmp, "hello.xen");
@@ -14,6 +25,8 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
   await build({ entry: "examples/trap/main.ts", output: trap, log: () => {} });
   const grow = path.join(tmp, "grow.xen");
   await build({ entry: "tests/apps/grow.ts", output: grow, log: () => {} });
+  const deep = path.join(tmp, "deep-trap.xen");
+  await build({ entry: "tests/apps/deep-trap.ts", output: deep, log: () => {} });
   return runScenarios(
     [
       { name: "hello", image: hello, timeoutSec: 30 },
@@ -21,6 +34,9 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
       { name: "trap-null", image: trap, xlExtra: ['extra = "null"'], timeoutSec: 30 },
       { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 8 },
       { name: "grow", image: grow, memoryMB: 24, timeoutSec: 30 },
+      ...[...Object.keys(DEEP_FAULTS), "null"].map((mode) => ({
+        name: `deep-${mode}`, image: deep, memoryMB: 16, xlExtra: [`extra = "${mode}"`], timeoutSec: 30,
+      })),
     ],
     { log: path.join(tmp, "serial.log") },
   );
@@ -38,7 +54,12 @@ rig.test("hello prints through xenconsoled and powers off", async (t) => {
 rig.test("an out-of-bounds wasm access is reported and the domain crashes", async (t) => {
   const s = await rig.scenario(t, "trap-oob");
   t.equal(s?.reason, "crash");
-  t.deepEqual(s?.console, ["trap example: about to fault (oob)", "trap: out of bounds memory access"]);
+  t.deepEqual(s?.console, [
+    "trap example: about to fault (oob)",
+    "trap: out of bounds memory access",
+    "  at examples/trap/main.ts main",
+    "  at tsxen-entry.ts tsxen_main",
+  ]);
 });
 
 rig.test("a null access page-faults on the unmapped page 0 with vector, rip and address", async (t) => {
@@ -46,6 +67,36 @@ rig.test("a null access page-faults on the unmapped page 0 with vector, rip and 
   t.equal(s?.reason, "crash");
   t.equal(s?.console[0], "trap example: about to fault (null)");
   t.match(s?.console[1] ?? "", /^trap: page fault \(vector 14\) rip=0x[0-9a-f]{16} error=0x[0-9a-f]{16} addr=0x0{16} rsp=0x[0-9a-f]{16}$/);
+  t.deepEqual(s?.console.slice(2), ["  at examples/trap/main.ts main", "  at tsxen-entry.ts tsxen_main"], "the functions running when the CPU faulted");
+});
+
+for (const [mode, header] of Object.entries(DEEP_FAULTS)) {
+  rig.test(`a fault deep in a call chain (${mode}) shows the same named frames as in the sim`, async (t) => {
+    const s = await rig.scenario(t, `deep-${mode}`);
+    t.equal(s?.reason, "crash");
+    const xen = backtraceAfter(s?.console ?? [], header);
+    const { wasm, sourceMap } = await buildOf("tests/apps/deep-trap.ts");
+    const sim = await runInSim(wasm, { cmdline: mode, sourceMap, memoryMB: 16 });
+    const simFrames = backtraceAfter(sim.console.split("\n"), header);
+    t.ok(xen && xen.length >= 3, `Xen printed "${header}…" and a backtrace: ${JSON.stringify(xen)}`);
+    if (mode === "recurse") {
+      // The depth differs: Xen stops at the native call depth limit, V8 much later.
+      const fold = (f: string[] | null) => f?.map((l) => l.replace(/\(\d+ times\)$/, "(N times)"));
+      t.deepEqual(fold(xen), fold(simFrames), "the same frames; only the recursion's depth differs");
+      t.match(xen?.[0] ?? "", /recurse \(99\d times\)$/, "the native call depth limit (1000)");
+    } else {
+      t.deepEqual(xen, simFrames, "the same frames in both hosts");
+    }
+  });
+}
+
+rig.test("a CPU exception deep in a call chain names the functions running", async (t) => {
+  const s = await rig.scenario(t, "deep-null");
+  t.equal(s?.reason, "crash");
+  const xen = backtraceAfter(s?.console ?? [], "trap: page fault (vector 14)");
+  const { wasm, sourceMap } = await buildOf("tests/apps/deep-trap.ts");
+  const oob = backtraceAfter((await runInSim(wasm, { cmdline: "oob", sourceMap })).console.split("\n"), "trap:");
+  t.deepEqual(xen, oob, "the chain the out-of-bounds read shows in the sim (where page 0 is readable)");
 });
 
 rig.test("a hung guest is reported as a timeout, with its console kept", async (t) => {
