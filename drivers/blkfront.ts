@@ -60,6 +60,8 @@ import { TransactionBody } from "../xenstore/client";
 import * as xenbus from "../xenstore/xenbus";
 import { FrontRing } from "./front-ring";
 import { Frontend, DeviceSet, DeviceHandler, DeviceNews } from "./frontend";
+import { registerStats } from "../runtime/stats";
+import { BlkfrontStatsSource } from "./blk-stats";
 import { endOne } from "./netfront";
 
 export const SECTOR_SIZE: u32 = 512;           // the unit of every sector number here and on the wire
@@ -281,6 +283,7 @@ export class Blkfront extends Frontend {
     this.handle = <u16>I32.parseInt(info.id);
     this.watchdog = new Watchdog(this);
     registerClosable(new Shutdown(this));
+    registerStats(new BlkfrontStatsSource(this));
   }
 
   driverName(): string { return "blkfront"; }

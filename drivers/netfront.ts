@@ -61,6 +61,8 @@ import { TransactionBody } from "../xenstore/client";
 import * as xenbus from "../xenstore/xenbus";
 import { FrontRing } from "./front-ring";
 import { Frontend, DeviceSet, DeviceHandler, DeviceNews } from "./frontend";
+import { registerStats } from "../runtime/stats";
+import { NetfrontStatsSource } from "./net-stats";
 
 const RESPONSE_COPY_SIZE: usize = 16;  // netif_rx_response, netif_tx_response, netif_extra_info all fit
 const BUFFERS_ONE_QUEUE: i32 = 64;  // RX and TX buffers with one queue
@@ -92,10 +94,12 @@ export class VifHandler extends DeviceHandler<Netfront> {}
 
 export class NetfrontStats {
   rxFrames: u64 = 0;
+  rxBytes: u64 = 0;
   rxDropped: u64 = 0;    // errors reported by the backend, frames we could not take
   rxOversize: u64 = 0;   // of those: frames longer than the vif's MTU
   rxMultiSlot: u64 = 0;  // frames that came in more than one data slot (feature-sg)
   txFrames: u64 = 0;
+  txBytes: u64 = 0;
   txDropped: u64 = 0;    // not connected, no free buffer or ring slot (back-pressure), or too large
   txErrors: u64 = 0;     // the backend answered with an error status
 }
@@ -280,6 +284,7 @@ export class Netfront extends Frontend {
   constructor(info: xenbus.DeviceInfo) {
     super(info);
     registerClosable(new Shutdown(this));
+    registerStats(new NetfrontStatsSource(this));
   }
 
   driverName(): string { return "netfront"; }
@@ -469,6 +474,7 @@ export class Netfront extends Frontend {
     }
     if (q.tx.pushRequests()) notify(q.txPort);
     this.stats.txFrames++;
+    this.stats.txBytes += <u64>len;
     q.txFrames++;
     return true;
   }
@@ -572,6 +578,7 @@ export class Netfront extends Frontend {
     if (oversize) { this.stats.rxOversize++; good = false; }
     if (good) {
       this.stats.rxFrames++;
+      this.stats.rxBytes += <u64>len;
       q.rxFrames++;
       const h = this.handler;
       if (h !== null) {

@@ -14,6 +14,9 @@ export {
   Closable, ShutdownHandler, registerClosable, unregisterClosable, onShutdownRequest, shutdownRequested,
   shutdownDomain, startLifecycle, SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_crash,
 } from "./lifecycle";
+export {
+  StatsSource, registerStats, publishStats, publishStatsEvery, publishStatsOnRequest, statsPublished, statsFailedWrites,
+} from "./stats";
 export { grantTableInit, grantAccess, grantPage, endAccess, grantsInUse, grantFlags, pageMfn } from "../grant-tables/index";
 // xenstore and xenbus are namespaces: import * as xenstore from "tsxen/xenstore/client",
 // import * as xenbus from "tsxen/xenstore/xenbus".

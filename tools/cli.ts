@@ -8,8 +8,12 @@ const USAGE = `usage:
       AssemblyScript app -> x86-64 Xen PV image, plus <image>.cfg (xl config)
   tsxen sim <app.ts | module.wasm> [--memory MiB] [--extra CMDLINE]
       runs the app in the simulated Xen host (Node), prints its console
+  tsxen sim ... --inspect[=[HOST:]PORT] [--break]
+      the same under Node's inspector (Chrome DevTools, VS Code), stopping at main with --break
   tsxen run <image> [--memory MiB] [--extra CMDLINE] [--timeout SECONDS]
       boots the image under real Xen (Xen 4.17 + Linux dom0 in QEMU), console live
+  tsxen stats <domain | domid> [--no-request] [--timeout SECONDS]
+      in dom0: the counters a running tsxen guest publishes in xenstore
 `;
 
 function fail(message: string): never {
@@ -17,15 +21,24 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function parseArgs(argv: string[], valueFlags: Record<string, string>): { positional: string[]; flags: Record<string, string> } {
+// `valueFlags`: "--flag VALUE" -> flags[key]; `switches`: "--flag" ->
+// flags["flag"] = ""; `optionalValue`: "--flag" or "--flag=VALUE".
+function parseArgs(
+  argv: string[], valueFlags: Record<string, string>, switches: string[] = [], optionalValue: string[] = [],
+): { positional: string[]; flags: Record<string, string> } {
   const positional: string[] = [];
   const flags: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const key = valueFlags[arg];
+    const [name, value] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, ""];
     if (key) {
       if (i + 1 >= argv.length) fail(`${arg} needs a value\n${USAGE}`);
       flags[key] = argv[++i];
+    } else if (switches.includes(arg)) {
+      flags[arg.slice(2)] = "";
+    } else if (optionalValue.includes(name)) {
+      flags[name.slice(2)] = value;
     } else if (arg.startsWith("-")) {
       fail(`unknown option ${arg}\n${USAGE}`);
     } else {
@@ -57,6 +70,17 @@ async function main(argv: string[]): Promise<number> {
       const { simApp } = await import("./sim.ts");
       return simApp({ input: positional[0], memoryMB: intFlag(flags, "memory"), cmdline: flags.extra });
     }
+    case "stats": {
+      const { positional, flags } = parseArgs(rest, { "--timeout": "timeout" }, ["--no-request"]);
+      if (positional.length !== 1) fail(`stats takes one domain name or id\n${USAGE}`);
+      const { readStats, formatStats, xenstoreCommands } = await import("./stats.ts");
+      const timeout = intFlag(flags, "timeout");
+      const snapshot = await readStats(xenstoreCommands(), positional[0], {
+        request: flags["no-request"] === undefined, timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+      });
+      process.stdout.write(formatStats(snapshot));
+      return snapshot.entries.length > 0 ? 0 : 1;
+    }
     case "run": {
       const { positional, flags } = parseArgs(rest, { "--memory": "memory", "--extra": "extra", "--timeout": "timeout" });
       if (positional.length !== 1) fail(`run takes one image\n${USAGE}`);
@@ -77,6 +101,6 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
-  if (e instanceof BuildError || e instanceof MissingToolError || e instanceof WasmCheckError) fail(e.message);
+  if (e instanceof BuildError || e instanceof MissingToolError || e instanceof WasmCheckError || (e as Error).name === "StatsError") fail((e as Error).message);
   throw e;
 }

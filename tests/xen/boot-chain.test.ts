@@ -1,6 +1,7 @@
 // Under real Xen (Xen 4.17 + Linux dom0 in QEMU, tools/rig/harness.ts): the
 // boot chain's examples, started with xl create, seen through xenconsoled,
-// with the shutdown reason xl reports. TSXEN_SKIP_XEN=1 skips (and reports
+// with the shutdown reason xl reports; named backtraces compared with the
+// sim's; the guest statistics dom0 reads from xenstore (examples/stats). TSXEN_SKIP_XEN=1 skips (and reports
 // the skip); otherwise a missing rig is a failure, never a pass.
 import path from "node:path";
 import { build } from "../../tools/build.ts";
@@ -8,6 +9,7 @@ import { runScenarios } from "../../tools/rig/harness.ts";
 import { RigTest } from "./rig-test.ts";
 import { runInSim } from "../../sim/host.ts";
 import { backtraceAfter, buildOf } from "../sim/helpers.ts";
+import { formatStats, parseXenstoreLs } from "../../tools/stats.ts";
 
 // Faults deep in a call chain (tests/apps/deep-trap.ts): the trap or panic
 // line each prints, in both hosts.
@@ -18,6 +20,21 @@ const DEEP_FAULTS: Record<string, string> = {
   recurse: "trap: call stack exhausted",
 };
 
+// dom0 side of the stats scenario: once the guest is ready, ping it, ask
+// for a publication, print data/tsxen with xenstore-ls -f, shut it down.
+const STATS_CHECK = `phase=$1 domid=$2 name=$3 log=$4
+[ "$phase" = running ] || exit 0
+D=/local/domain/$domid/data/tsxen
+i=0; until grep -q "stats: ready" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { echo "guest not ready"; exit 1; }; sleep 0.1; done
+ping -c 3 -W 2 10.0.0.2 >/dev/null || echo "ping failed"
+before=$(xenstore-read $D/seq)
+xenstore-write $D/request 1
+i=0; until [ "$(xenstore-read $D/seq)" != "$before" ]; do i=$((i+1)); [ $i -gt 50 ] && { echo "no publication after the request"; exit 1; }; sleep 0.1; done
+echo "seq before the request: $before"
+xenstore-ls -f $D
+xl shutdown "$name"
+`;
+
 const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
   const hello = path.join(tmp, "hello.xen");
   const trap = path.join(tmp, "trap.xen");
@@ -27,6 +44,8 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
   await build({ entry: "tests/apps/grow.ts", output: grow, log: () => {} });
   const deep = path.join(tmp, "deep-trap.xen");
   await build({ entry: "tests/apps/deep-trap.ts", output: deep, log: () => {} });
+  const stats = path.join(tmp, "stats.xen");
+  await build({ entry: "examples/stats/main.ts", output: stats, log: () => {} });
   return runScenarios(
     [
       { name: "hello", image: hello, timeoutSec: 30 },
@@ -34,6 +53,14 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
       { name: "trap-null", image: trap, xlExtra: ['extra = "null"'], timeoutSec: 30 },
       { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 8 },
       { name: "grow", image: grow, memoryMB: 24, timeoutSec: 30 },
+      {
+        name: "stats", image: stats, timeoutSec: 60, check: STATS_CHECK,
+        setup: "rm -f /tmp/stats.img && truncate -s 4M /tmp/stats.img\n",
+        xlExtra: [
+          "vif = [ 'mac=00:16:3e:00:00:12,ip=10.0.0.2' ]",
+          "disk = [ 'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=/tmp/stats.img' ]",
+        ],
+      },
       ...[...Object.keys(DEEP_FAULTS), "null"].map((mode) => ({
         name: `deep-${mode}`, image: deep, memoryMB: 16, xlExtra: [`extra = "${mode}"`], timeoutSec: 30,
       })),
@@ -116,4 +143,27 @@ rig.test("memory.grow succeeds up to the guest's RAM, returns -1 past it, and gr
   t.ok(total <= ram && total >= ram - 2, `wasm memory ends just below the top of RAM (${total} of ${ram} MiB)`);
   t.ok(grown > 0, "it grew");
   t.equal(dirty, 0, "every grown page read as zero");
+});
+
+rig.test("the guest's statistics appear in dom0's xenstore (data/tsxen), fresh on request", async (t) => {
+  const s = await rig.scenario(t, "stats");
+  t.equal(s?.reason, "poweroff", "xl shutdown after the check");
+  t.ok(s?.console.includes("stats: disk 51712: 1 MiB written and read back"), "the disk did I/O");
+  t.equal(s?.checkRc, 0, "the guest published after dom0's request");
+  const out = s?.checkOutput ?? [];
+  for (const l of out) t.comment(l);
+  const entries = new Map(parseXenstoreLs(out.join("\n")).map(([p, v]) => [p.replace(/^\/local\/domain\/\d+\/data\/tsxen\//, ""), v]));
+  const before = Number(/^seq before the request: (\d+)$/.exec(out.find((l) => l.startsWith("seq before")) ?? "")?.[1]);
+  t.equal(Number(entries.get("seq")), before + 1, "one publication for the request");
+  t.equal(entries.get("memory/ram-bytes"), String(32 << 20));
+  t.ok(Number(entries.get("uptime-ms")) > 0, `uptime-ms ${entries.get("uptime-ms")}`);
+  t.ok(Number(entries.get("vif/0/rx-frames")) >= 3, `vif/0/rx-frames ${entries.get("vif/0/rx-frames")}: dom0's pings (and ARP)`);
+  t.ok(Number(entries.get("vif/0/tx-frames")) >= 3, `vif/0/tx-frames ${entries.get("vif/0/tx-frames")}: the replies`);
+  t.ok(Number(entries.get("vif/0/rx-bytes")) >= 3 * 98, `vif/0/rx-bytes ${entries.get("vif/0/rx-bytes")}`);
+  t.equal(entries.get("vif/0/broken"), "0");
+  t.equal(entries.get("vbd/51712/write-bytes"), String(1 << 20));
+  t.equal(entries.get("vbd/51712/read-bytes"), String(1 << 20));
+  t.equal(entries.get("vbd/51712/errors"), "0");
+  const text = formatStats({ domid: "1", name: "stats", fresh: true, entries: [...entries] });
+  t.match(text, /\nvbd\/51712\n(  .*\n)*  write-bytes +1048576\n/, "tsxen stats formats dom0's xenstore-ls output");
 });
