@@ -7,6 +7,9 @@ export class ConsoleBackend {
   // A backend that stopped reading (xenconsoled gone): lets tests check that
   // the guest never waits forever on a full ring.
   stalled = false;
+  // Also hands every byte to `onOutput` as it arrives (tsxen sim shows the
+  // console live).
+  onOutput: ((bytes: Uint8Array) => void) | null = null;
 
   constructor(private readonly view: () => DataView, private readonly page: number) {}
 
@@ -17,15 +20,18 @@ export class ConsoleBackend {
     let cons = v.getUint32(this.page + C.XENCONS_OUT_CONS, true);
     const prod = v.getUint32(this.page + C.XENCONS_OUT_PROD, true);
     if (((prod - cons) >>> 0) > C.XENCONS_OUT_SIZE) throw new Error("console ring: producer ran more than a ring ahead");
+    const start = this.bytes.length;
     while (cons !== prod) {
       this.bytes.push(v.getUint8(this.page + C.XENCONS_OUT + (cons & (C.XENCONS_OUT_SIZE - 1))));
       cons = (cons + 1) >>> 0;
     }
     v.setUint32(this.page + C.XENCONS_OUT_CONS, cons, true);
+    if (this.onOutput && this.bytes.length > start) this.onOutput(Uint8Array.from(this.bytes.slice(start)));
   }
 
   append(bytes: Uint8Array): void {
     this.bytes.push(...bytes);
+    this.onOutput?.(bytes);
   }
 
   text(): string {

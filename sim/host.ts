@@ -49,6 +49,7 @@ export interface SimOptions {
   // at once, inside the notifying hypercall.
   xenstoreLatencyNs?: bigint;
   sourceMap?: WasmSourceMap;  // asc's source map of the module: lines in backtraces
+  onConsole?: (bytes: Uint8Array) => void;  // the console as it is written (SimResult.console has it all)
 }
 
 export interface SimResult {
@@ -101,6 +102,7 @@ export class SimGuest {
     };
     this.console = new ConsoleBackend(() => this.view(), L.pageAddress(L.CONSOLE_PFN));
     this.console.stalled = this.opts.stallConsole;
+    this.console.onOutput = this.opts.onConsole ?? null;
     this.hv = new Hypervisor({
       memory: () => this.buffer(),
       nrPages: this.opts.memoryMB * 256,

@@ -27,6 +27,10 @@ const NATIVE = path.join(REPO, "runtime", "native");
 // Wasm static data starts here; below it lie the kernel image (at 1 MiB) and
 // Xen's bootstrap data (p2m list, start_info, page tables). See ARCHITECTURE.md.
 export const DEFAULT_MEMORY_BASE = 4 << 20;
+// The memory's declared maximum: 4 GiB, what wasm32 allows anyway. Declared
+// so that the sim can lower it to the guest's RAM in place (tools/wasm-sections.ts
+// withMemoryMax); under Xen the RAM the runtime mapped is the limit.
+const MAX_MEMORY_PAGES = 65536;
 // Native stack frames per wasm call are small; 1000 calls fit the 256 KiB
 // boot stack (boot/shim.asm) with room to spare.
 const MAX_CALL_DEPTH = 1000;
@@ -105,7 +109,7 @@ async function compileWasm(entry: string, workDir: string, memoryBase: number, d
   const { error } = await asc.main(
     [
       ENTRY_FILE, "--baseDir", baseDir, "--outFile", "app.wasm", "--textFile", "app.wat", "--sourceMap", "--debug",
-      ...(debugBuild ? [] : ["-O3"]), "--runtime", "stub", "--memoryBase", String(memoryBase),
+      ...(debugBuild ? [] : ["-O3"]), "--runtime", "stub", "--memoryBase", String(memoryBase), "--maximumMemory", String(MAX_MEMORY_PAGES),
       "--use", "abort=~lib/tsxen/runtime/panic/tsxenAbort", "--exportStart", START_EXPORT, "--noColors",
     ],
     {

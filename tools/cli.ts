@@ -65,10 +65,18 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "sim": {
-      const { positional, flags } = parseArgs(rest, { "--memory": "memory", "--extra": "extra" });
+      const { positional, flags } = parseArgs(rest, { "--memory": "memory", "--extra": "extra" }, ["--break"], ["--inspect"]);
       if (positional.length !== 1) fail(`sim takes one app (.ts) or module (.wasm)\n${USAGE}`);
+      if (flags.break !== undefined && flags.inspect === undefined) fail("--break goes with --inspect");
       const { simApp } = await import("./sim.ts");
-      return simApp({ input: positional[0], memoryMB: intFlag(flags, "memory"), cmdline: flags.extra });
+      const { parseInspect } = await import("./inspect.ts");
+      let inspect;
+      try {
+        inspect = flags.inspect === undefined ? undefined : { ...parseInspect(flags.inspect), breakAtMain: flags.break !== undefined };
+      } catch (e) {
+        fail((e as Error).message);
+      }
+      return simApp({ input: positional[0], memoryMB: intFlag(flags, "memory"), cmdline: flags.extra, inspect });
     }
     case "stats": {
       const { positional, flags } = parseArgs(rest, { "--timeout": "timeout" }, ["--no-request"]);

@@ -1,11 +1,13 @@
 // tsxen sim: runs an app (built to wasm on the fly) or a .wasm module in the
-// simulated Xen host (sim/host.ts) and prints its console.
+// simulated Xen host (sim/host.ts) and prints its console as it is written;
+// with --inspect, under Node's inspector (tools/inspect.ts).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { buildWasm, DEFAULT_MEMORY_BASE } from "./build.ts";
+import { buildWasm, BuildError, DEFAULT_MEMORY_BASE } from "./build.ts";
 import { checkWasm } from "./wasm-check.ts";
-import { runInSim } from "../sim/host.ts";
+import { SimGuest } from "../sim/host.ts";
+import { debugSourceMap, mainOffset, missingSources, openInspector, withInlineSourceMap, type InspectOptions } from "./inspect.ts";
 import { WasmSourceMap } from "./source-map.ts";
 import { sourceMappingURL } from "./wasm-sections.ts";
 
@@ -13,6 +15,7 @@ export interface SimAppOptions {
   input: string;
   memoryMB?: number;
   cmdline?: string;
+  inspect?: InspectOptions;   // run under Node's inspector (tools/inspect.ts)
 }
 
 // The source map a module names in its sourceMappingURL section, when it
@@ -27,20 +30,39 @@ function sourceMapBeside(wasmFile: string, wasm: Uint8Array): WasmSourceMap | un
 export async function simApp(opts: SimAppOptions): Promise<number> {
   let wasm: Uint8Array;
   let sourceMap: WasmSourceMap | undefined;
-  if (opts.input.endsWith(".wasm")) {
-    wasm = fs.readFileSync(opts.input);
-    checkWasm(wasm);
-    sourceMap = sourceMapBeside(opts.input, wasm);
-  } else {
-    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-sim-"));
-    try {
-      ({ wasm, sourceMap } = await buildWasm(opts.input, workDir, DEFAULT_MEMORY_BASE, (s) => console.error(s)));
-    } finally {
-      fs.rmSync(workDir, { recursive: true, force: true });
+  let breakAt: number | null = null;
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-sim-"));
+  try {
+    if (opts.input.endsWith(".wasm")) {
+      wasm = fs.readFileSync(opts.input);
+      checkWasm(wasm);
+      sourceMap = sourceMapBeside(opts.input, wasm);
+      if (opts.inspect && sourceMap) wasm = withInlineSourceMap(wasm, { ...sourceMap.raw, sourceRoot: "" });
+    } else {
+      const debugBuild = opts.inspect !== undefined;
+      ({ wasm, sourceMap } = await buildWasm(opts.input, workDir, DEFAULT_MEMORY_BASE, (s) => console.error(s), debugBuild));
+      if (opts.inspect) {
+        const map = debugSourceMap(sourceMap.raw, workDir);
+        for (const missing of missingSources(map)) console.error(`tsxen sim: warning: source ${missing} not found`);
+        wasm = withInlineSourceMap(wasm, map);
+        breakAt = opts.inspect.breakAtMain ? mainOffset(wasm, opts.input) : null;
+        if (opts.inspect.breakAtMain && breakAt === null) throw new BuildError("--break: the app's main() is not in the module");
+      }
     }
+    const guest = new SimGuest({
+      memoryMB: opts.memoryMB, cmdline: opts.cmdline, sourceMap, onConsole: (b) => process.stdout.write(b),
+    });
+    await guest.start(wasm);
+    const session = opts.inspect ? openInspector(opts.inspect, breakAt, (s) => console.error(s)) : null;
+    let result;
+    try {
+      result = await guest.run();
+    } finally {
+      session?.close();
+    }
+    console.error(`tsxen sim: guest shut down: ${result.reason}`);
+    return result.reason === "poweroff" ? 0 : 1;
+  } finally {
+    fs.rmSync(workDir, { recursive: true, force: true });
   }
-  const result = await runInSim(wasm, { memoryMB: opts.memoryMB, cmdline: opts.cmdline, sourceMap });
-  process.stdout.write(result.console);
-  console.error(`tsxen sim: guest shut down: ${result.reason}`);
-  return result.reason === "poweroff" ? 0 : 1;
 }

@@ -17,6 +17,7 @@ const CUSTOM = 0;
 const IMPORT = 2;
 const MEMORY = 5;
 const EXPORT = 7;
+const CODE = 10;
 
 class Reader {
   constructor(readonly bytes: Uint8Array, public pos: number) {}
@@ -132,6 +133,25 @@ export function importedFunctionCount(wasm: Uint8Array): number {
   return functions;
 }
 
+// Function index -> module offset of its body's first instruction (after
+// the local declarations): where a debugger breaks "at the function".
+export function functionBodyOffsets(wasm: Uint8Array): Map<number, number> {
+  const out = new Map<number, number>();
+  const s = sections(wasm).find((x) => x.id === CODE);
+  if (!s) return out;
+  const r = new Reader(wasm, s.contentStart);
+  const first = importedFunctionCount(wasm);
+  const count = r.uleb();
+  for (let i = 0; i < count; i++) {
+    const size = r.uleb();
+    const end = r.pos + size;
+    for (let groups = r.uleb(); groups > 0; groups--) { r.uleb(); r.u8(); } // count, valtype
+    out.set(first + i, r.pos);
+    r.pos = end;
+  }
+  return out;
+}
+
 // Exported functions: export name -> function index.
 export function functionExports(wasm: Uint8Array): Map<string, number> {
   const out = new Map<string, number>();
@@ -175,17 +195,26 @@ export function functionNames(wasm: Uint8Array): Map<number, string> {
   return names;
 }
 
-// The module with its (one, defined) memory's maximum set to `maxPages`,
-// so memory.grow fails past it; used by the sim to bound memory by the
-// guest's RAM, as the native runtime does.
+// The module with its (one, defined) memory's maximum lowered to
+// `maxPages`, so memory.grow fails past it; the sim bounds memory by the
+// guest's RAM this way, as the native runtime does. The new maximum is
+// written in as many bytes as the old one (LEB128 allows padding), so no
+// offset in the module moves: V8's positions stay those of the source map.
+// A memory without a maximum is left as it is (adding one would move the
+// code); tsxen build's modules have one (asc --maximumMemory).
 export function withMemoryMax(wasm: Uint8Array, maxPages: number): Uint8Array {
   const s = sections(wasm).find((x) => x.id === MEMORY);
   if (!s) return wasm;
   const r = new Reader(wasm, s.contentStart);
   if (r.uleb() !== 1) return wasm;
-  const l = limits(r);
-  if (l.flags & ~1) return wasm; // shared or 64-bit memories: leave alone
-  const max = l.max === undefined ? maxPages : Math.min(l.max, maxPages);
-  const content = [1, 1, ...uleb(l.min), ...uleb(Math.max(max, l.min))];
-  return Buffer.concat([wasm.subarray(0, s.start), Uint8Array.from([MEMORY, ...uleb(content.length), ...content]), wasm.subarray(s.end)]);
+  const flags = r.u8();
+  if (flags !== 1) return wasm; // no maximum, or shared/64-bit: leave alone
+  const min = r.uleb();
+  const maxAt = r.pos;
+  const max = r.uleb();
+  const width = r.pos - maxAt;
+  const bounded = Math.max(min, Math.min(max, maxPages));
+  const out = Uint8Array.from(wasm);
+  for (let i = 0; i < width; i++) out[maxAt + i] = (Math.floor(bounded / 2 ** (7 * i)) & 0x7f) | (i < width - 1 ? 0x80 : 0);
+  return out;
 }

@@ -1,0 +1,108 @@
+// tsxen sim --inspect: the app's wasm, built without optimisation, runs in
+// the sim under Node's inspector (the Chrome DevTools Protocol), so that
+// Chrome DevTools or VS Code set breakpoints in the AssemblyScript sources
+// (the app's and tsxen's), step, and read locals. The module carries its
+// source map inline (a data: URL in its sourceMappingURL section), with
+// every source as an absolute file URL and its text included, so no
+// debugger has to fetch anything. --break stops at the first instruction of
+// the app's main().
+import inspector from "node:inspector";
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { REPO, ENTRY_FILE } from "./build.ts";
+import type { RawSourceMap } from "./source-map.ts";
+import { functionBodyOffsets, functionNames, withSourceMappingURL } from "./wasm-sections.ts";
+
+const ASC_STD = path.join(REPO, "node_modules", "assemblyscript", "std", "assembly");
+
+export interface InspectOptions {
+  host: string;
+  port: number;           // 0: any free port
+  breakAtMain: boolean;
+}
+
+// "--inspect", "--inspect=9230", "--inspect=0.0.0.0:9230".
+export function parseInspect(value: string): { host: string; port: number } {
+  const m = /^(?:(.+):)?(\d*)$/.exec(value);
+  const port = m && m[2] ? Number(m[2]) : 9229;
+  if (!m || port > 65535) throw new Error(`--inspect takes [HOST:]PORT, not '${value}'`);
+  return { host: m[1] ?? "127.0.0.1", port };
+}
+
+// The file a source of asc's map is: the app's (relative to the directory
+// tsxen ran in), tsxen's (~lib/tsxen/…), AssemblyScript's standard library
+// (~lib/…), or the generated entry (written to the work dir).
+function sourceFile(source: string, workDir: string): string {
+  if (source === ENTRY_FILE) return path.join(workDir, "entry.ts");
+  if (source.startsWith("~lib/tsxen/")) return path.join(REPO, source.slice("~lib/tsxen/".length));
+  if (source.startsWith("~lib/")) return path.join(ASC_STD, source.slice("~lib/".length));
+  return path.resolve(source);
+}
+
+export function debugSourceMap(map: RawSourceMap, workDir: string): RawSourceMap {
+  return { ...map, sourceRoot: "", sources: map.sources.map((s) => pathToFileURL(sourceFile(s, workDir)).href) };
+}
+
+const INLINE_MAP = "data:application/json;base64,";
+
+// The module with its source map inline.
+export function withInlineSourceMap(wasm: Uint8Array, map: RawSourceMap): Uint8Array {
+  return withSourceMappingURL(wasm, INLINE_MAP + Buffer.from(JSON.stringify(map)).toString("base64"));
+}
+
+// Offset of the first instruction of the app's main (asc names it
+// "<app path without .ts>/main"), or null.
+export function mainOffset(wasm: Uint8Array, appPath: string): number | null {
+  const want = `${path.relative(process.cwd(), appPath).replace(/\.ts$/, "")}/main`;
+  for (const [index, name] of functionNames(wasm)) if (name === want) return functionBodyOffsets(wasm).get(index) ?? null;
+  return null;
+}
+
+export interface InspectorSession {
+  close(): void;
+}
+
+// Opens the inspector, waits for a debugger to attach (and to say "run"),
+// with a breakpoint at `breakAt` (a module offset) if given. Call after the
+// module is compiled (its script exists), before the guest runs.
+export function openInspector(opts: InspectOptions, breakAt: number | null, log: (s: string) => void): InspectorSession {
+  inspector.open(opts.port, opts.host, false);
+  const url = inspector.url();
+  if (!url) throw new Error(`could not open the inspector on ${opts.host}:${opts.port}`);
+  let session: inspector.Session | null = null;
+  if (breakAt !== null) {
+    // A session of our own sets the breakpoint; the debugger that attaches
+    // sees the pause (V8 reports it to every session) and resumes it.
+    session = new inspector.Session();
+    session.connect();
+    // Ours is the wasm script with an inline source map (binaryen.js and
+    // asc, loaded to build it, are wasm scripts too).
+    const wasmScripts: string[] = [];
+    session.on("Debugger.scriptParsed", (m) => {
+      if (m.params.url.startsWith("wasm://") && m.params.sourceMapURL?.startsWith(INLINE_MAP)) wasmScripts.push(m.params.scriptId);
+    });
+    session.post("Debugger.enable");
+    if (wasmScripts.length !== 1) throw new Error(`--break: expected one app module, found ${wasmScripts.length}`);
+    session.post("Debugger.setBreakpoint", { location: { scriptId: wasmScripts[0], lineNumber: 0, columnNumber: breakAt } }, (err) => {
+      if (err) log(`tsxen sim: warning: --break: ${err.message}`);
+    });
+  }
+  const where = url.replace(/^ws:\/\//, "");
+  log(`tsxen sim: debugger listening on ${url}`);
+  log(`tsxen sim: Chrome: open chrome://inspect (or devtools://devtools/bundled/js_app.html?ws=${where}); VS Code: attach to ${where.split("/")[0]}`);
+  log(`tsxen sim: waiting for the debugger to attach${breakAt !== null ? "; the app stops at main()" : ""}`);
+  inspector.waitForDebugger();
+  return {
+    close() {
+      session?.disconnect();
+      inspector.close();
+    },
+  };
+}
+
+// Checks that the debug build's sources exist where the map says (a missing
+// one would show as "could not load" in the debugger).
+export function missingSources(map: RawSourceMap): string[] {
+  return map.sources.filter((s) => s.startsWith("file:") && !fs.existsSync(new URL(s)));
+}
