@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { build } from "../tools/build.ts";
+import { build, APP_CODEGEN_FLAGS } from "../tools/build.ts";
 import { prepareRig, runScenarios } from "../tools/rig/harness.ts";
 
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -53,8 +53,11 @@ function computeBench(): Record<string, Stat | null> {
   sh("wasm2c", [wasm, "-n", "csum", "-o", path.join(dir, "csum.c")]);
   const rt = "/usr/share/wabt/wasm2c";
   const common = ["-O3", `-I${rt}`, `-I${dir}`, "bench/compute/native-main.c", path.join(dir, "csum.c"), `${rt}/wasm-rt-impl.c`, "-lm"];
-  // The flags tools/build.ts compiles app.c with: explicit bounds checks, call-depth counting.
-  sh("gcc", [...common, "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=1", "-o", path.join(dir, "native")]);
+  // The flags tools/build.ts compiles app.c with: explicit bounds checks, call-depth counting,
+  // and the code generation named backtraces need (frame pointers, no inlining across wasm functions).
+  const tsxenFlags = ["-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=1"];
+  sh("gcc", [...common, ...tsxenFlags, ...APP_CODEGEN_FLAGS, "-o", path.join(dir, "native")]);
+  sh("gcc", [...common, ...tsxenFlags, "-o", path.join(dir, "native-nobt")]);
   sh("gcc", [...common, "-o", path.join(dir, "native-guard")]);
   sh("gcc", ["-O2", "-o", path.join(dir, "ref"), "bench/compute/ref.c"]);
   const nodeScript = path.join(dir, "v8.mjs");
@@ -69,6 +72,7 @@ console.log("ms=" + (performance.now() - t).toFixed(1) + " sum=" + r.toString(16
 `);
   const variants: Record<string, [string, string[]]> = {
     tsxen_native: [path.join(dir, "native"), []],
+    tsxen_native_without_backtrace_flags: [path.join(dir, "native-nobt"), []],
     tsxen_native_guardpages: [path.join(dir, "native-guard"), []],
     node_v8: [process.execPath, [nodeScript]],
     c_O2: [path.join(dir, "ref"), []],
@@ -247,7 +251,8 @@ async function main(): Promise<void> {
   ];
   const c = compute;
   const computeRows: { metric: string; s: Stat | null }[] = [
-    { metric: "tsxen native (asc -O3 → wasm2c → gcc -O3, tsxen's flags: explicit bounds checks)", s: c.tsxen_native },
+    { metric: "tsxen native (asc -O3 → wasm2c → gcc -O3, tsxen's flags: explicit bounds checks, frame pointers and no inlining across wasm functions for backtraces)", s: c.tsxen_native },
+    { metric: "same, without the backtrace flags", s: c.tsxen_native_without_backtrace_flags },
     { metric: "same, wasm2c with guard pages (hosted wasm-rt default)", s: c.tsxen_native_guardpages },
     { metric: "same wasm under Node " + process.version + " (V8)", s: c.node_v8 },
     { metric: "plain C reference, gcc -O2", s: c.c_O2 },
