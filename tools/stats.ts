@@ -104,14 +104,15 @@ export function formatStats(s: StatsSnapshot): string {
   const head = `domain ${s.domid} (${s.name}): ` +
     (seq === undefined ? "no statistics published (the app calls publishStats…(), see README)" : `publication ${seq}${s.fresh ? "" : " (not refreshed: the guest does not publish on request)"}`);
   const groups = new Map<string, [string, string][]>();
+  const isDirectory = (p: string) => s.entries.some(([q]) => q.startsWith(p + "/"));
   for (const [p, v] of s.entries) {
-    if (p === "seq") continue;
+    if (p === "seq" || isDirectory(p)) continue;
     const device = /^(vif|vbd)\/[^/]+\//.exec(p)?.[0].slice(0, -1) ?? "";
     const rest = device ? p.slice(device.length + 1) : p;
     if (!groups.has(device)) groups.set(device, []);
     groups.get(device)!.push([rest, v]);
   }
-  const width = Math.max(0, ...s.entries.map(([p]) => p.length)) + 2;
+  const width = Math.max(0, ...[...groups.values()].flat().map(([k]) => k.length)) + 2;
   const lines = [head];
   for (const [device, rows] of [...groups].sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b, "en", { numeric: true })))) {
     if (device) lines.push(device);
