@@ -52,11 +52,12 @@ export function withInlineSourceMap(wasm: Uint8Array, map: RawSourceMap): Uint8A
 }
 
 // Offset of the first instruction of the app's main (asc names it
-// "<app path without .ts>/main"), or null.
-export function mainOffset(wasm: Uint8Array, appPath: string): number | null {
-  const want = `${path.relative(process.cwd(), appPath).replace(/\.ts$/, "")}/main`;
-  for (const [index, name] of functionNames(wasm)) if (name === want) return functionBodyOffsets(wasm).get(index) ?? null;
-  return null;
+// "<app path without .ts>/main"; for a module given as is, the one main
+// outside the generated entry), or null.
+export function mainOffset(wasm: Uint8Array, appPath: string | null): number | null {
+  const want = appPath === null ? null : `${path.relative(process.cwd(), appPath).replace(/\.ts$/, "")}/main`;
+  const found = [...functionNames(wasm)].filter(([, name]) => (want ? name === want : name.endsWith("/main") && !name.startsWith("tsxen-entry/")));
+  return found.length === 1 ? functionBodyOffsets(wasm).get(found[0][0]) ?? null : null;
 }
 
 export interface InspectorSession {
@@ -66,7 +67,7 @@ export interface InspectorSession {
 // Opens the inspector, waits for a debugger to attach (and to say "run"),
 // with a breakpoint at `breakAt` (a module offset) if given. Call after the
 // module is compiled (its script exists), before the guest runs.
-export function openInspector(opts: InspectOptions, breakAt: number | null, log: (s: string) => void): InspectorSession {
+export function openInspector(opts: InspectOptions, breakAt: number | null, moduleBytes: number, log: (s: string) => void): InspectorSession {
   inspector.open(opts.port, opts.host, false);
   const url = inspector.url();
   if (!url) throw new Error(`could not open the inspector on ${opts.host}:${opts.port}`);
@@ -76,11 +77,12 @@ export function openInspector(opts: InspectOptions, breakAt: number | null, log:
     // sees the pause (V8 reports it to every session) and resumes it.
     session = new inspector.Session();
     session.connect();
-    // Ours is the wasm script with an inline source map (binaryen.js and
-    // asc, loaded to build it, are wasm scripts too).
+    // Ours is the wasm script as long as the module (binaryen.js and asc,
+    // loaded to build it, are wasm scripts too; a wasm script's end column
+    // is its length).
     const wasmScripts: string[] = [];
     session.on("Debugger.scriptParsed", (m) => {
-      if (m.params.url.startsWith("wasm://") && m.params.sourceMapURL?.startsWith(INLINE_MAP)) wasmScripts.push(m.params.scriptId);
+      if (m.params.url.startsWith("wasm://") && m.params.endColumn === moduleBytes) wasmScripts.push(m.params.scriptId);
     });
     session.post("Debugger.enable");
     if (wasmScripts.length !== 1) throw new Error(`--break: expected one app module, found ${wasmScripts.length}`);
@@ -94,9 +96,10 @@ export function openInspector(opts: InspectOptions, breakAt: number | null, log:
   log(`tsxen sim: waiting for the debugger to attach${breakAt !== null ? "; the app stops at main()" : ""}`);
   inspector.waitForDebugger();
   return {
+    // Our session goes; the debugger stays attached until it lets go (Node
+    // waits for it at exit, as with node --inspect).
     close() {
       session?.disconnect();
-      inspector.close();
     },
   };
 }

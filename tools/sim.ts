@@ -38,6 +38,7 @@ export async function simApp(opts: SimAppOptions): Promise<number> {
       checkWasm(wasm);
       sourceMap = sourceMapBeside(opts.input, wasm);
       if (opts.inspect && sourceMap) wasm = withInlineSourceMap(wasm, { ...sourceMap.raw, sourceRoot: "" });
+      breakAt = opts.inspect?.breakAtMain ? mainOffset(wasm, null) : null;
     } else {
       const debugBuild = opts.inspect !== undefined;
       ({ wasm, sourceMap } = await buildWasm(opts.input, workDir, DEFAULT_MEMORY_BASE, (s) => console.error(s), debugBuild));
@@ -46,14 +47,14 @@ export async function simApp(opts: SimAppOptions): Promise<number> {
         for (const missing of missingSources(map)) console.error(`tsxen sim: warning: source ${missing} not found`);
         wasm = withInlineSourceMap(wasm, map);
         breakAt = opts.inspect.breakAtMain ? mainOffset(wasm, opts.input) : null;
-        if (opts.inspect.breakAtMain && breakAt === null) throw new BuildError("--break: the app's main() is not in the module");
       }
     }
+    if (opts.inspect?.breakAtMain && breakAt === null) throw new BuildError("--break: the app's main() is not in the module (a .wasm needs its name section: asc --debug)");
     const guest = new SimGuest({
       memoryMB: opts.memoryMB, cmdline: opts.cmdline, sourceMap, onConsole: (b) => process.stdout.write(b),
     });
     await guest.start(wasm);
-    const session = opts.inspect ? openInspector(opts.inspect, breakAt, (s) => console.error(s)) : null;
+    const session = opts.inspect ? openInspector(opts.inspect, breakAt, wasm.length, (s) => console.error(s)) : null;
     let result;
     try {
       result = await guest.run();

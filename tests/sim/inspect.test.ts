@@ -77,7 +77,8 @@ test("sim --inspect --break: stops at main, a breakpoint by source line stops in
   const child = spawn(process.execPath, ["tools/tsxen.mjs", "sim", "--inspect=127.0.0.1:0", "--break", APP], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "", stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  let signal: string | null = null;
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code, sig) => { signal = sig; resolve(code); }));
   try {
     const url = await new Promise<string>((resolve, reject) => {
       child.stderr.on("data", (d) => {
@@ -142,7 +143,7 @@ test("sim --inspect --break: stops at main, a breakpoint by source line stops in
 
     const code = await exited;
     t.match(stderr, /waiting for the debugger to attach; the app stops at main\(\)/, "it said it waits and will stop at main");
-    t.equal(code, 0, `the app ran to the end${code === 0 ? "" : `:\n${stderr}`}`);
+    t.equal(code, 0, `the app ran to the end${code === 0 ? "" : ` (signal ${signal}):\n${stderr}`}`);
     t.ok(stdout.includes("dbg: sum of squares 385\n"), "with its output");
   } finally {
     if (child.exitCode === null) child.kill();
