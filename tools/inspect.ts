@@ -56,7 +56,17 @@ export function withInlineSourceMap(wasm: Uint8Array, map: RawSourceMap): Uint8A
 // outside the generated entry), or null.
 export function mainOffset(wasm: Uint8Array, appPath: string | null): number | null {
   const want = appPath === null ? null : `${path.relative(process.cwd(), appPath).replace(/\.ts$/, "")}/main`;
-  const found = [...functionNames(wasm)].filter(([, name]) => (want ? name === want : name.endsWith("/main") && !name.startsWith("tsxen-entry/")));
+  return offsetOf(wasm, (name) => (want ? name === want : name.endsWith("/main") && !name.startsWith("tsxen-entry/")));
+}
+
+// The generated entry's tsxen_main: where to stop when an optimised module
+// has main inlined into it.
+export function entryOffset(wasm: Uint8Array): number | null {
+  return offsetOf(wasm, (name) => name === "tsxen-entry/tsxen_main");
+}
+
+function offsetOf(wasm: Uint8Array, match: (name: string) => boolean): number | null {
+  const found = [...functionNames(wasm)].filter(([, name]) => match(name));
   return found.length === 1 ? functionBodyOffsets(wasm).get(found[0][0]) ?? null : null;
 }
 

@@ -7,7 +7,7 @@ import path from "node:path";
 import { buildWasm, BuildError, DEFAULT_MEMORY_BASE } from "./build.ts";
 import { checkWasm } from "./wasm-check.ts";
 import { SimGuest } from "../sim/host.ts";
-import { debugSourceMap, mainOffset, missingSources, openInspector, withInlineSourceMap, type InspectOptions } from "./inspect.ts";
+import { debugSourceMap, entryOffset, mainOffset, missingSources, openInspector, withInlineSourceMap, type InspectOptions } from "./inspect.ts";
 import { WasmSourceMap } from "./source-map.ts";
 import { sourceMappingURL } from "./wasm-sections.ts";
 
@@ -38,7 +38,10 @@ export async function simApp(opts: SimAppOptions): Promise<number> {
       checkWasm(wasm);
       sourceMap = sourceMapBeside(opts.input, wasm);
       if (opts.inspect && sourceMap) wasm = withInlineSourceMap(wasm, { ...sourceMap.raw, sourceRoot: "" });
-      breakAt = opts.inspect?.breakAtMain ? mainOffset(wasm, null) : null;
+      if (opts.inspect?.breakAtMain) {
+        breakAt = mainOffset(wasm, null);
+        if (breakAt === null && (breakAt = entryOffset(wasm)) !== null) console.error("tsxen sim: main() is not a function of its own in this (optimised) module; --break stops at tsxen_main, which calls it");
+      }
     } else {
       const debugBuild = opts.inspect !== undefined;
       ({ wasm, sourceMap } = await buildWasm(opts.input, workDir, DEFAULT_MEMORY_BASE, (s) => console.error(s), debugBuild));
@@ -49,7 +52,7 @@ export async function simApp(opts: SimAppOptions): Promise<number> {
         breakAt = opts.inspect.breakAtMain ? mainOffset(wasm, opts.input) : null;
       }
     }
-    if (opts.inspect?.breakAtMain && breakAt === null) throw new BuildError("--break: the app's main() is not in the module (a .wasm needs its name section: asc --debug)");
+    if (opts.inspect?.breakAtMain && breakAt === null) throw new BuildError("--break: the module has no function named main or tsxen_main (a .wasm needs its name section: asc --debug)");
     const guest = new SimGuest({
       memoryMB: opts.memoryMB, cmdline: opts.cmdline, sourceMap, onConsole: (b) => process.stdout.write(b),
     });
