@@ -14,7 +14,8 @@ import * as XEN from "../runtime/abi/xen.ts";
 import * as SI from "../runtime/abi/start_info.ts";
 import * as G from "../runtime/abi/grant_table.ts";
 import * as CONS from "../runtime/abi/console.ts";
-import { ENTRY_EXPORT, START_EXPORT } from "../tools/host-interface.ts";
+import { ENTRY_EXPORT, START_EXPORT, HOSTOP_MEMORY_GROW, DEFAULT_MEMORY_BASE } from "../tools/host-interface.ts";
+import { OUT_OF_MEMORY } from "../tools/symbols.ts";
 import { ConsoleBackend } from "./console-backend.ts";
 import { GUEST_DOMID, Hypervisor, Shutdown, type Dom0, type ShutdownReason } from "./hypervisor.ts";
 import type { VirtualClock } from "./clock.ts";
@@ -231,13 +232,71 @@ export class SimGuest {
     if (cons() !== before) this.dom0.send(port);
   }
 
+  // The last memory growth that failed, in bytes (0: none).
+  private failedGrowBytes = 0;
+
+  // HOSTOP_MEMORY_GROW: the module's memory.grow, bounded by the guest's RAM
+  // (the module's declared maximum, lowered to it at compile time).
+  private growMemory(pages: bigint): bigint {
+    const memory = this.started(this.memory, "memory");
+    try {
+      return BigInt(memory.grow(Number(pages)));
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      this.failedGrowBytes = Number(pages) * 65536;
+      return -1n;
+    }
+  }
+
+  // "out of memory: <n> bytes requested, heap <used> KiB of <max> KiB", the
+  // heap being the module's memory above its memory base, as the native
+  // runtime says it.
+  private outOfMemory(): string {
+    if (this.failedGrowBytes === 0) return OUT_OF_MEMORY;
+    const base = DEFAULT_MEMORY_BASE;
+    const used = (this.buffer().byteLength - base) / 1024;
+    const max = (Math.floor((this.opts.memoryMB << 20) / 65536) * 65536 - base) / 1024;
+    return `${OUT_OF_MEMORY}: ${this.failedGrowBytes} bytes requested, heap ${used} KiB of ${max} KiB`;
+  }
+
   private hypercall(op: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint): bigint {
+    if (op === HOSTOP_MEMORY_GROW) return this.growMemory(a1);
+    if (this.collectAtHypercalls) (this.instance!.exports.__collect as () => void)();
     if (++this.hypercallCount > this.opts.maxHypercalls) throw new Error(`guest made more than ${this.opts.maxHypercalls} hypercalls`);
     return this.hv.hypercall(op, a1, a2, a3, a4, a5);
   }
 
+  // Allocations reported by a build instrumented with "allocations"
+  // (tools/build.ts): blocks and bytes handed out by the allocator so far.
+  readonly allocations = { blocks: 0, bytes: 0 };
+  // With a build instrumented with "stress": a full collection at every
+  // hypercall (the runtime keeps every live reference on its shadow stack,
+  // so whatever a driver still uses through a raw address must be memory
+  // the collector does not own).
+  collectAtHypercalls = false;
+
+  // AssemblyScript's rtrace hooks (module "rtrace"), for "allocations" builds.
+  private rtrace(): Record<string, (...args: number[]) => number | void> {
+    const size = (block: number) => this.view().getUint32(block, true) & ~3;
+    return {
+      oninit: () => {},
+      onalloc: (block) => { this.allocations.blocks++; this.allocations.bytes += size(block); },
+      onresize: (block, oldSize) => { this.allocations.bytes += Math.max(0, size(block) + 4 - oldSize); },
+      onmove: (_old, block) => { this.allocations.blocks++; this.allocations.bytes += size(block); },
+      onfree: () => {},
+      onvisit: () => 1,
+      oncollect: () => {},
+      oninterrupt: () => {},
+      onyield: () => {},
+      // asc also checks every store and load in such builds: let them through.
+      onstore: (ptr) => ptr,
+      onload: (ptr) => ptr,
+    };
+  }
+
   private imports(): WebAssembly.Imports {
     return {
+      rtrace: this.rtrace(),
       xen: {
         hypercall: (op: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint) => this.hypercall(op, a1, a2, a3, a4, a5),
         mfn_to_pfn: (mfn: bigint) => BigInt(L.mfnToPfn(Number(mfn))),
@@ -315,7 +374,8 @@ export class SimGuest {
       }
       if (e instanceof WebAssembly.RuntimeError) {
         const frames = this.symbolizer?.frames(e) ?? [];
-        this.report(`trap: ${trapReason(trapWording(e.message), frames)}`, frames);
+        const reason = trapReason(trapWording(e.message), frames);
+        this.report(`trap: ${reason === OUT_OF_MEMORY ? this.outOfMemory() : reason}`, frames);
         return result("crash");
       }
       // V8 reports a wasm stack overflow as a RangeError; the native runtime

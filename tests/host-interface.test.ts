@@ -4,7 +4,7 @@
 // (under Xen) and sim/host.ts (in Node).
 import test from "tape";
 import fs from "node:fs";
-import { HOST_FUNCTIONS } from "../tools/host-interface.ts";
+import { HOST_FUNCTIONS, HOSTOP_MEMORY_GROW } from "../tools/host-interface.ts";
 import { SimGuest } from "../sim/host.ts";
 
 const AS_TYPES: Record<string, string> = { i32: "i32", u32: "i32", usize: "i32", bool: "i32", i64: "i64", u64: "i64", f64: "f64", f32: "f32", void: "" };
@@ -28,9 +28,16 @@ test("host interface: the native runtime implements every function", (t) => {
   t.end();
 });
 
-test("host interface: the sim provides every function and nothing else", (t) => {
+test("host interface: the sim provides every function and nothing else (but AssemblyScript's rtrace hooks, for test builds instrumented with \"allocations\")", (t) => {
   const imports = (new SimGuest() as unknown as { imports(): WebAssembly.Imports }).imports();
-  t.deepEqual(Object.keys(imports), ["xen"]);
+  t.deepEqual(Object.keys(imports).sort(), ["rtrace", "xen"]);
   t.deepEqual(Object.keys(imports.xen).sort(), Object.keys(HOST_FUNCTIONS).sort());
+  t.end();
+});
+
+test("host interface: the memory-growth host operation is the same number in the transform, the table and the native runtime", (t) => {
+  const transform = /export const HOSTOP_MEMORY_GROW = (-?\d+);/.exec(fs.readFileSync("tools/memory-grow-transform.mjs", "utf8"));
+  t.equal(Number(transform?.[1]), HOSTOP_MEMORY_GROW, "tools/memory-grow-transform.mjs");
+  t.ok(fs.readFileSync("runtime/native/kernel.h", "utf8").includes(`#define HOSTOP_MEMORY_GROW (${HOSTOP_MEMORY_GROW})`), "kernel.h defines the same number");
   t.end();
 });

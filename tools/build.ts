@@ -15,7 +15,7 @@ import asc from "assemblyscript/asc";
 import { checkWasm } from "./wasm-check.ts";
 import { findTool } from "./toolchain.ts";
 import { checkPvImage } from "./elf-notes.ts";
-import { ENTRY_EXPORT, START_EXPORT } from "./host-interface.ts";
+import { ENTRY_EXPORT, START_EXPORT, DEFAULT_MEMORY_BASE } from "./host-interface.ts";
 import { WasmSourceMap } from "./source-map.ts";
 import { functionExports, functionNames, withoutCustomSections } from "./wasm-sections.ts";
 import { symtabSource, wasmFunctionCode, type Symtab } from "./symtab.ts";
@@ -26,7 +26,7 @@ const NATIVE = path.join(REPO, "runtime", "native");
 
 // Wasm static data starts here; below it lie the kernel image (at 1 MiB) and
 // Xen's bootstrap data (p2m list, start_info, page tables). See ARCHITECTURE.md.
-export const DEFAULT_MEMORY_BASE = 4 << 20;
+export { DEFAULT_MEMORY_BASE };
 // The memory's declared maximum: 4 GiB, what wasm32 allows anyway. Declared
 // so that the sim can lower it to the guest's RAM in place (tools/wasm-sections.ts
 // withMemoryMax); under Xen the RAM the runtime mapped is the limit.
@@ -35,8 +35,20 @@ const MAX_MEMORY_PAGES = 65536;
 // boot stack (boot/shim.asm) with room to spare.
 const MAX_CALL_DEPTH = 1000;
 
+// The AssemblyScript runtimes an app can be built with (ARCHITECTURE.md,
+// "Memory model"): a collector by default; `stub` never frees.
+export const RUNTIMES = ["incremental", "minimal", "stub"] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+export const DEFAULT_RUNTIME: Runtime = "incremental";
+// Sim-only builds for tests (never for images): "allocations" has the
+// allocator report every block to the host (AssemblyScript's rtrace hooks,
+// imported from module "rtrace"), "stress" exports the collector so the host
+// can force a full collection at every hypercall.
+export type Instrument = "none" | "allocations" | "stress";
+
 export interface BuildOptions {
   entry: string;          // the app's .ts file; it must export `function main(): void`
+  runtime?: Runtime;      // default DEFAULT_RUNTIME
   output: string;         // the image path; the xl config goes to <output>.cfg
   name?: string;          // the xl domain name (default: the output's base name)
   memoryMB?: number;      // memory= in the xl config (default 32)
@@ -98,7 +110,7 @@ export interface CompiledWasm {
 // unoptimised, so every line, call and local of the source is there to step
 // through. Names and the source map never change the code (--debug only adds
 // the name section).
-async function compileWasm(entry: string, workDir: string, memoryBase: number, debugBuild: boolean): Promise<CompiledWasm> {
+async function compileWasm(entry: string, workDir: string, memoryBase: number, debugBuild: boolean, runtime: Runtime, instrument: Instrument): Promise<CompiledWasm> {
   const baseDir = process.cwd();
   let appModule = path.relative(baseDir, entry).replace(/\.ts$/, "");
   if (!appModule.startsWith(".")) appModule = "./" + appModule;
@@ -109,8 +121,10 @@ async function compileWasm(entry: string, workDir: string, memoryBase: number, d
   const { error } = await asc.main(
     [
       ENTRY_FILE, "--baseDir", baseDir, "--outFile", "app.wasm", "--textFile", "app.wat", "--sourceMap", "--debug",
-      ...(debugBuild ? [] : ["-O3"]), "--runtime", "stub", "--memoryBase", String(memoryBase), "--maximumMemory", String(MAX_MEMORY_PAGES),
+      ...(debugBuild ? [] : ["-O3"]), "--runtime", runtime, "--memoryBase", String(memoryBase), "--maximumMemory", String(MAX_MEMORY_PAGES),
       "--use", "abort=~lib/tsxen/runtime/panic/tsxenAbort", "--exportStart", START_EXPORT, "--noColors",
+      "--transform", path.join(REPO, "tools", "memory-grow-transform.mjs"),
+      ...(instrument === "allocations" ? ["--use", "ASC_RTRACE=1"] : instrument === "stress" ? ["--exportRuntime"] : []),
     ],
     {
       stdout: sink,
@@ -217,15 +231,19 @@ export interface WasmBuild extends CompiledWasm {
 
 // asc + binaryen check: the first half of the pipeline, shared by `tsxen
 // build` and `tsxen sim` (`debugBuild`: unoptimised, for the debugger).
-export async function buildWasm(entryPath: string, workDir: string, memoryBase: number, log: (s: string) => void, debugBuild = false): Promise<WasmBuild> {
+export async function buildWasm(
+  entryPath: string, workDir: string, memoryBase: number, log: (s: string) => void, debugBuild = false,
+  runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none",
+): Promise<WasmBuild> {
   const entry = path.resolve(entryPath);
   if (!fs.existsSync(entry)) throw new BuildError(`${entryPath}: no such file`);
   fs.rmSync(workDir, { recursive: true, force: true });
   fs.mkdirSync(workDir, { recursive: true });
-  const what = `asc ${path.relative(process.cwd(), entry)} -> app.wasm${debugBuild ? " (debug build: unoptimised)" : ""}`;
-  const compiled = await step(log, what, () => compileWasm(entry, workDir, memoryBase, debugBuild));
+  if (!RUNTIMES.includes(runtime)) throw new BuildError(`unknown runtime '${runtime}' (${RUNTIMES.join(", ")})`);
+  const what = `asc ${path.relative(process.cwd(), entry)} -> app.wasm (runtime ${runtime})${debugBuild ? " (debug build: unoptimised)" : ""}`;
+  const compiled = await step(log, what, () => compileWasm(entry, workDir, memoryBase, debugBuild, runtime, instrument));
   const code = withoutCustomSections(compiled.wasm).length;
-  await step(log, `binaryen check: ${kib(code)} of wasm, imports only the xen host interface`, async () => checkWasm(compiled.wasm));
+  if (instrument === "none") await step(log, `binaryen check: ${kib(code)} of wasm, imports only the xen host interface`, async () => checkWasm(compiled.wasm));
   return { ...compiled, wasmFile: path.join(workDir, "app.wasm") };
 }
 
@@ -240,7 +258,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const header = wasmRtHeader();
 
   const workDir = `${output}.d`;
-  const { wasm } = await buildWasm(opts.entry, workDir, memoryBase, log);
+  const { wasm } = await buildWasm(opts.entry, workDir, memoryBase, log, false, opts.runtime ?? DEFAULT_RUNTIME);
   await step(log, "wasm2c -> app.c", async () => {
     // Without the name section wasm2c names functions by index (w2c_f<index>),
     // which is how the symbol table finds them.

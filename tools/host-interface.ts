@@ -25,6 +25,17 @@ export const HOST_FUNCTIONS: Record<string, HostFunction> = {
   panic: { params: ["i32", "i32"], results: [] },
 };
 
+// Where the module's static data starts (asc --memoryBase): below it lie
+// the kernel image and Xen's bootstrap data (ARCHITECTURE.md).
+export const DEFAULT_MEMORY_BASE = 4 << 20;
+
+// Host operations: `hypercall` ops that never reach Xen. memory.grow in the
+// module is compiled into HOSTOP_MEMORY_GROW (a1 = pages; returns the old
+// size in pages, or -1) by tools/memory-grow-transform.mjs, so that both
+// hosts grow the memory up to the guest's RAM and can say, when a request
+// fails, how large it was (the out-of-memory report).
+export const HOSTOP_MEMORY_GROW = -1;
+
 // The exports the native boot code and the sim call, in this order, after
 // instantiation: the module's start function (static initialisers; exported
 // with asc --exportStart so the host can lay out start_info first), then

@@ -5,12 +5,14 @@
 #include "kernel.h"
 
 static Z_app_instance_t app;
+void *wasm_memory;
 
 void wasm_app_run(void)
 {
     wasm_rt_init();
     Z_app_init_module();
     Z_app_instantiate(&app, 0);
+    wasm_memory = Z_appZ_memory(&app);
     Z_appZ_tsxen_start(&app);
     Z_appZ_tsxen_main(&app);
 }

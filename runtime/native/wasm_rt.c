@@ -15,6 +15,9 @@
 
 uint64_t wasm_ram_limit;
 uint32_t wasm_rt_call_stack_depth;
+/* The last memory growth that failed, in bytes (0: none): the allocator
+ * traps right after, and the report says how much it asked for. */
+static uint64_t failed_grow_bytes;
 
 static const char *const trap_reasons[] = {
     [WASM_RT_TRAP_NONE] = "none",
@@ -39,7 +42,22 @@ const char *wasm_rt_strerror(wasm_rt_trap_t trap)
 void wasm_rt_trap(wasm_rt_trap_t trap)
 {
     early_puts("trap: ");
-    early_puts(trap == WASM_RT_TRAP_UNREACHABLE && backtrace_in_allocator() ? "out of memory" : wasm_rt_strerror(trap));
+    if (trap == WASM_RT_TRAP_UNREACHABLE && backtrace_in_allocator()) {
+        /* "out of memory: <n> bytes requested, heap <used> KiB of <max> KiB",
+         * the heap being the module's memory above its memory base. */
+        early_puts("out of memory");
+        if (failed_grow_bytes && wasm_memory) {
+            early_puts(": ");
+            early_put_dec(failed_grow_bytes);
+            early_puts(" bytes requested, heap ");
+            early_put_dec((((wasm_rt_memory_t *)wasm_memory)->size - TSXEN_MEMORY_BASE) / 1024);
+            early_puts(" KiB of ");
+            early_put_dec((wasm_ram_limit - TSXEN_MEMORY_BASE) / 1024);
+            early_puts(" KiB");
+        }
+    } else {
+        early_puts(wasm_rt_strerror(trap));
+    }
     early_puts("\n");
     backtrace_here();
     shutdown(SHUTDOWN_crash);
@@ -93,8 +111,10 @@ uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
 {
     uint32_t old = mem->pages;
     uint64_t pages = (uint64_t)old + delta;
-    if (pages > mem->max_pages || pages * WASM_PAGE > wasm_ram_limit || pages * WASM_PAGE > 0xffffffffUL)
+    if (pages > mem->max_pages || pages * WASM_PAGE > wasm_ram_limit || pages * WASM_PAGE > 0xffffffffUL) {
+        failed_grow_bytes = (uint64_t)delta * WASM_PAGE;
         return (uint32_t)-1;
+    }
     memset((void *)(uint64_t)mem->size, 0, delta * WASM_PAGE);
     mem->pages = (uint32_t)pages;
     mem->size = (uint32_t)(pages * WASM_PAGE);
@@ -102,6 +122,14 @@ uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
 }
 
 void wasm_rt_free_memory(wasm_rt_memory_t *mem) { (void)mem; }
+
+/* HOSTOP_MEMORY_GROW: the module's memory.grow, routed through the host
+ * (tools/memory-grow-transform.mjs). */
+uint64_t wasm_memory_grow(uint64_t pages)
+{
+    if (!wasm_memory || pages > 0xffffffffUL) return (uint64_t)-1;
+    return (uint64_t)(int64_t)(int32_t)wasm_rt_grow_memory((wasm_rt_memory_t *)wasm_memory, (uint32_t)pages);
+}
 
 /* Tables hold function references for call_indirect. They are allocated
  * once at instantiation from a static pool; AssemblyScript never grows them. */

@@ -53,10 +53,11 @@ test("sim: a failed assert deep in a call chain: the panic line, then the chain"
 test("sim: running out of memory is reported as such, with the allocation's chain", async (t) => {
   const { reason, lines } = await fault("oom", 16);
   t.equal(reason, "crash");
-  const trap = lines.indexOf("trap: out of memory");
-  t.ok(trap > 0, "memory is bounded by the guest's RAM (16 MiB), as under Xen; the allocator's unreachable is out of memory");
+  const trap = lines.findIndex((l) => /^trap: out of memory: \d+ bytes requested, heap \d+ KiB of \d+ KiB$/.test(l));
+  t.ok(trap > 0, `memory is bounded by the guest's RAM (16 MiB), as under Xen; the allocator's unreachable is out of memory, with the request and the heap: ${lines[trap]}`);
+  t.match(lines[trap] ?? "", /heap (\d+) KiB of \1 KiB$/, "the heap had grown to all it could");
   const frames = withoutLines(lines.slice(trap + 1));
-  t.equal(frames[0], "  at ~lib/rt/stub.ts __alloc", "innermost: the allocator");
+  t.equal(frames[0], "  at ~lib/rt/tlsf.ts allocateBlock", "innermost: the allocator");
   t.deepEqual(frames.slice(-DEEP_CHAIN.length), DEEP_CHAIN);
 });
 

@@ -3,7 +3,7 @@ import test from "tape";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { buildWasm, DEFAULT_MEMORY_BASE, type WasmBuild } from "../../tools/build.ts";
+import { buildWasm, DEFAULT_MEMORY_BASE, DEFAULT_RUNTIME, type Instrument, type Runtime, type WasmBuild } from "../../tools/build.ts";
 
 const cache = new Map<string, Promise<WasmBuild>>();
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-sim-test-"));
@@ -11,19 +11,21 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-sim-test-"));
 // when tape finishes instead.
 test.onFinish(() => fs.rmSync(root, { recursive: true, force: true }));
 
-// The app's wasm and source map.
-export function buildOf(entry: string): Promise<WasmBuild> {
-  let built = cache.get(entry);
+// The app's wasm and source map (built with `runtime`, default the
+// default; `instrument`: a sim-only build, see tools/build.ts).
+export function buildOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none"): Promise<WasmBuild> {
+  const key = `${entry} ${runtime} ${instrument}`;
+  let built = cache.get(key);
   if (!built) {
     const workDir = path.join(root, String(cache.size));
-    built = buildWasm(entry, workDir, DEFAULT_MEMORY_BASE, () => {});
-    cache.set(entry, built);
+    built = buildWasm(entry, workDir, DEFAULT_MEMORY_BASE, () => {}, false, runtime, instrument);
+    cache.set(key, built);
   }
   return built;
 }
 
-export async function wasmOf(entry: string): Promise<Uint8Array> {
-  return (await buildOf(entry)).wasm;
+export async function wasmOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none"): Promise<Uint8Array> {
+  return (await buildOf(entry, runtime, instrument)).wasm;
 }
 
 // The backtrace lines after the first line starting with `header` (a trap

@@ -106,6 +106,10 @@ for (const [mode, header] of Object.entries(DEEP_FAULTS)) {
     const sim = await runInSim(wasm, { cmdline: mode, sourceMap, memoryMB: 16 });
     const simFrames = backtraceAfter(sim.console.split("\n"), header);
     t.ok(xen && xen.length >= 3, `Xen printed "${header}…" and a backtrace: ${JSON.stringify(xen)}`);
+    if (mode === "oom") {
+      const line = (s?.console ?? []).find((l) => l.startsWith(header)) ?? "";
+      t.match(line, /^trap: out of memory: \d+ bytes requested, heap \d+ KiB of \d+ KiB$/, `the request and the heap, as in the sim: ${line}`);
+    }
     if (mode === "recurse") {
       // The depth differs: Xen stops at the native call depth limit, V8 much later.
       const fold = (f: string[] | null) => f?.map((l) => l.replace(/\(\d+ times\)$/, "(N times)"));

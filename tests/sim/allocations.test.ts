@@ -1,0 +1,73 @@
+// Hot paths allocate nothing (the memory issue): with the allocator
+// reporting every block to the sim (a build instrumented with
+// "allocations", tools/build.ts), the steady state of UDP echo and ping
+// (netfront RX and TX, the stack), of blkfront submitting and completing
+// reused requests, and of a re-armed timer must hand out no memory at all
+// once warmed up.
+import test from "tape";
+import { SimGuest } from "../../sim/host.ts";
+import { SimBlkback } from "../../sim/blkback.ts";
+import { addVif } from "../../sim/netback.ts";
+import { NetPeer, arpRequestFrame, pingFrame, udpFrame } from "../../sim/netswitch.ts";
+import * as XB from "../../runtime/abi/xenbus.ts";
+import { wasmOf } from "./helpers.ts";
+
+const MS = 1_000_000n;
+
+test("allocations: UDP echo and ping allocate nothing once warmed up (netfront RX/TX, ARP, the stack)", async (t) => {
+  const g = new SimGuest();
+  await g.start(await wasmOf("examples/udp-echo/main.ts", undefined, "allocations"));
+  const vif = addVif(g, { devid: 0, ip: "10.0.0.2", features: { sg: true, splitEventChannels: true } });
+  const peer = new NetPeer(g.dom0, vif, { mac: "00:16:3e:ee:00:00", ip: "10.0.0.1" });
+  const guest = { mac: vif.mac, ip: "10.0.0.2" };
+  let warm = -1, after = -1, replies = 0, exchanges = 0;
+  const round = (n: number, done: () => void) => {
+    if (n === 0) return done();
+    const seq = n & 0xffff;
+    const frame = n % 3 === 0 ? pingFrame(peer.me, guest, 9, seq, new Uint8Array(n % 1400)) : udpFrame(peer.me, guest, 20000 + (n % 500), 7, new Uint8Array(1 + (n % 1472)));
+    peer.request(frame, (f) => (n % 3 === 0 ? f.icmp?.seq === seq : f.udp?.dstPort === 20000 + (n % 500)), 10n * MS, (reply) => {
+      if (reply) replies++;
+      exchanges++;
+      round(n - 1, done);
+    });
+  };
+  const start = () => {
+    if (vif.state !== XB.XenbusStateConnected) return void g.dom0.after(MS, start);
+    peer.send(arpRequestFrame(peer.me, guest.ip));
+    g.dom0.after(MS, () => round(300, () => {
+      warm = g.allocations.bytes;
+      replies = 0;
+      round(2000, () => {
+        after = g.allocations.bytes;
+        g.xenstore.write("/local/domain/1/control/shutdown", "poweroff");
+      });
+    }));
+  };
+  g.dom0.after(MS, start);
+  const res = await g.run();
+  t.equal(res.reason, "poweroff");
+  t.ok(warm > 0, `the allocator reported its blocks (${warm} bytes by the end of the warm-up)`);
+  t.equal(replies, 2000, "2000 echoes and pings answered after the warm-up");
+  t.equal(after - warm, 0, `and they allocated ${after - warm} bytes`);
+});
+
+test("allocations: blkfront submitting and completing reused requests, and a re-armed timer, allocate nothing once warmed up", async (t) => {
+  const g = new SimGuest();
+  await g.start(await wasmOf("tests/apps/blk-reuse.ts", undefined, "allocations"));
+  const back = new SimBlkback(g, { disk: new Uint8Array(1 << 20), flush: true, indirect: 32, maxRingPageOrder: 1, persistent: true });
+  let warm = -1, after = -1, ops0 = 0, ops1 = 0;
+  const ops = () => (back.stats.ops.read ?? 0) + (back.stats.ops.write ?? 0);
+  g.dom0.after(30n * MS, () => {
+    warm = g.allocations.bytes;
+    ops0 = ops();
+    g.dom0.after(100n * MS, () => {
+      after = g.allocations.bytes;
+      ops1 = ops();
+      g.xenstore.write("/local/domain/1/control/shutdown", "poweroff");
+    });
+  });
+  const res = await g.run();
+  t.equal(res.reason, "poweroff");
+  t.ok(ops1 - ops0 > 1000, `${ops1 - ops0} block requests completed after the warm-up`);
+  t.equal(after - warm, 0, `and they (and 100 timer re-arms) allocated ${after - warm} bytes`);
+});
