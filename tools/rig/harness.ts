@@ -30,6 +30,11 @@ export interface Scenario {
   xlExtra?: string[];
   /** dom0 sh script run in the scenario dir before `xl create`. */
   setup?: string;
+  /**
+   * dom0 sh script that creates and starts the domain (named `name`) instead
+   * of `xl create -p guest.cfg` + `xl unpause` (e.g. `virsh create`).
+   */
+  create?: string;
   /** dom0 sh script, run as `check.sh running|stopped <domid> <name> <console-log>`. */
   check?: string;
   /** Extra files for the scenario dir: name in the dir -> host path. */
@@ -45,7 +50,7 @@ export interface Scenario {
 }
 
 export type ShutdownReason =
-  | 'poweroff' | 'reboot' | 'crash' | 'suspend' | 'watchdog' | 'timeout' | 'not-run' | 'unknown';
+  | 'poweroff' | 'reboot' | 'crash' | 'suspend' | 'watchdog' | 'timeout' | 'destroyed' | 'not-run' | 'unknown';
 
 export interface ScenarioResult {
   name: string;
@@ -72,9 +77,72 @@ export interface RigPaths {
   xen: string;
   vmlinux: string;
   baseInitrd: string;
+  /** With prepareRig({ libvirt: true }): the libvirt tree to share with dom0 as tag "libvirt" (see dom0/libvirt-start). */
+  libvirt?: string;
+}
+
+/**
+ * A host port forwarded into the rig: QEMU's user network (slirp, 10.0.0.254
+ * on xenbr0) listens on hostAddress:hostPort and relays to guestIp:guestPort
+ * on the bridge, where the guests' vifs (and dom0, 10.0.0.1) are.
+ */
+export interface HostForward {
+  proto: 'udp' | 'tcp';
+  hostPort: number;
+  guestIp: string;
+  guestPort: number;
+  /** Default 127.0.0.1. */
+  hostAddress?: string;
+}
+
+/** A host file given to dom0 as a virtio disk: /dev/tsxen-disk<index> there (an xl disk target). */
+export interface HostDisk {
+  path: string;
+  readOnly?: boolean;
+}
+
+/** The address QEMU's user network has on the rig bridge: forwarded traffic comes from it. */
+export const HOST_GATEWAY_IP = '10.0.0.254';
+
+/** Talks to a running rig: commands go to dom0's /init over the serial line. */
+export class RigControl {
+  private send: ((line: string) => void) | null = null;
+  private queued: string[] = [];
+
+  /** Asks dom0 to `xl shutdown` the scenario's guest that is running (or the next one to run). */
+  shutdownGuest(): void {
+    this.command('shutdown');
+  }
+
+  /** Has dom0 `xl destroy` the running scenario's guest (reason "destroyed"). */
+  destroyGuest(): void {
+    this.command('destroy');
+  }
+
+  /** @internal harness.ts connects it to QEMU's serial input. */
+  attach(send: ((line: string) => void) | null): void {
+    this.send = send;
+    if (send) for (const line of this.queued.splice(0)) send(line);
+  }
+
+  private command(name: string): void {
+    const line = `TSXEN-CMD ${name}`;
+    if (this.send) this.send(line);
+    else this.queued.push(line);
+  }
 }
 
 export interface RigOptions {
+  /** Host ports forwarded into the rig's bridge (QEMU user networking). */
+  forwards?: HostForward[];
+  /** Host files dom0 sees as /dev/tsxen-disk0, 1, … (QEMU virtio-blk). */
+  disks?: HostDisk[];
+  /** For commands to dom0 while the rig runs (shut the guest down). */
+  control?: RigControl;
+  /** More dom0 files: gzipped newc archives appended to the initramfs. */
+  extraInitrds?: string[];
+  /** Host directories dom0 mounts read-only at /mnt/<tag> (QEMU virtfs, read on demand). */
+  shares?: { tag: string; path: string }[];
   /** Every serial line (timestamp-free), for live display. */
   onLine?: (line: string) => void;
   onConsole?: (scenario: string, line: string) => void;
@@ -112,7 +180,7 @@ const PANIC_RE = /Panic on CPU|Kernel panic|Dom0 crashed/;
 const XEN_HALTED_RE = /\(XEN\) Hardware Dom0 (halted|shutdown|crashed)/;
 const FAILURE_GRACE_MS = 5000;
 const PREPARE_TIMEOUT_MS = 20 * 60 * 1000;
-const RESERVED_FILES = new Set(['guest.cfg', 'timeout', 'setup.sh', 'check.sh']);
+const RESERVED_FILES = new Set(['guest.cfg', 'timeout', 'setup.sh', 'create.sh', 'check.sh']);
 
 export function rigDir(): string {
   const cache = process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache');
@@ -120,9 +188,9 @@ export function rigDir(): string {
 }
 
 /** Runs `rig.sh prepare` (idempotent, fast when cached); its progress goes to stderr. */
-export async function prepareRig(opts: { dir?: string } = {}): Promise<RigPaths> {
+export async function prepareRig(opts: { dir?: string; libvirt?: boolean } = {}): Promise<RigPaths> {
   const dir = opts.dir ?? rigDir();
-  const child = spawn('bash', [path.join(HERE, 'rig.sh'), 'prepare'], {
+  const child = spawn('bash', [path.join(HERE, 'rig.sh'), 'prepare', ...(opts.libvirt ? ['libvirt'] : [])], {
     env: { ...process.env, TSXEN_RIG_DIR: dir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -135,6 +203,7 @@ export async function prepareRig(opts: { dir?: string } = {}): Promise<RigPaths>
     xen: path.join(dir, 'xen.elf'),
     vmlinux: path.join(dir, 'vmlinux'),
     baseInitrd: path.join(dir, 'dom0-base.cpio.gz'),
+    ...(opts.libvirt ? { libvirt: path.join(dir, 'libvirt') } : {}),
   };
   for (const p of [paths.xen, paths.vmlinux, paths.baseInitrd]) {
     if (!existsSync(p)) throw new Error(`rig.sh prepare succeeded but ${p} is missing`);
@@ -150,7 +219,7 @@ export async function runScenarios(scenarios: Scenario[], opts: RigOptions = {})
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tsxen-rig-'));
   try {
     const initrd = path.join(tmp, 'dom0.cpio.gz');
-    await writeInitrd(rig.baseInitrd, scenarios, initrd);
+    await writeInitrd([rig.baseInitrd, ...(opts.extraInitrds ?? [])], scenarios, initrd);
     const totalSec = opts.totalTimeoutSec ?? 120 + scenarios.reduce((s, sc) => s + timeoutOf(sc) + 15, 0);
     return await bootAndCollect(rig, initrd, scenarios, totalSec * 1000, opts);
   } finally {
@@ -217,6 +286,7 @@ async function scenarioEntries(scenarios: Scenario[]): Promise<CpioEntry[]> {
     entries.push(file(`${dir}/guest.cfg`, guestCfg(s, dir)));
     entries.push(file(`${dir}/timeout`, `${timeoutOf(s)}\n`));
     if (s.setup !== undefined) entries.push(file(`${dir}/setup.sh`, s.setup, 0o100755));
+    if (s.create !== undefined) entries.push(file(`${dir}/create.sh`, s.create, 0o100755));
     if (s.check !== undefined) entries.push(file(`${dir}/check.sh`, s.check, 0o100755));
     const copies: [string, string][] = [[path.basename(s.image), s.image], ...Object.entries(s.files ?? {})];
     for (const [name, hostPath] of copies) {
@@ -244,12 +314,13 @@ function cpioNewc(entries: CpioEntry[]): Buffer {
   return Buffer.concat(parts);
 }
 
-async function writeInitrd(base: string, scenarios: Scenario[], out: string): Promise<void> {
-  const baseData = await fs.readFile(base);
-  // The kernel skips zero padding between archives; keep the second one 4-aligned.
-  const padding = Buffer.alloc((4 - (baseData.length % 4)) % 4);
-  const extra = gzipSync(cpioNewc(await scenarioEntries(scenarios)));
-  await fs.writeFile(out, Buffer.concat([baseData, padding, extra]));
+async function writeInitrd(archives: string[], scenarios: Scenario[], out: string): Promise<void> {
+  const parts: Buffer[] = [];
+  const pad4 = (): Buffer => Buffer.alloc((4 - (parts.reduce((n, p) => n + p.length, 0) % 4)) % 4);
+  // The kernel skips zero padding between archives; keep each one 4-aligned.
+  for (const archive of archives) parts.push(pad4(), await fs.readFile(archive));
+  parts.push(pad4(), gzipSync(cpioNewc(await scenarioEntries(scenarios))));
+  await fs.writeFile(out, Buffer.concat(parts));
 }
 
 // ---------------------------------------------------------------- QEMU
@@ -259,11 +330,41 @@ function assertQemuInstalled(): void {
   if (r.error !== undefined) throw new Error(`${QEMU} not found: apt-get install qemu-system-x86`);
 }
 
-function qemuArgs(rig: RigPaths, initrd: string): string[] {
-  // QEMU splits -initrd at commas; a literal comma is written twice.
-  const esc = (s: string): string => s.replaceAll(',', ',,');
+// QEMU splits option values at commas; a literal comma is written twice.
+const esc = (s: string): string => s.replaceAll(',', ',,');
+
+// dom0's host devices (see attach_host_devices in dom0/init.sh): a virtio
+// NIC on QEMU's user network when there are forwards, a 9p share per host
+// directory and a virtio disk per host file. Not restrict=on: slirp then drops the guest's UDP replies to a
+// forward. Its DNS address moves off 10.0.0.3 (slirp answers ARP for it,
+// and a guest may have that address).
+function hostDeviceArgs(opts: RigOptions): string[] {
+  const args: string[] = [];
+  const forwards = opts.forwards ?? [];
+  if (forwards.length === 0) args.push('-nic', 'none');
+  else {
+    const fwd = forwards.map((f) => `,hostfwd=${f.proto}:${f.hostAddress ?? '127.0.0.1'}:${f.hostPort}-${f.guestIp}:${f.guestPort}`);
+    args.push(
+      '-netdev', `user,id=hostnet,net=10.0.0.0/24,host=${HOST_GATEWAY_IP},dns=10.0.0.253,dhcpstart=10.0.0.200,ipv6=off${fwd.join('')}`,
+      '-device', 'virtio-net-pci,netdev=hostnet',
+    );
+  }
+  for (const share of opts.shares ?? []) {
+    if (!/^[a-z0-9-]+$/.test(share.tag)) throw new Error(`share tag ${JSON.stringify(share.tag)} must match [a-z0-9-]+`);
+    args.push('-virtfs', `local,path=${esc(share.path)},mount_tag=${share.tag},security_model=none,readonly=on`);
+  }
+  for (const [i, d] of (opts.disks ?? []).entries()) {
+    args.push(
+      '-drive', `file=${esc(path.resolve(d.path))},if=none,id=tsxendisk${i},format=raw${d.readOnly ? ',readonly=on' : ''}`,
+      '-device', `virtio-blk-pci,drive=tsxendisk${i},serial=tsxen-disk${i}`,
+    );
+  }
+  return args;
+}
+
+function qemuArgs(rig: RigPaths, initrd: string, opts: RigOptions): string[] {
   return [
-    '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-nic', 'none',
+    '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', ...hostDeviceArgs(opts),
     '-m', '1024',
     // TCG only (no -accel kvm), one vCPU; +rdrand seeds dom0's CRNG early.
     '-cpu', 'qemu64,+rdrand',
@@ -366,7 +467,7 @@ class SerialParser {
 }
 
 function toReason(raw: string | undefined): ShutdownReason {
-  const known: ShutdownReason[] = ['poweroff', 'reboot', 'crash', 'suspend', 'watchdog', 'timeout', 'not-run'];
+  const known: ShutdownReason[] = ['poweroff', 'reboot', 'crash', 'suspend', 'watchdog', 'timeout', 'destroyed', 'not-run'];
   return known.find((k) => k === raw) ?? 'unknown';
 }
 
@@ -399,7 +500,10 @@ async function bootAndCollect(
   const logLines: string[] = [];
   const logFile: WriteStream | null = opts.log ? createWriteStream(opts.log) : null;
   const t0 = performance.now();
-  const child = spawn(QEMU, qemuArgs(rig, initrd), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(QEMU, qemuArgs(rig, initrd, opts), { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => undefined);  // QEMU gone: nothing left to command
+  // Serial input reaches Xen's own key handler until dom0's reader is up: commands wait for its mark.
+  const attachControl = (): void => opts.control?.attach((line) => void child.stdin?.write(line + '\n'));
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.once('exit', killOnExit);
 
@@ -415,6 +519,7 @@ async function bootAndCollect(
     opts.onLine?.(text);
     const before = parser.outcome;
     parser.line(text, Math.round(at));
+    if (text.startsWith('MARK commands-ready')) attachControl();
     if (parser.outcome === 'done') finish();
     else if (parser.outcome !== null && before === null) {
       // keep reading a little: dom0 dumps its logs after a fatal error
@@ -442,6 +547,7 @@ async function bootAndCollect(
   }, totalMs);
 
   await finished;
+  opts.control?.attach(null);
   clearTimeout(overall);
   clearTimeout(failureDeadline);
   await stopQemu(child);

@@ -12,7 +12,8 @@
 #   MARK <event> uptime_ms=<n>
 # A scenario dir holds guest.cfg (with on_* = "preserve", so the shut-down domain
 # stays inspectable), the guest image, a `timeout` file (seconds) and optionally
-# setup.sh (run before xl create) and check.sh (`running|stopped domid name log`).
+# setup.sh (run before xl create), create.sh (creates and starts the domain
+# itself instead of xl, e.g. with virsh) and check.sh (`running|stopped domid name log`).
 
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
@@ -67,6 +68,58 @@ start_bridge() {
     brctl addbr xenbr0 || fatal "brctl addbr xenbr0"
     ip addr add 10.0.0.1/24 dev xenbr0 || fatal "address on xenbr0"
     ip link set xenbr0 up || fatal "xenbr0 up"
+}
+
+# Host devices QEMU may give dom0 (harness.ts, `tsxen run --forward/--disk`):
+# a virtio-net NIC on QEMU's user network (10.0.0.254, with the host port
+# forwards), put on xenbr0 so forwarded traffic reaches the guests' vifs
+# directly; virtio-blk disks backed by host files, each with a serial
+# "tsxen-diskN" that becomes /dev/tsxen-diskN here (an xl disk target); and
+# host directories shared over 9p, mounted at /mnt/<tag>.
+attach_host_devices() {
+    local dir=/lib/modules/$(uname -r)/kernel m b serial tag
+    grep -qs 0x1af4 /sys/bus/pci/devices/*/vendor || return 0   # no virtio device
+    for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev \
+             drivers/virtio/virtio_pci_modern_dev drivers/block/virtio_blk net/core/failover \
+             drivers/net/net_failover drivers/net/virtio_net drivers/virtio/virtio_pci; do
+        insmod "$dir/$m.ko" || fatal "insmod $m"
+    done
+    for b in /sys/block/vd*; do
+        [ -e "$b/serial" ] || continue
+        serial=$(cat "$b/serial")
+        case $serial in tsxen-disk*) ln -s "/dev/${b##*/}" "/dev/$serial" ;; esac
+    done
+    if [ -e /sys/class/net/eth0 ]; then
+        ip link set eth0 up && brctl addif xenbr0 eth0 || fatal "eth0 onto xenbr0"
+    fi
+    # host directories shared over 9p (virtio device id 9), mounted read-only at /mnt/<tag>
+    if grep -qs 0x0009 /sys/bus/virtio/devices/*/device; then
+        for m in net/9p/9pnet net/9p/9pnet_virtio fs/netfs/netfs fs/fscache/fscache fs/9p/9p; do
+            insmod "$dir/$m.ko" || fatal "insmod $m"
+        done
+        for b in /sys/bus/virtio/devices/*/mount_tag; do
+            [ -e "$b" ] || continue
+            tag=$(tr -d '\0' < "$b")
+            mkdir -p "/mnt/$tag" &&
+                mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose "$tag" "/mnt/$tag" ||
+                fatal "mount 9p share $tag"
+        done
+    fi
+    mark host-devices
+}
+
+# Commands from the host on the serial line (harness.ts RigControl; Xen
+# passes serial input to dom0's console): "TSXEN-CMD shutdown" asks the
+# running scenario's guest to shut down (xl shutdown), "TSXEN-CMD destroy"
+# ends it at once (xl destroy, reason "destroyed"); see wait_for_shutdown.
+read_host_commands() {
+    stty -echo 2>/dev/null
+    while read -r line; do
+        case $line in
+        "TSXEN-CMD shutdown") : > /run/tsxen-shutdown ;;
+        "TSXEN-CMD destroy") : > /run/tsxen-destroy ;;
+        esac
+    done
 }
 
 # Prints the log's lines after line $2 up to line $3 ('$' = all remaining
@@ -126,6 +179,16 @@ wait_for_shutdown() {
         else
             return 0
         fi
+        if [ -e /run/tsxen-destroy ]; then
+            rm -f /run/tsxen-destroy /run/tsxen-shutdown
+            xl destroy "$NAME" >/dev/null 2>&1
+            REASON=destroyed; return 0
+        fi
+        if [ -e /run/tsxen-shutdown ] && [ "$REASON" = running ]; then
+            rm -f /run/tsxen-shutdown
+            say "$NAME shutdown-requested"
+            xl shutdown "$NAME" >/dev/null 2>&1
+        fi
         if [ "$(uptime_ms)" -ge "$deadline" ]; then
             REASON=timeout; xl pause "$NAME"; return 0
         fi
@@ -180,13 +243,22 @@ run_scenario() {
         (cd "$DIR" && exec sh ./setup.sh) || { not_run "setup.sh failed rc=$?"; return; }
     fi
     : > "$LOG"   # exists before xenconsoled opens it (it appends)
-    if ! xl create -p "$DIR/guest.cfg"; then
-        cat /var/log/xen/hotplug.log 2>/dev/null
-        not_run "xl create failed"; return
+    if [ -f "$DIR/create.sh" ]; then
+        # the scenario creates and starts the domain itself (virsh create, ...)
+        local rc=0
+        (cd "$DIR" && exec sh ./create.sh) || rc=$?
+        [ $rc = 0 ] || { cat /var/log/xen/hotplug.log 2>/dev/null; not_run "create.sh failed rc=$rc"; return; }
+        DOMID=$(xl domid "$NAME") || { not_run "no domid for $NAME"; return; }
+        say "$NAME created domid=$DOMID"
+    else
+        if ! xl create -p "$DIR/guest.cfg"; then
+            cat /var/log/xen/hotplug.log 2>/dev/null
+            not_run "xl create failed"; return
+        fi
+        DOMID=$(xl domid "$NAME") || { not_run "no domid for $NAME"; return; }
+        say "$NAME created domid=$DOMID"
+        xl unpause "$DOMID" || { not_run "xl unpause failed"; xl destroy "$DOMID"; return; }
     fi
-    DOMID=$(xl domid "$NAME") || { not_run "no domid for $NAME"; return; }
-    say "$NAME created domid=$DOMID"
-    xl unpause "$DOMID" || { not_run "xl unpause failed"; xl destroy "$DOMID"; return; }
     if [ -f "$DIR/check.sh" ]; then
         run_check running $((tmo + 10)) & check_pid=$!
     fi
@@ -215,6 +287,9 @@ load_modules
 start_toolstack
 mark toolstack-up
 start_bridge
+attach_host_devices
+read_host_commands < /dev/console &
+mark commands-ready
 for dir in /scenarios/*/; do
     [ -f "$dir/guest.cfg" ] && run_scenario "${dir%/}"
 done
