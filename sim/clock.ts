@@ -28,12 +28,16 @@ export interface ClockOptions {
   startNs?: bigint;       // system time at domain start (default 1 s: a host that just booted)
   tscOffset?: bigint;     // TSC value at system time 0; non-zero so a guest that ignores tsc_timestamp is wrong
   rdtscStepNs?: bigint;   // virtual time each rdtsc costs (default 1 µs)
+  // Real time, as system time: each tick() moves the clock at least to it, so
+  // a guest that talks to the outside world (tsxen sim --forward) sees time pass as it does.
+  follow?: () => bigint;
 }
 
 export class VirtualClock {
   private nowNs: bigint;
   private readonly tscOffset: bigint;
   private readonly rdtscStep: bigint;
+  private readonly follow: (() => bigint) | null;
   private timers: Timer[] = [];
   private seq = 0;
 
@@ -41,6 +45,7 @@ export class VirtualClock {
     this.nowNs = opts.startNs ?? 1_000_000_000n;
     this.tscOffset = opts.tscOffset ?? 0x1234_5678_9an;
     this.rdtscStep = opts.rdtscStepNs ?? 1_000n;
+    this.follow = opts.follow ?? null;
   }
 
   now(): bigint {
@@ -61,7 +66,9 @@ export class VirtualClock {
 
   // The small cost of one guest action that busy-waits (rdtsc, a yield).
   tick(): void {
-    this.advance(this.rdtscStep);
+    const stepped = this.nowNs + this.rdtscStep;
+    const real = this.follow?.() ?? 0n;
+    this.advanceTo(real > stepped ? real : stepped);
   }
 
   // Runs `fire` when virtual time reaches `at` (at once, on the next

@@ -17,7 +17,7 @@ import * as CONS from "../runtime/abi/console.ts";
 import { ENTRY_EXPORT, START_EXPORT, HOSTOP_MEMORY_GROW, DEFAULT_MEMORY_BASE } from "../tools/host-interface.ts";
 import { OUT_OF_MEMORY } from "../tools/symbols.ts";
 import { ConsoleBackend } from "./console-backend.ts";
-import { GUEST_DOMID, Hypervisor, Shutdown, type Dom0, type ShutdownReason } from "./hypervisor.ts";
+import { GUEST_DOMID, Hypervisor, Shutdown, type Dom0, type Outside, type ShutdownReason } from "./hypervisor.ts";
 import type { VirtualClock } from "./clock.ts";
 import { XenStored } from "./xenstored.ts";
 import * as L from "./layout.ts";
@@ -51,6 +51,8 @@ export interface SimOptions {
   xenstoreLatencyNs?: bigint;
   sourceMap?: WasmSourceMap;  // asc's source map of the module: lines in backtraces
   onConsole?: (bytes: Uint8Array) => void;  // the console as it is written (SimResult.console has it all)
+  outside?: Outside;          // the world outside the sim (hypervisor.ts)
+  followClock?: () => bigint; // real time as system time (clock.ts `follow`)
 }
 
 export interface SimResult {
@@ -109,10 +111,11 @@ export class SimGuest {
       nrPages: this.opts.memoryMB * 256,
       privileged: this.opts.initialDomain,
       consoleIo: (bytes) => this.console.append(bytes),
-      clock: { startNs: this.opts.startTimeNs, rdtscStepNs: this.opts.rdtscStepNs },
+      clock: { startNs: this.opts.startTimeNs, rdtscStepNs: this.opts.rdtscStepNs, follow: this.opts.followClock },
       wallClockNs: this.opts.wallClockNs,
       maxGrantFrames: this.opts.maxGrantFrames,
       maxBlockNs: this.opts.maxBlockNs,
+      outside: this.opts.outside,
     });
   }
 

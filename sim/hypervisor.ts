@@ -13,7 +13,9 @@
 // backends are not re-entered. Time is virtual (clock.ts): when the guest
 // blocks, the sim runs dom0's queue, then jumps the clock to the next timer
 // or the poll timeout; if nothing at all could wake the guest, the
-// hypercall throws GuestBlockedForever instead of hanging the test.
+// hypercall throws GuestBlockedForever instead of hanging the test. With an
+// Outside (tsxen sim --forward), a blocked guest also waits for the world
+// outside, in real time.
 import * as XEN from "../runtime/abi/xen.ts";
 import * as E from "../runtime/abi/event_channel.ts";
 import * as G from "../runtime/abi/grant_table.ts";
@@ -170,6 +172,16 @@ export interface HypervisorOptions {
   wallClockNs?: bigint;              // Unix time at domain start (default: now)
   maxGrantFrames?: number;
   maxBlockNs?: bigint;               // a block without timeout that lasts longer fails (default 1 h virtual)
+  outside?: Outside;                 // the world outside the sim (tsxen sim's host ports, real time)
+}
+
+// What a blocked guest waits for besides dom0's timers: the world outside
+// the sim. `wait(next)` is called when nothing in the sim can run before
+// virtual time `next` (null: nothing at all is scheduled); it delivers what
+// came from outside (as dom0 work) and returns the virtual time to move to
+// (at most `next`), or null to let the sim jump to `next` itself as usual.
+export interface Outside {
+  wait(next: bigint | null): bigint | null;
 }
 
 // A blocked vCPU: `ports` null for SCHEDOP_block (woken by upcalls only),
@@ -378,6 +390,11 @@ export class Hypervisor {
         }
         const timer = this.clock.nextDeadline();
         const next = deadline === null || (timer !== null && timer < deadline) ? timer : deadline;
+        const until = this.opts.outside?.wait(next) ?? null;
+        if (until !== null) {
+          this.clock.advanceTo(until);
+          continue;
+        }
         if (next === null) {
           throw new GuestBlockedForever(`sim: guest blocked forever in ${what}: no timeout, and no dom0 work or timer pending`);
         }

@@ -1,6 +1,7 @@
 // The wire on the far side of a sim vif (netback.ts): Ethernet II, ARP
-// (RFC 826), IPv4 (RFC 791), ICMP echo (RFC 792) and UDP (RFC 768) frames
-// built and parsed in TypeScript with real checksums (RFC 1071), and
+// (RFC 826), IPv4 (RFC 791), ICMP echo (RFC 792), UDP (RFC 768) and TCP
+// (RFC 9293) frames built and parsed in TypeScript with real checksums
+// (RFC 1071), and
 // NetPeer, a host plugged into one vif that sends frames to the guest,
 // collects what the guest transmits, answers ARP for its own address and
 // waits (in virtual time) for replies.
@@ -13,6 +14,7 @@ export const ETH_P_IPV4 = 0x0800;
 export const ETH_P_ARP = 0x0806;
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_UDP = 17;
+export const IPPROTO_TCP = 6;
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_ECHO_REQUEST = 8;
 export const ARP_REQUEST = 1;
@@ -66,11 +68,11 @@ export function checksum(data: Uint8Array, initial = 0): number {
   return ~sum16(data, initial) & 0xffff;
 }
 
-function udpPseudoSum(src: Uint8Array, dst: Uint8Array, length: number): number {
+function udpPseudoSum(src: Uint8Array, dst: Uint8Array, length: number, proto = IPPROTO_UDP): number {
   const pseudo = new Uint8Array(12);
   pseudo.set(src, 0);
   pseudo.set(dst, 4);
-  pseudo[9] = IPPROTO_UDP;
+  pseudo[9] = proto;
   pseudo[10] = length >> 8;
   pseudo[11] = length & 0xff;
   return sum16(pseudo);
@@ -160,6 +162,49 @@ export function udp(srcIp: string, dstIp: string, srcPort: number, dstPort: numb
   return dgram;
 }
 
+// TCP header flags (RFC 9293 3.1).
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_PSH = 0x08;
+export const TCP_ACK = 0x10;
+const TCP_HLEN = 20;
+const TCP_OPT_MSS = 2;
+
+export interface TcpFields {
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  mss?: number;         // the MSS option (SYN segments only)
+  data?: Uint8Array;
+}
+
+// A TCP segment with its checksum over the pseudo-header.
+export function tcp(srcIp: string, dstIp: string, f: TcpFields): Uint8Array {
+  const options = f.mss !== undefined ? 4 : 0;
+  const data = f.data ?? new Uint8Array(0);
+  const seg = new Uint8Array(TCP_HLEN + options + data.length);
+  const v = new DataView(seg.buffer);
+  v.setUint16(0, f.srcPort);
+  v.setUint16(2, f.dstPort);
+  v.setUint32(4, f.seq >>> 0);
+  v.setUint32(8, f.ack >>> 0);
+  seg[12] = ((TCP_HLEN + options) / 4) << 4;
+  seg[13] = f.flags;
+  v.setUint16(14, f.window);
+  if (f.mss !== undefined) {
+    seg[20] = TCP_OPT_MSS;
+    seg[21] = 4;
+    v.setUint16(22, f.mss);
+  }
+  seg.set(data, TCP_HLEN + options);
+  v.setUint16(16, checksum(seg, udpPseudoSum(ipBytes(srcIp), ipBytes(dstIp), seg.length, IPPROTO_TCP)));
+  return seg;
+}
+
 // Whole frames from `from` to `to`.
 export function arpRequestFrame(from: Endpoint, targetIp: string): Uint8Array {
   return ethernet(BROADCAST_MAC, from.mac, ETH_P_ARP, arpPacket(ARP_REQUEST, from, { ip: targetIp }));
@@ -215,6 +260,11 @@ export interface UdpInfo {
   checksumOk: boolean; // a zero checksum (none sent) counts as not ok: the guest always sends one
 }
 
+export interface TcpInfo extends Required<Omit<TcpFields, "mss">> {
+  mss?: number;
+  checksumOk: boolean;
+}
+
 export interface ParsedFrame {
   raw: Uint8Array;
   dst: string;
@@ -224,6 +274,7 @@ export interface ParsedFrame {
   ip?: Ipv4Info;
   icmp?: IcmpInfo;
   udp?: UdpInfo;
+  tcp?: TcpInfo;
 }
 
 export function parseFrame(raw: Uint8Array): ParsedFrame | null {
@@ -235,6 +286,7 @@ export function parseFrame(raw: Uint8Array): ParsedFrame | null {
   if (frame.type === ETH_P_IPV4) frame.ip = parseIpv4(body);
   if (frame.ip?.proto === IPPROTO_ICMP) frame.icmp = parseIcmp(frame.ip.payload);
   if (frame.ip?.proto === IPPROTO_UDP) frame.udp = parseUdp(frame.ip);
+  if (frame.ip?.proto === IPPROTO_TCP) frame.tcp = parseTcp(frame.ip);
   return frame;
 }
 
@@ -278,6 +330,30 @@ function parseUdp(ip: Ipv4Info): UdpInfo | undefined {
   const sent = v.getUint16(6);
   const ok = sent !== 0 && checksum(dgram, udpPseudoSum(ipBytes(ip.src), ipBytes(ip.dst), length)) === 0;
   return { srcPort: v.getUint16(0), dstPort: v.getUint16(2), length, data: dgram.subarray(UDP_HLEN), checksumOk: ok };
+}
+
+function parseTcp(ip: Ipv4Info): TcpInfo | undefined {
+  const b = ip.payload;
+  if (b.length < TCP_HLEN) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  const hlen = (b[12] >> 4) * 4;
+  if (hlen < TCP_HLEN || hlen > b.length) return undefined;
+  let mss: number | undefined;
+  // options: end (0), no-op (1), else kind, length, value
+  for (let at = TCP_HLEN; at < hlen;) {
+    const kind = b[at];
+    if (kind === 0) break;
+    if (kind === 1) { at++; continue; }
+    const len = at + 1 < hlen ? b[at + 1] : 0;
+    if (len < 2 || at + len > hlen) break;
+    if (kind === TCP_OPT_MSS && len === 4) mss = v.getUint16(at + 2);
+    at += len;
+  }
+  return {
+    srcPort: v.getUint16(0), dstPort: v.getUint16(2), seq: v.getUint32(4), ack: v.getUint32(8),
+    flags: b[13] & 0x3f, window: v.getUint16(14), mss, data: b.subarray(hlen),
+    checksumOk: checksum(b, udpPseudoSum(ipBytes(ip.src), ipBytes(ip.dst), b.length, IPPROTO_TCP)) === 0,
+  };
 }
 
 // ---- a host on the wire
