@@ -1,3 +1,5 @@
+// @ts-nocheck: tsc (what editors run on an app's imports) rejects decorators
+// on declared functions; asc, which compiles this file, needs them.
 // The host interface of a tsxen wasm module: every function it imports,
 // all from module "xen". Implemented natively in runtime/native/imports.c
 // (under Xen) and in TypeScript by sim/ (in Node). Addresses are wasm

@@ -19,6 +19,8 @@ import { ENTRY_EXPORT, START_EXPORT, DEFAULT_MEMORY_BASE } from "./host-interfac
 import { WasmSourceMap } from "./source-map.ts";
 import { functionExports, functionNames, withoutCustomSections } from "./wasm-sections.ts";
 import { symtabSource, wasmFunctionCode, type Symtab } from "./symtab.ts";
+import { xlDiskLine, xlVifLine, type DiskSpec, type VifSpec } from "./devices.ts";
+import { domainXml } from "./libvirt.ts";
 
 const run = promisify(execFile);
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -54,6 +56,16 @@ export interface BuildOptions {
   memoryMB?: number;      // memory= in the xl config (default 32)
   memoryBase?: number;
   log?: (line: string) => void;
+  // Devices and command line for the xl config (and the libvirt domain):
+  devices?: ConfigDevices;
+  libvirt?: boolean;      // also write <output>.xml, a libvirt domain (tools/libvirt.ts)
+}
+
+export interface ConfigDevices {
+  vifs?: VifSpec[];
+  disks?: DiskSpec[];
+  bridge?: string;        // the vifs' bridge (xl default if unset; xenbr0 in the libvirt domain)
+  extra?: string;         // the guest's command line (xl extra=)
 }
 
 export interface BuildResult {
@@ -63,6 +75,7 @@ export interface BuildResult {
   imageBytes: number;
   symtabBytes: number;    // how much larger the image is with the backtrace symbol table
   workDir: string;
+  libvirtXml?: string;
 }
 
 export class BuildError extends Error {}
@@ -145,11 +158,24 @@ async function compileWasm(entry: string, workDir: string, memoryBase: number, d
       listFiles: () => [],
     },
   );
-  if (error) throw new BuildError(`asc failed:\n${diagnostics.join("").trim() || error.message}`);
+  if (error) throw new BuildError(mainProblem(entry, diagnostics.join("")) ?? `asc failed:\n${diagnostics.join("").trim() || error.message}`);
   return {
     wasm: fs.readFileSync(path.join(workDir, "app.wasm")),
     sourceMap: WasmSourceMap.parse(fs.readFileSync(path.join(workDir, "app.wasm.map"), "utf8")),
   };
+}
+
+// asc's errors about the generated entry.ts mean the app's main() is
+// missing or has the wrong shape: say so in the app's terms.
+function mainProblem(entry: string, diagnostics: string): string | null {
+  if (!diagnostics.includes(`in ${ENTRY_FILE}(`)) return null;
+  const app = path.relative(process.cwd(), entry) || entry;
+  if (/TS2305: Module .* has no exported member 'main'/.test(diagnostics)) {
+    const declared = /^\s*function\s+main\s*\(/m.test(fs.readFileSync(entry, "utf8"));
+    return `${app} does not export main: tsxen calls the app's \`export function main(): void\`` +
+      (declared ? ` (main is declared without \`export\`)` : "");
+  }
+  return `${app}: main must be \`export function main(): void\` (no parameters); asc says:\n${diagnostics.trim()}`;
 }
 
 function wasmRtHeader(): string {
@@ -210,7 +236,14 @@ async function step<T>(log: (s: string) => void, what: string, fn: () => Promise
   return result;
 }
 
-export function xlConfig(name: string, image: string, memoryMB: number): string {
+// The devices' xl lines (vif=, disk=, extra=).
+function deviceLines(d: ConfigDevices): string[] {
+  const lines = [xlVifLine(d.vifs ?? [], d.bridge ? `,bridge=${d.bridge}` : ""), xlDiskLine(d.disks ?? [])];
+  if (d.extra) lines.push(`extra = "${d.extra.replace(/["\\]/g, "")}"`);
+  return lines.filter((l): l is string => l !== null);
+}
+
+export function xlConfig(name: string, image: string, memoryMB: number, devices: ConfigDevices = {}): string {
   return [
     `# xl config for ${name}, written by tsxen build`,
     `name = "${name}"`,
@@ -221,6 +254,7 @@ export function xlConfig(name: string, image: string, memoryMB: number): string 
     `on_poweroff = "destroy"`,
     `on_reboot = "restart"`,
     `on_crash = "preserve"`,
+    ...deviceLines(devices),
     "",
   ].join("\n");
 }
@@ -313,13 +347,21 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
   fs.renameSync(tmp, output);
   const config = `${output}.cfg`;
-  fs.writeFileSync(config, xlConfig(name, output, memoryMB));
+  fs.writeFileSync(config, xlConfig(name, output, memoryMB, opts.devices));
+  const written = [config];
+  let libvirtXml: string | undefined;
+  if (opts.libvirt) {
+    const d = opts.devices ?? {};
+    libvirtXml = `${output}.xml`;
+    fs.writeFileSync(libvirtXml, domainXml({ name, kernel: output, memoryMB, cmdline: d.extra, vifs: d.vifs, disks: d.disks, bridge: d.bridge }));
+    written.push(libvirtXml);
+  }
   const imageBytes = fs.statSync(output).size;
   const symtabBytes = imageBytes - symtabCost.imageBytesWithout;
   log(
     `tsxen build: symbol table for backtraces: ${symtabCost.functions} wasm functions, ${kib(symtabCost.tableBytes)}; ` +
       `the image is ${kib(symtabBytes)} larger with it (sections are page-aligned)`,
   );
-  log(`tsxen build: wrote ${path.relative(process.cwd(), output)} (${kib(imageBytes)}) and ${path.relative(process.cwd(), config)}`);
-  return { image: output, config, wasmBytes: withoutCustomSections(wasm).length, imageBytes, symtabBytes, workDir };
+  log(`tsxen build: wrote ${path.relative(process.cwd(), output)} (${kib(imageBytes)}) and ${written.map((f) => path.relative(process.cwd(), f)).join(", ")}`);
+  return { image: output, config, wasmBytes: withoutCustomSections(wasm).length, imageBytes, symtabBytes, workDir, libvirtXml };
 }
