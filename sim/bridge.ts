@@ -15,6 +15,11 @@ export class Bridge {
   private readonly learned = new Map<string, number>();
   readonly stats = { frames: 0, flooded: 0, runts: 0 };
 
+  // `schedule` delivers each frame later (dom0's run queue in SimMachine):
+  // two stations answering each other at once would otherwise recurse
+  // without bound. Without it, frames are delivered during send().
+  constructor(private readonly schedule: (task: () => void) => void = (task) => task()) {}
+
   // Adds a port; `sink` gets the frames the bridge sends out of it. Returns the port number.
   attach(sink: PortSink): number {
     this.ports.push(sink);
@@ -41,12 +46,12 @@ export class Bridge {
     if ((src[0] & 1) === 0) this.learned.set(macKey(frame, 6), from);
     const to = isGroup(frame) ? undefined : this.learned.get(macKey(frame, 0));
     if (to !== undefined) {
-      if (to !== from) this.ports[to](frame);
+      if (to !== from) this.schedule(() => this.ports[to](frame));
       return;
     }
     this.stats.flooded++;
     this.ports.forEach((sink, port) => {
-      if (port !== from) sink(frame);
+      if (port !== from) this.schedule(() => sink(frame));
     });
   }
 }

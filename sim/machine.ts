@@ -41,13 +41,14 @@ export function xvdNumber(vdev: string): number {
 
 export class SimMachine {
   readonly guest: SimGuest;
-  readonly bridge = new Bridge();
+  readonly bridge: Bridge;
   readonly vifs: Vif[] = [];
   readonly disks: SimBlkback[] = [];
   gateway: Gateway | null = null;
 
   constructor(private readonly opts: SimMachineOptions = {}) {
     this.guest = new SimGuest(opts);
+    this.bridge = new Bridge((task) => this.guest.hv.runQueue.push(task));
   }
 
   // Builds the domain and its devices, as xl create does before unpausing it.

@@ -4,7 +4,6 @@
 // bridge and disks. A disk under /dev/ is a block device (libxl's phy
 // backend); any other path is a file (libxl then picks its backend: qdisk,
 // QEMU in dom0, on a stock Xen host).
-import path from "node:path";
 import type { DiskSpec, VifSpec } from "./devices.ts";
 
 export interface DomainOptions {
@@ -44,7 +43,7 @@ export function domainXml(o: DomainOptions): string {
     ];
   });
   return [
-    `<!-- libvirt domain for ${esc(o.name)}, written by tsxen build: virsh -c xen:///system create ${esc(path.basename(o.name))}.xml -->`,
+    `<!-- libvirt domain for ${esc(o.name)}, written by tsxen build; start it with virsh -c xen:///system create FILE -->`,
     "<domain type='xen'>",
     `  <name>${esc(o.name)}</name>`,
     `  <memory unit='MiB'>${o.memoryMB}</memory>`,

@@ -121,7 +121,7 @@ async function loadWasm(opts: SimAppOptions, workDir: string, log: (s: string) =
 }
 
 // Host ports: listens on 127.0.0.1 and relays to the worker's gateway.
-class HostPorts {
+export class HostPorts {
   private readonly udp: dgram.Socket[] = [];
   private readonly servers: net.Server[] = [];
   private readonly conns = new Map<number, net.Socket>();

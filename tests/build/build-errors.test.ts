@@ -39,7 +39,20 @@ test("build: an asc type error gives asc's message and no image", async (t) => {
 test("build: an app without main() is refused by asc", async (t) => {
   const entry = app("nomain", `export function start(): void {}\n`);
   const err = await buildError(t, entry, path.join(tmp, "nomain.xen"));
-  t.match(err?.message ?? "", /main/, "the message names main");
+  t.match(err?.message ?? "", /nomain\.ts does not export main: tsxen calls the app's `export function main\(\): void`$/, "says main is not exported");
+  t.notOk(/entry\.ts/.test(err?.message ?? ""), "nothing about the generated entry.ts");
+});
+
+test("build: a main() without `export` is named as such", async (t) => {
+  const entry = app("noexport", `import { log } from "tsxen";\nfunction main(): void { log("hi"); }\n`);
+  const err = await buildError(t, entry, path.join(tmp, "noexport.xen"));
+  t.match(err?.message ?? "", /noexport\.ts does not export main: .* \(main is declared without `export`\)/, err?.message);
+});
+
+test("build: a main() with parameters is refused with the expected signature", async (t) => {
+  const entry = app("argmain", `export function main(n: i32): void {}\n`);
+  const err = await buildError(t, entry, path.join(tmp, "argmain.xen"));
+  t.match(err?.message ?? "", /argmain\.ts: main must be `export function main\(\): void` \(no parameters\)/, "says what main must look like");
 });
 
 test("build: an import the host does not provide is named", async (t) => {

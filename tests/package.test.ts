@@ -1,0 +1,73 @@
+// The package as a user gets it: `npm pack`, then a new project outside the
+// repo (`tsxen init`) that installs the tarball and runs its own test, which
+// builds the app, runs it in the sim and under real Xen (one rig boot), each
+// time with a vif and a disk, talking to it through --forward. Also: the
+// tarball holds what build/sim/run need and nothing from tests/, the
+// installed tsxen's own `init` works, and the project's tsconfig gives tsc
+// (what editors run) the AssemblyScript and tsxen types without an error.
+import test from "tape";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { skipXen } from "./xen/rig-test.ts";
+
+const run = promisify(execFile);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-package-test-"));
+test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const app = path.join(tmp, "my-app");
+let tarball = "";
+
+test("package: npm pack ships the CLI, runtime, drivers, sim, rig and init template, and nothing from tests/", async (t) => {
+  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", tmp], { maxBuffer: 16 << 20 });
+  const [info] = JSON.parse(stdout) as [{ filename: string; size: number; files: { path: string }[] }];
+  tarball = path.join(tmp, info.filename);
+  const files = info.files.map((f) => f.path);
+  for (const f of ["tools/tsxen.mjs", "tools/cli.ts", "tools/sim-worker.mjs", "tools/rig/harness.ts", "tools/rig/rig.sh", "tools/rig/dom0/init.sh",
+    "tools/init-template/src/main.ts", "tools/init-template/test/app.test.mjs", "sim/machine.ts", "runtime/native/boot.c", "boot/shim.asm", "index.ts"]) {
+    t.ok(files.includes(f), f);
+  }
+  t.deepEqual(files.filter((f) => f.startsWith("tests/") || f.startsWith("examples/")), [], "no tests/ or examples/");
+  const imports = files.filter((f) => /\.(ts|mjs)$/.test(f)).filter((f) => /from ["'](\.\.\/)+tests\//.test(fs.readFileSync(f, "utf8")));
+  t.deepEqual(imports, [], "no shipped file imports from tests/");
+  t.comment(`tarball ${info.filename}: ${(info.size / 1024).toFixed(0)} KiB, ${files.length} files`);
+});
+
+test("package: tsxen init makes a project outside the repo that installs the tarball", async (t) => {
+  await run(process.execPath, ["tools/tsxen.mjs", "init", app]);
+  const t0 = Date.now();
+  await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], { cwd: app });
+  t.comment(`npm install of the tarball: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const pkg = JSON.parse(fs.readFileSync(path.join(app, "package.json"), "utf8"));
+  t.match(pkg.dependencies.tsxen, /^file:.*tsxen-.*\.tgz$/, "depends on the tarball");
+  t.ok(fs.existsSync(path.join(app, "node_modules", "tsxen", "tools", "rig", "harness.ts")), "installed with the rig");
+  // the installed tsxen's own init writes the same project
+  const again = path.join(tmp, "again");
+  await run(path.join(app, "node_modules", ".bin", "tsxen"), ["init", again]);
+  const list = (d: string): string[] => fs.readdirSync(d, { recursive: true }).map(String).filter((f) => !f.startsWith("node_modules") && fs.statSync(path.join(d, f)).isFile()).sort();
+  t.deepEqual(list(again), list(app).filter((f) => f !== "package-lock.json"), "the installed tsxen init writes the same files");
+});
+
+test("package: the project's tsconfig type-checks src/main.ts with the AssemblyScript and tsxen types", async (t) => {
+  const r = await run(path.join(app, "node_modules", ".bin", "tsc"), ["--noEmit", "-p", "."], { cwd: app }).catch((e: { stdout: string; stderr: string }) => e);
+  t.equal(`${r.stdout}${r.stderr}`.trim(), "", "tsc: no diagnostics");
+});
+
+test("package: the project's own test (npm test) builds, sims and runs the app with a vif, a disk and a forward", async (t) => {
+  const t0 = Date.now();
+  const r = await run("npm", ["test"], { cwd: app, env: process.env, maxBuffer: 64 << 20 }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+  t.comment(`npm test in the project: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const out = `${r.stdout}${r.stderr}`;
+  const count = (what: string): number => Number(new RegExp(`^# ${what} (\\d+)$`, "m").exec(out)?.[1] ?? -1);
+  if (count("fail") !== 0) t.comment(out);
+  t.equal(count("fail"), 0, "no failures");
+  t.ok(/^ok \d+ - sim: stores a note and answers$/m.test(out), "sim: the note is stored and answered");
+  if (skipXen) {
+    t.ok(/^ok \d+ - xen: .* # SKIP/m.test(out), "xen: skipped (TSXEN_SKIP_XEN=1)");
+    t.skip("real Xen skipped (TSXEN_SKIP_XEN=1)");
+  } else {
+    t.ok(/^ok \d+ - xen: finds the sim's note on the disk and stores a second$/m.test(out), "xen: the sim's note found, a second stored");
+    t.equal(count("skipped"), 0, "nothing skipped");
+  }
+});

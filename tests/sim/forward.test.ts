@@ -1,0 +1,243 @@
+// Devices and host traffic in the sim (tsxen sim --vif/--disk/--forward):
+//  - end to end: `tsxen sim` of examples/udp-echo with --vif --forward
+//    P:7/udp echoes datagrams sent from a host socket, and Ctrl-C powers
+//    the guest off; examples/blk-verify's writes land in the --disk file
+//    (its CRC-32 is the guest's), and a :ro disk stays untouched;
+//  - TCP plumbing, layer by layer (the guest has no TCP yet): the gateway
+//    relays a host connection to a TCP listener on the sim's network (a
+//    stand-in for dom0's, as tests/xen/devices.test.ts uses under Xen), a
+//    closed port resets, a silent address times out; and the host side
+//    (tools/sim.ts HostPorts) turns sockets into messages and back.
+import test from "tape";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import dgram from "node:dgram";
+import net from "node:net";
+import { crc32 } from "node:zlib";
+import { spawn } from "node:child_process";
+import { SimMachine } from "../../sim/machine.ts";
+import { Station } from "../../sim/station.ts";
+import { TcpStack } from "../../sim/tcp.ts";
+import { parseFrame } from "../../sim/netswitch.ts";
+import { HostPorts } from "../../tools/sim.ts";
+import type { ToWorker } from "../../tools/sim-worker.ts";
+import { wasmOf } from "./helpers.ts";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-forward-test-"));
+test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const MS = 1_000_000n;
+
+async function freePort(type: "udp" | "tcp"): Promise<number> {
+  if (type === "udp") {
+    const s = dgram.createSocket("udp4");
+    await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
+    const { port } = s.address();
+    await new Promise<void>((r) => s.close(r));
+    return port;
+  }
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+interface SimRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+// `tsxen sim <args>`; `onReady` runs once stderr+stdout show `ready`.
+function tsxenSim(args: string[], ready: RegExp | null, onReady: (kill: (sig: NodeJS.Signals) => void) => Promise<void> | void): Promise<SimRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["tools/tsxen.mjs", "sim", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "", stderr = "", fired = ready === null;
+    const check = (): void => {
+      if (!fired && ready!.test(stdout + stderr)) {
+        fired = true;
+        void onReady((sig) => child.kill(sig));
+      }
+    };
+    child.stdout.on("data", (d) => { stdout += d; check(); });
+    child.stderr.on("data", (d) => { stderr += d; check(); });
+    const guard = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.on("exit", (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function udpExchange(port: number, payloads: Buffer[]): Promise<Buffer[]> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket("udp4");
+    const replies: Buffer[] = [];
+    const done = (): void => {
+      clearTimeout(timer);
+      s.close();
+      resolve(replies);
+    };
+    const timer = setTimeout(done, 10_000);
+    s.on("message", (m) => {
+      replies.push(m);
+      if (replies.length === payloads.length) done();
+    });
+    for (const p of payloads) s.send(p, port, "127.0.0.1");
+  });
+}
+
+test("sim: tsxen sim udp-echo --vif --forward P:7/udp echoes host datagrams; Ctrl-C powers it off", async (t) => {
+  const wasm = path.join(tmp, "udp-echo.wasm");
+  fs.writeFileSync(wasm, await wasmOf("examples/udp-echo/main.ts"));
+  const port = await freePort("udp");
+  const payloads = [Buffer.from("x"), Buffer.from("hello from the host"), Buffer.alloc(1472, 0xa5)];
+  let replies: Buffer[] = [];
+  const r = await tsxenSim([wasm, "--vif", "--forward", `${port}:7/udp`, "--json", "--timeout", "100"], /udp-echo: ready/, async (kill) => {
+    replies = await udpExchange(port, payloads);
+    kill("SIGINT");
+  });
+  t.equal(replies.length, payloads.length, "every datagram came back");
+  t.deepEqual(replies.map((b) => b.toString("hex")).sort(), payloads.map((b) => b.toString("hex")).sort(), "byte for byte (1, 19 and 1472 bytes)");
+  t.match(r.stderr, /forwarding 127\.0\.0\.1 UDP port \d+ to the guest's 10\.0\.0\.2:7/, "says where the port goes");
+  const summary = JSON.parse(r.stdout);
+  t.equal(r.code, 0, "exit 0");
+  t.equal(summary.reason, "poweroff", "Ctrl-C: the guest powered off");
+  t.ok(summary.console.includes("netfront 0: connected, mac 00:16:3e:00:00:02, ip 10.0.0.2"), "the vif had the default address");
+  t.ok(summary.console.some((l: string) => /udp in 3 out 3/.test(l)), "the guest counted 3 datagrams in and out");
+});
+
+test("sim: a --disk file holds what the guest wrote; a :ro one is left as it was", async (t) => {
+  const wasm = path.join(tmp, "blk-verify.wasm");
+  fs.writeFileSync(wasm, await wasmOf("examples/blk-verify/main.ts"));
+  const rw = path.join(tmp, "rw.img");
+  const ro = path.join(tmp, "ro.img");
+  fs.writeFileSync(rw, Buffer.alloc(1 << 20));
+  fs.writeFileSync(ro, Buffer.alloc(1 << 19, 0x5a));
+  const r = await tsxenSim([wasm, "--disk", rw, "--disk", `${ro}:ro`, "--json"], null, () => {});
+  const summary = JSON.parse(r.stdout);
+  t.equal(r.code, 0, "exit 0");
+  t.ok(summary.console.includes("blk-verify: PASS"), "blk-verify passed");
+  const crc = (f: string): string => crc32(fs.readFileSync(f)).toString(16).padStart(8, "0");
+  t.ok(summary.console.some((l: string) => l === `blk-verify: xvda: verified, crc32 ${crc(rw)}`), `the rw file's CRC-32 (${crc(rw)}) is what the guest wrote`);
+  t.ok(summary.console.some((l: string) => /^blk-verify: xvdb: write refused/.test(l)), "a write to the :ro disk was refused");
+  t.ok(fs.readFileSync(ro).every((b) => b === 0x5a), "the :ro file is unchanged");
+});
+
+// A machine running udp-echo (virtual time) with a TCP echo listener at
+// 10.0.0.1:8000 on its network and forwards to it, to a closed port and to
+// the guest (which has no TCP).
+test("sim: the gateway relays TCP to a listener on the guest network, both ways, with clean closes", async (t) => {
+  const events: string[] = [];
+  const received = new Map<number, string>();
+  const ended = new Map<number, string | null>();
+  const badChecksums: string[] = [];
+  const m = new SimMachine({
+    vifs: [{ ip: "10.0.0.2", mac: "00:16:3e:00:00:02" }],
+    forwards: [
+      { proto: "tcp", guestIp: "10.0.0.1", guestPort: 8000 },
+      { proto: "tcp", guestIp: "10.0.0.1", guestPort: 8001 },
+      { proto: "tcp", guestIp: "10.0.0.2", guestPort: 80 },
+    ],
+    gatewayHost: {
+      udpToClient: () => {},
+      tcpToClient: (conn, data) => received.set(conn, (received.get(conn) ?? "") + Buffer.from(data).toString()),
+      tcpEnded: (conn, error) => {
+        if (!ended.has(conn)) ended.set(conn, error);
+        events.push(`end ${conn} ${error}`);
+      },
+    },
+  });
+  await m.start(await wasmOf("examples/udp-echo/main.ts"));
+  const dom0Net = new Station(m.bridge, m.guest.dom0, { ip: "10.0.0.1", mac: "00:16:3e:00:00:01" });
+  new TcpStack(dom0Net).listen(8000, (conn) => ({
+    onData: (data) => conn.write(new TextEncoder().encode(Buffer.from(data).toString().toUpperCase())),
+    onEnd: () => conn.close(),
+    onClose: (error) => events.push(`listener closed ${error}`),
+  }));
+  // every TCP segment on the bridge must have good checksums
+  const tap = m.bridge.attach((raw) => {
+    const f = parseFrame(raw);
+    if (f?.ip?.proto === 6 && (!f.ip.checksumOk || !f.tcp?.checksumOk)) badChecksums.push(Buffer.from(raw).toString("hex"));
+  });
+  t.ok(tap >= 0);
+  const gw = m.gateway!;
+  const big = "abcdefghij".repeat(1000);   // 10000 bytes: several segments
+  const dom0 = m.guest.dom0;
+  dom0.after(10n * MS, () => {
+    gw.tcpOpen(1, 0);
+    gw.tcpFromClient(1, new TextEncoder().encode("hello "));
+    gw.tcpFromClient(1, new TextEncoder().encode(big));
+    gw.tcpOpen(2, 1);   // nothing listens on 8001
+    gw.tcpOpen(3, 2);   // the guest has no TCP: SYNs go unanswered
+  });
+  dom0.after(2_000n * MS, () => gw.tcpClientClosed(1));
+  dom0.after(200_000n * MS, () => m.guest.xenstore.write("/local/domain/1/control/shutdown", "poweroff"));
+  const result = await m.run();
+  t.equal(result.reason, "poweroff");
+  t.equal(received.get(1), ("hello " + big).toUpperCase(), "10006 bytes there and back, in order");
+  t.equal(ended.get(1), null, "connection 1 ended cleanly (FIN both ways)");
+  t.ok(events.includes("listener closed null"), "the listener's side closed cleanly too");
+  t.equal(ended.get(2), "connection reset by peer", "a closed port answers with RST");
+  t.equal(ended.get(3), "timed out", "an address that never answers times out");
+  t.deepEqual(badChecksums, [], "every TCP segment had valid IP and TCP checksums");
+  t.ok(m.gateway!.station.stats.malformed === 0 && dom0Net.stats.malformed === 0, "no malformed packets");
+  t.ok(m.vifs[0].stats.txFrames > 0, `the guest saw the traffic for it (${m.vifs[0].stats.rxFrames} frames in): SYNs it ignores`);
+});
+
+test("sim: the host side relays sockets to worker messages and back (tools/sim.ts HostPorts)", async (t) => {
+  const tcpPort = await freePort("tcp");
+  const udpPort = await freePort("udp");
+  const msgs: ToWorker[] = [];
+  let notify: () => void = () => {};
+  const ports = new HostPorts([{ proto: "tcp", hostPort: tcpPort, guestPort: 80 }, { proto: "udp", hostPort: udpPort, guestPort: 7 }], (m) => {
+    msgs.push(m);
+    notify();
+  });
+  await ports.open();
+  const until = (pred: () => boolean): Promise<void> => new Promise((resolve) => {
+    if (pred()) return resolve();
+    notify = () => pred() && resolve();
+  });
+  const client = net.connect(tcpPort, "127.0.0.1");
+  let fromGuest = "";
+  const clientEnded = new Promise<void>((r) => client.on("end", r));
+  client.on("data", (d) => (fromGuest += d));
+  client.write("ping");
+  await until(() => msgs.some((m) => m.type === "tcp-data"));
+  t.deepEqual(msgs[0], { type: "tcp-open", conn: 1, forward: 0 }, "a connection opens toward forward 0");
+  const data = msgs.find((m) => m.type === "tcp-data");
+  t.equal(data?.type === "tcp-data" ? Buffer.from(data.data).toString() : "", "ping", "its bytes follow");
+  ports.fromWorker({ type: "tcp-data", conn: 1, data: new TextEncoder().encode("pong") });
+  ports.fromWorker({ type: "tcp-end", conn: 1, error: null });
+  await clientEnded;
+  t.equal(fromGuest, "pong", "the guest's bytes reach the client, then its FIN");
+  client.end();
+  await until(() => msgs.some((m) => m.type === "tcp-close"));
+  t.deepEqual(msgs.find((m) => m.type === "tcp-close"), { type: "tcp-close", conn: 1, abort: false }, "the client's FIN is passed on");
+
+  const u = dgram.createSocket("udp4");
+  await new Promise<void>((r) => u.bind(0, "127.0.0.1", r));
+  const reply = new Promise<Buffer>((r) => u.once("message", r));
+  u.send("dgram", udpPort, "127.0.0.1");
+  await until(() => msgs.some((m) => m.type === "udp"));
+  const d = msgs.find((m) => m.type === "udp");
+  t.equal(d?.type === "udp" ? `${d.forward} ${d.client} ${Buffer.from(d.data)}` : "", `1 127.0.0.1:${u.address().port} dgram`, "a datagram names its forward and client");
+  ports.fromWorker({ type: "udp", forward: 1, client: `127.0.0.1:${u.address().port}`, data: new TextEncoder().encode("answer") });
+  t.equal((await reply).toString(), "answer", "the guest's answer goes back to that client");
+  u.close();
+  ports.close();
+});
+
+test("sim: a busy host port is a clear error (exit 5), nothing runs", async (t) => {
+  const s = dgram.createSocket("udp4");
+  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
+  const port = s.address().port;
+  const wasm = path.join(tmp, "udp-echo.wasm");
+  const r = await tsxenSim([wasm, "--vif", "--forward", `${port}:7/udp`], null, () => {});
+  s.close();
+  t.equal(r.code, 5, "exit 5 (host failure)");
+  t.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1 UDP port ${port}: in use`));
+});
+
