@@ -7,6 +7,11 @@ import test from "tape";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { EventEmitter } from "node:events";
+
+// Each test file that makes temporary files registers a test.onFinish
+// cleanup, a listener on tape's results: more than Node's default 10.
+EventEmitter.defaultMaxListeners = 64;
 
 // tape 5 has wait() and run(); @types/tape 5.8 does not declare them.
 const harness = test as typeof test & { wait(): void; run(): void };

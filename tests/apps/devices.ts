@@ -3,8 +3,8 @@
 // each writable disk, echoes UDP on port 7 of its first vif and logs the text
 // of each datagram ("devices: datagram <text>"), then waits to be shut down.
 import { log, startInfo } from "tsxen";
-import { connectAll as connectDisks, SECTOR_SIZE } from "tsxen/drivers/blkfront";
-import { connectAll as connectVifs } from "tsxen/drivers/netfront";
+import { connectDisks, SECTOR_SIZE } from "tsxen/drivers/blkfront";
+import { connectVifs } from "tsxen/drivers/netfront";
 import { NetStack, UdpHandler } from "tsxen/drivers/net/stack";
 
 class Echo extends UdpHandler {

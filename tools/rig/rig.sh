@@ -99,6 +99,8 @@ ensure_host_tools() {
     # busybox must be the static build: it runs inside dom0 without host libraries.
     dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
     [ ${#missing[@]} -eq 0 ] && return
+    [ ${#SUDO[@]} -eq 0 ] || command -v sudo >/dev/null ||
+        die "these Debian packages are missing and installing them needs root (no sudo here): apt-get install ${missing[*]}"
     apt_update_once
     say "installing Debian packages: ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \

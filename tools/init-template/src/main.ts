@@ -3,8 +3,8 @@
 // disk holds the count, sector n holds note n, so the notes outlive the
 // guest: run it in the sim, then under Xen, with the same disk file.
 import { log } from "tsxen";
-import { connectAll as connectVifs } from "tsxen/drivers/netfront";
-import { connectAll as connectDisks, Blkfront, BlkHandler, BlkRequest, SECTOR_SIZE } from "tsxen/drivers/blkfront";
+import { connectVifs } from "tsxen/drivers/netfront";
+import { connectDisks, Blkfront, BlkHandler, BlkRequest, SECTOR_SIZE } from "tsxen/drivers/blkfront";
 import { NetStack, UdpHandler } from "tsxen/drivers/net/stack";
 
 const PORT: u16 = 5000;
