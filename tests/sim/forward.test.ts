@@ -1,8 +1,8 @@
 // Devices and host traffic in the sim (tsxen sim --vif/--disk/--forward):
 //  - end to end: `tsxen sim` of examples/udp-echo with --vif --forward
 //    P:7/udp echoes datagrams sent from a host socket, and Ctrl-C powers
-//    the guest off; examples/blk-verify's writes land in the --disk file
-//    (its CRC-32 is the guest's), and a :ro disk stays untouched;
+//    the guest off (--disk files, --expect and --json are exercised end to
+//    end by the `tsxen init` project's test, tests/package.test.ts);
 //  - TCP plumbing, layer by layer (the guest has no TCP yet): the gateway
 //    relays a host connection to a TCP listener on the sim's network (a
 //    stand-in for dom0's, as tests/xen/devices.test.ts uses under Xen), a
@@ -14,13 +14,13 @@ import os from "node:os";
 import path from "node:path";
 import dgram from "node:dgram";
 import net from "node:net";
-import { crc32 } from "node:zlib";
 import { spawn } from "node:child_process";
 import { SimMachine } from "../../sim/machine.ts";
 import { Station } from "../../sim/station.ts";
 import { TcpStack } from "../../sim/tcp.ts";
 import { parseFrame } from "../../sim/netswitch.ts";
-import { HostPorts } from "../../tools/sim.ts";
+import { HostPorts, simApp, type SimAppOptions } from "../../tools/sim.ts";
+import { parseForward, parseVif } from "../../tools/devices.ts";
 import type { ToWorker } from "../../tools/sim-worker.ts";
 import { wasmOf } from "./helpers.ts";
 
@@ -108,22 +108,19 @@ test("sim: tsxen sim udp-echo --vif --forward P:7/udp echoes host datagrams; Ctr
   t.ok(summary.console.some((l: string) => /udp in 3 out 3/.test(l)), "the guest counted 3 datagrams in and out");
 });
 
-test("sim: a --disk file holds what the guest wrote; a :ro one is left as it was", async (t) => {
-  const wasm = path.join(tmp, "blk-verify.wasm");
-  fs.writeFileSync(wasm, await wasmOf("examples/blk-verify/main.ts"));
-  const rw = path.join(tmp, "rw.img");
-  const ro = path.join(tmp, "ro.img");
-  fs.writeFileSync(rw, Buffer.alloc(1 << 20));
-  fs.writeFileSync(ro, Buffer.alloc(1 << 19, 0x5a));
-  const r = await tsxenSim([wasm, "--disk", rw, "--disk", `${ro}:ro`, "--json"], null, () => {});
-  const summary = JSON.parse(r.stdout);
-  t.equal(r.code, 0, "exit 0");
-  t.ok(summary.console.includes("blk-verify: PASS"), "blk-verify passed");
-  const crc = (f: string): string => crc32(fs.readFileSync(f)).toString(16).padStart(8, "0");
-  t.ok(summary.console.some((l: string) => l === `blk-verify: xvda: verified, crc32 ${crc(rw)}`), `the rw file's CRC-32 (${crc(rw)}) is what the guest wrote`);
-  t.ok(summary.console.some((l: string) => /^blk-verify: xvdb: write refused/.test(l)), "a write to the :ro disk was refused");
-  t.ok(fs.readFileSync(ro).every((b) => b === 0x5a), "the :ro file is unchanged");
-});
+// simApp in this process, with what it prints captured.
+async function simInProcess(opts: SimAppOptions): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [], err: string[] = [];
+  const saved = { out: process.stdout.write, err: process.stderr.write };
+  process.stdout.write = ((c: string | Uint8Array) => (out.push(String(c)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array) => (err.push(String(c)), true)) as typeof process.stderr.write;
+  try {
+    return { code: await simApp(opts), stdout: out.join(""), stderr: err.join("") };
+  } finally {
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+  }
+}
 
 // A machine running udp-echo (virtual time) with a TCP echo listener at
 // 10.0.0.1:8000 on its network and forwards to it, to a closed port and to
@@ -234,10 +231,8 @@ test("sim: a busy host port is a clear error (exit 5), nothing runs", async (t) 
   const s = dgram.createSocket("udp4");
   await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
   const port = s.address().port;
-  const wasm = path.join(tmp, "udp-echo.wasm");
-  const r = await tsxenSim([wasm, "--vif", "--forward", `${port}:7/udp`], null, () => {});
+  const r = await simInProcess({ input: path.join(tmp, "udp-echo.wasm"), vifs: [parseVif("", 0)], forwards: [parseForward(`${port}:7/udp`)] });
   s.close();
   t.equal(r.code, 5, "exit 5 (host failure)");
   t.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1 UDP port ${port}: in use`));
 });
-
