@@ -500,7 +500,9 @@ async function bootAndCollect(
   const logLines: string[] = [];
   const logFile: WriteStream | null = opts.log ? createWriteStream(opts.log) : null;
   const t0 = performance.now();
-  const child = spawn(QEMU, qemuArgs(rig, initrd, opts), { stdio: ['pipe', 'pipe', 'pipe'] });
+  // Its own process group: a Ctrl-C in the terminal goes to tsxen run (which
+  // asks the guest to shut down), not straight to QEMU.
+  const child = spawn(QEMU, qemuArgs(rig, initrd, opts), { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   child.stdin?.on('error', () => undefined);  // QEMU gone: nothing left to command
   // Serial input reaches Xen's own key handler until dom0's reader is up: commands wait for its mark.
   const attachControl = (): void => opts.control?.attach((line) => void child.stdin?.write(line + '\n'));
