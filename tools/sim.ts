@@ -21,7 +21,7 @@ import { debugSourceMap, entryOffset, mainOffset, missingSources, openInspector,
 import { WasmSourceMap } from "./source-map.ts";
 import { sourceMappingURL } from "./wasm-sections.ts";
 import { exitCodeFor, LineSplitter, type GuestReason, type RunSummary } from "./outcome.ts";
-import type { DiskSpec, ForwardSpec, VifSpec } from "./devices.ts";
+import { DeviceError, type DiskSpec, type ForwardSpec, type VifSpec } from "./devices.ts";
 import type { FromWorker, ToWorker, WorkerDisk, WorkerInput } from "./sim-worker.ts";
 
 export interface SimAppOptions {
@@ -40,6 +40,7 @@ export interface SimAppOptions {
 const SECTOR = 512;
 const GRACE_MS = 10_000;   // after a shutdown request, before the guest is stopped
 
+// The host cannot do what was asked (a port in use): exit 5, not a usage error.
 export class SimSetupError extends Error {}
 
 function openDisk(d: DiskSpec): WorkerDisk & { fileSize: number } {
@@ -47,10 +48,10 @@ function openDisk(d: DiskSpec): WorkerDisk & { fileSize: number } {
   try {
     size = fs.statSync(d.path).size;
   } catch {
-    throw new SimSetupError(`disk ${d.path}: no such file (create one, e.g. truncate -s 64M ${path.basename(d.path)})`);
+    throw new DeviceError(`disk ${d.path}: no such file (create one, e.g. truncate -s 64M ${path.basename(d.path)})`);
   }
   const length = size - (size % SECTOR);
-  if (length === 0) throw new SimSetupError(`disk ${d.path}: smaller than one 512-byte sector`);
+  if (length === 0) throw new DeviceError(`disk ${d.path}: smaller than one 512-byte sector`);
   const buffer = new SharedArrayBuffer(length);
   const fd = fs.openSync(d.path, d.readOnly ? "r" : "r+");
   try {

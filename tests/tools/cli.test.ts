@@ -79,6 +79,8 @@ test("cli: usage errors are one clear message and exit 2", async (t) => {
     [["sim", "--vif", "mac=01:00:5e:00:00:01", "app.ts"], /multicast MAC/],
     [["sim", "--vif", "--vif", "ip=10.0.0.2", "app.ts"], /two vifs have 10\.0\.0\.2/],
     [["run", "--vif", "absent.xen"], /absent\.xen: no such file/],
+    [["sim", "absent.wasm"], /^absent\.wasm: no such file$/],
+    [["sim", "package.json"], /package\.json\.d\/app\.wasm: missing \(it is written by tsxen build/],
   ];
   for (const [argv, re] of cases) {
     const r = await cli(...argv);
