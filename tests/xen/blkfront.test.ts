@@ -5,12 +5,14 @@
 // the guest powers off, dom0's `busybox crc32` of the backing file must
 // equal the guest's CRC-32. Scenario blk-ro: a read-only 8 MiB disk of
 // random bytes refuses the write and reads back with dom0's CRC-32, next
-// to a small writable disk (two vbds in one guest).
+// to a small writable disk (two vbds in one guest). The same boot runs the
+// libvirt scenario of libvirt-scenario.ts.
 import test from "tape";
 import path from "node:path";
 import { build } from "../../tools/build.ts";
 import { runScenarios, type ScenarioResult } from "../../tools/rig/harness.ts";
 import { RigTest } from "./rig-test.ts";
+import { LIBVIRT_BUILD, libvirtRigOptions, libvirtScenario, libvirtTests } from "./libvirt-scenario.ts";
 
 const disk = (vdev: string, access: "rw" | "ro", file: string) =>
   `'format=raw,vdev=${vdev},access=${access},script=block-tsxen,target=${file}'`;
@@ -31,7 +33,8 @@ exit $rc
 
 const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
   const image = path.join(tmp, "blk-verify.xen");
-  await build({ entry: "examples/blk-verify/main.ts", output: image, log: () => {} });
+  // (with the libvirt domain for libvirt-scenario.ts, run in this boot too)
+  const built = await build({ entry: "examples/blk-verify/main.ts", output: image, log: () => {}, ...LIBVIRT_BUILD });
   return runScenarios(
     [
       {
@@ -46,8 +49,9 @@ const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
         xlExtra: [`disk = [ ${disk("xvda", "ro", "/tmp/ro.img")}, ${disk("xvdb", "rw", "/tmp/small.img")} ]`],
         check: checkScript([["xvda", "/tmp/ro.img"], ["xvdb", "/tmp/small.img"]]),
       },
+      libvirtScenario(image, built.libvirtXml!),
     ],
-    { log: path.join(tmp, "serial.log") },
+    { log: path.join(tmp, "serial.log"), ...(await libvirtRigOptions(tmp)) },
   );
 });
 
@@ -83,3 +87,5 @@ rig.test("blkfront: a read-only disk refuses writes and reads back with dom0's C
   t.equal(s?.reason, "poweroff");
   t.equal(s?.checkRc, 0, "both disks' CRC-32s match dom0's");
 });
+
+libvirtTests(rig);
