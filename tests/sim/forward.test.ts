@@ -5,7 +5,7 @@
 //    end by the `tsxen init` project's test, tests/package.test.ts);
 //  - TCP plumbing, layer by layer (the guest has no TCP yet): the gateway
 //    relays a host connection to a TCP listener on the sim's network (a
-//    stand-in for dom0's, as tests/xen/devices.test.ts uses under Xen), a
+//    stand-in for dom0's, as tests/xen/libvirt-scenario.ts uses under Xen), a
 //    closed port resets, a silent address times out; and the host side
 //    (tools/sim.ts HostPorts) turns sockets into messages and back.
 import test from "tape";

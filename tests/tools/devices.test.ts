@@ -1,7 +1,7 @@
 // Devices as the tools see them (tools/devices.ts): --vif/--disk/--forward
 // values, the xl lines tsxen build writes and tsxen run reads back (also
 // from hand-written configs), the libvirt domain (tools/libvirt.ts; real
-// libvirt runs it in tests/xen/devices.test.ts), and the exit codes.
+// libvirt runs it in tests/xen/libvirt-scenario.ts), and the exit codes.
 import test from "tape";
 import fs from "node:fs";
 import os from "node:os";
