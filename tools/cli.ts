@@ -117,7 +117,7 @@ function usage(): string {
 
 export function commandHelp(name: string): string {
   const c = COMMANDS[name];
-  const opts = Object.entries(c.options).map(([long, o]) => [`${o.short ? `-${o.short}, ` : "    "}--${long}${o.arg ? ` ${o.arg}` : ""}`, o.help]);
+  const opts = Object.entries(c.options).map(([long, o]) => [`${o.short ? `-${o.short}, ` : "    "}--${long}${o.arg ? `${o.arg.startsWith("[=") ? "" : " "}${o.arg}` : ""}`, o.help]);
   const width = Math.max(0, ...opts.map(([l]) => l.length));
   return [
     `usage: tsxen ${name} ${c.args}${opts.length ? " [options]" : ""}`,
