@@ -38,7 +38,7 @@ test("cli: --version prints package.json's version", async (t) => {
 });
 
 test("cli: `tsxen help <command>` and `tsxen <command> --help` print the same help, with every option", async (t) => {
-  for (const command of ["build", "sim", "run", "init"]) {
+  for (const command of ["build", "sim", "run", "init", "stats"]) {
     const a = await cli("help", command);
     const b = await cli(command, "--help");
     const c = await cli(command, "-h");
@@ -68,6 +68,8 @@ test("cli: usage errors are one clear message and exit 2", async (t) => {
     [["sim", "--timeout", "soon", "app.ts"], /^--timeout takes a whole number, not 'soon'$/],
     [["sim", "--memory", "0", "app.ts"], /^--memory takes a positive whole number/],
     [["sim", "--expect", "([", "app.ts"], /^--expect: Invalid regular expression/],
+    [["sim", "--break", "app.ts"], /^--break goes with --inspect$/],
+    [["sim", "--inspect=host:99999", "app.ts"], /^--inspect takes \[HOST:\]PORT/],
     [["run", "--forward", "7000:7/udp", "x.xen"], /^--forward needs a vif \(add --vif\)/],
     [["sim", "--vif", "--forward", "7000", "app.ts"], /^--forward 7000: expected HOSTPORT:GUESTPORT\[\/udp\]/],
     [["sim", "--vif", "--forward", "7000:70000/udp", "app.ts"], /ports are 1 to 65535/],
