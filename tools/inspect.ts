@@ -11,8 +11,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { REPO, ENTRY_FILE } from "./build.ts";
-import type { RawSourceMap } from "./source-map.ts";
-import { functionBodyOffsets, functionNames, withSourceMappingURL } from "./wasm-sections.ts";
+import { WasmSourceMap, type RawSourceMap } from "./source-map.ts";
+import { functionBodyOffsets, functionNames, sourceMappingURL, withSourceMappingURL } from "./wasm-sections.ts";
 
 const ASC_STD = path.join(REPO, "node_modules", "assemblyscript", "std", "assembly");
 
@@ -65,9 +65,24 @@ export function entryOffset(wasm: Uint8Array): number | null {
   return offsetOf(wasm, (name) => name === "tsxen-entry/tsxen_main");
 }
 
+// The first instruction of the one function `match` accepts. With a
+// collecting runtime a function starts with compiler-made code (the shadow
+// stack's prologue) that maps to no line of the app: where the inline
+// source map has one, the first instruction that maps to a source of the
+// app's own (not ~lib/) is used, so the debugger stops on the function's
+// first line.
 function offsetOf(wasm: Uint8Array, match: (name: string) => boolean): number | null {
   const found = [...functionNames(wasm)].filter(([, name]) => match(name));
-  return found.length === 1 ? functionBodyOffsets(wasm).get(found[0][0]) ?? null : null;
+  if (found.length !== 1) return null;
+  const bodies = functionBodyOffsets(wasm);
+  const start = bodies.get(found[0][0]);
+  if (start === undefined) return null;
+  const url = sourceMappingURL(wasm);
+  if (!url?.startsWith(INLINE_MAP)) return start;
+  const map = new WasmSourceMap(JSON.parse(Buffer.from(url.slice(INLINE_MAP.length), "base64").toString("utf8")) as RawSourceMap);
+  const end = Math.min(...[...bodies.values()].filter((o) => o > start), Infinity);
+  const own = map.mappings.find((m) => m.offset >= start && m.offset < end && !/\/~lib\/|^~lib\/|node_modules\/assemblyscript/.test(map.sources[m.source]));
+  return own?.offset ?? start;
 }
 
 export interface InspectorSession {
