@@ -176,11 +176,15 @@ class Deliver extends Task {
     const h = this.completed[0].handler;
     return h === null || !h.running;
   }
+  // Only the completions waiting when the pass began: a handler that
+  // resubmits a request the disk refuses at once (it is closing) adds
+  // another, and the loop must get its turn in between.
   run(): void {
     const done = this.completed;
-    while (done.length > 0) {
+    let n = done.length;
+    while (n-- > 0) {
       const h = done[0].handler;
-      if (h !== null && h.running) { defer(this); return; } // still scheduled
+      if (h !== null && h.running) break;
       const req = done.shift();
       if (h !== null) {
         h.running = true;
@@ -188,7 +192,8 @@ class Deliver extends Task {
         h.running = false;
       }
     }
-    this.scheduled = false;
+    if (done.length > 0) defer(this); // still scheduled
+    else this.scheduled = false;
   }
 }
 
@@ -226,6 +231,7 @@ export class Blkfront extends Frontend {
   discardAlignment: u32 = 0;
   discardSecure: bool = false;
   persistent: bool = false;         // the backend keeps our grants mapped
+  closing: bool = false;           // close() is draining: new requests are refused
   backendIndirect: u32 = 0;         // feature-max-indirect-segments, 0 if absent
   backendMaxRingOrder: u32 = 0;
   // Negotiated.
@@ -653,6 +659,9 @@ export class Blkfront extends Frontend {
     if (this.broken !== null) return this.name() + ": disk broken: " + this.broken!;
     if (this.detached) return this.name() + ": detached";
     if (this.closed) return this.name() + ": closed";
+    // Closing drains what is queued; new work would keep it from ever
+    // draining (a handler that resubmits on every completion).
+    if (this.closing) return this.name() + ": closing";
     // A disk that was connected and may be again (its backend went away,
     // or it is reconnecting) takes requests: they wait for it.
     if (!this.connected && this.connects == 0) return this.name() + ": not connected";
@@ -974,8 +983,10 @@ export class Blkfront extends Frontend {
   // (frontend.ts: the closing handshake, ports and grants released; grants
   // the backend still holds are counted in leakedGrants, never reused).
   close(): void {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
+    this.closing = true;
     if (this.connected) waitFor(new Drained(this), this.options.timeoutNs);
+    this.closing = false;
     super.close();
   }
 
