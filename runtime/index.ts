@@ -17,6 +17,7 @@ export {
 export {
   StatsSource, registerStats, publishStats, publishStatsEvery, publishStatsOnRequest, statsPublished, statsFailedWrites,
 } from "./stats";
+export { MemoryStats, memoryStats, collect } from "./memory";
 export { grantTableInit, grantAccess, grantPage, endAccess, grantsInUse, grantFlags, pageMfn } from "../grant-tables/index";
 // xenstore and xenbus are namespaces: import * as xenstore from "tsxen/xenstore/client",
 // import * as xenbus from "tsxen/xenstore/xenbus".

@@ -35,6 +35,9 @@ export const DEFAULT_MEMORY_BASE = 4 << 20;
 // hosts grow the memory up to the guest's RAM and can say, when a request
 // fails, how large it was (the out-of-memory report).
 export const HOSTOP_MEMORY_GROW = -1;
+// HOSTOP_MEMORY_LIMIT: the pages the memory may grow to (the guest's RAM
+// mapped for it), for the app's memory statistics.
+export const HOSTOP_MEMORY_LIMIT = -2;
 
 // The exports the native boot code and the sim call, in this order, after
 // instantiation: the module's start function (static initialisers; exported
