@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { build, BuildError, REPO } from "./build.ts";
+import { build, BuildError, REPO, RUNTIMES, DEFAULT_RUNTIME, type Runtime } from "./build.ts";
 import { MissingToolError } from "./toolchain.ts";
 import { WasmCheckError } from "./wasm-check.ts";
 import { checkDevices, DeviceError, parseDisk, parseForward, parseVif } from "./devices.ts";
@@ -39,6 +39,10 @@ const HOST_OPTIONS: Record<string, Option> = {
 };
 const HELP: Record<string, Option> = { help: { type: "boolean", short: "h", help: "show this help" } };
 
+const RUNTIME_OPTION: Record<string, Option> = {
+  runtime: { type: "string", arg: "NAME", help: `AssemblyScript's runtime: ${RUNTIMES.join(", ")} (default ${DEFAULT_RUNTIME}; stub never frees memory)` },
+};
+
 const EXIT_CODES = `exit codes: 0 powered off (and --expect seen), 1 crashed, 2 usage or build error,
   3 timeout (or stopped), 4 rebooted, 5 host failure (QEMU/Xen/dom0, a port in use), 6 shut down without the --expect line`;
 
@@ -55,6 +59,7 @@ const COMMANDS: Record<string, Command> = {
       ...DEVICE_OPTIONS,
       bridge: { type: "string", arg: "BRIDGE", help: "the bridge the vifs join (xl's default, xenbr0 in the libvirt domain)" },
       libvirt: { type: "boolean", help: "also write <image>.xml, a libvirt domain (virsh -c xen:///system create <image>.xml)" },
+      ...RUNTIME_OPTION,
       ...HELP,
     },
   },
@@ -67,6 +72,7 @@ const COMMANDS: Record<string, Command> = {
       ...DEVICE_OPTIONS, ...HOST_OPTIONS,
       inspect: { type: "string", arg: "[=[HOST:]PORT]", help: "run under Node's inspector (Chrome DevTools, VS Code; default 127.0.0.1:9229): unoptimised, in virtual time" },
       break: { type: "boolean", help: "with --inspect: stop at the app's main()" },
+      ...RUNTIME_OPTION,
       ...HELP,
     },
   },
@@ -211,7 +217,7 @@ export async function main(argv: string[]): Promise<number> {
       if (!values.output) throw new UsageError(`build needs -o <image>\n\n${commandHelp("build")}`);
       const { vifs, disks } = devices(values);
       await build({
-        entry, output: values.output as string, memoryMB: positiveInt(values.memory, "memory"), name: values.name as string | undefined,
+        entry, output: values.output as string, runtime: runtimeOf(values.runtime), memoryMB: positiveInt(values.memory, "memory"), name: values.name as string | undefined,
         log: (s) => console.log(s), libvirt: values.libvirt as boolean | undefined,
         devices: { vifs, disks, bridge: values.bridge as string | undefined, extra: values.extra as string | undefined },
       });
@@ -229,7 +235,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const { simApp } = await import("./sim.ts");
       return simApp({
-        input, ...devices(values), memoryMB: positiveInt(values.memory, "memory"), cmdline: values.extra as string | undefined,
+        input, ...devices(values), runtime: runtimeOf(values.runtime), memoryMB: positiveInt(values.memory, "memory"), cmdline: values.extra as string | undefined,
         expect: regex(values.expect), timeoutSec: positiveInt(values.timeout, "timeout", true), json: values.json as boolean | undefined, inspect,
       });
     }
@@ -259,6 +265,12 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   return EXIT.usage;
+}
+
+function runtimeOf(value: unknown): Runtime | undefined {
+  if (value === undefined) return undefined;
+  if (!(RUNTIMES as readonly string[]).includes(value as string)) throw new UsageError(`--runtime: unknown runtime '${value}' (${RUNTIMES.join(", ")})`);
+  return value as Runtime;
 }
 
 // Errors a user can fix: one line (or a few), no stack trace.

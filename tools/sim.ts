@@ -14,7 +14,7 @@ import path from "node:path";
 import dgram from "node:dgram";
 import net from "node:net";
 import { MessageChannel, Worker } from "node:worker_threads";
-import { buildWasm, BuildError, DEFAULT_MEMORY_BASE } from "./build.ts";
+import { buildWasm, BuildError, DEFAULT_MEMORY_BASE, type Runtime } from "./build.ts";
 import { checkWasm } from "./wasm-check.ts";
 import { SimMachine } from "../sim/machine.ts";
 import { debugSourceMap, entryOffset, mainOffset, missingSources, openInspector, withInlineSourceMap, type InspectOptions } from "./inspect.ts";
@@ -26,6 +26,7 @@ import type { FromWorker, ToWorker, WorkerDisk, WorkerInput } from "./sim-worker
 
 export interface SimAppOptions {
   input: string;
+  runtime?: Runtime;          // for an app (.ts): AssemblyScript's runtime (build.ts)
   memoryMB?: number;
   cmdline?: string;
   vifs?: VifSpec[];
@@ -109,7 +110,7 @@ async function loadWasm(opts: SimAppOptions, workDir: string, log: (s: string) =
       if (breakAt === null && (breakAt = entryOffset(wasm)) !== null) log("tsxen sim: main() is not a function of its own in this (optimised) module; --break stops at tsxen_main, which calls it");
     }
   } else {
-    ({ wasm, sourceMap } = await buildWasm(opts.input, workDir, DEFAULT_MEMORY_BASE, log, inspect !== undefined));
+    ({ wasm, sourceMap } = await buildWasm(opts.input, workDir, DEFAULT_MEMORY_BASE, log, inspect !== undefined, opts.runtime));
     if (inspect) {
       const map = debugSourceMap(sourceMap.raw, workDir);
       for (const missing of missingSources(map)) log(`tsxen sim: warning: source ${missing} not found`);

@@ -52,7 +52,7 @@ test("cli: `tsxen help <command>` and `tsxen <command> --help` print the same he
   for (const opt of ["--vif", "--disk", "--forward", "--expect", "--json", "--timeout", "--memory", "--extra"]) t.ok(sim.out.includes(opt), `sim --help lists ${opt}`);
   t.match(sim.out, /exit codes: 0 powered off/, "and the exit codes");
   const build = await cli("build", "--help");
-  for (const opt of ["--vif", "--disk", "--libvirt", "--bridge", "-o, --output"]) t.ok(build.out.includes(opt), `build --help lists ${opt}`);
+  for (const opt of ["--vif", "--disk", "--libvirt", "--bridge", "--runtime", "-o, --output"]) t.ok(build.out.includes(opt), `build --help lists ${opt}`);
   const all = await cli("help");
   for (const command of ["build", "sim", "run", "init"]) t.match(all.out, new RegExp(`tsxen ${command} `), `help lists ${command}`);
 });
@@ -69,6 +69,7 @@ test("cli: usage errors are one clear message and exit 2", async (t) => {
     [["sim", "--memory", "0", "app.ts"], /^--memory takes a positive whole number/],
     [["sim", "--expect", "([", "app.ts"], /^--expect: Invalid regular expression/],
     [["sim", "--break", "app.ts"], /^--break goes with --inspect$/],
+    [["build", "--runtime", "gc", "-o", "x.xen", "app.ts"], /^--runtime: unknown runtime 'gc' \(incremental, minimal, stub\)$/],
     [["sim", "--inspect=host:99999", "app.ts"], /^--inspect takes \[HOST:\]PORT/],
     [["run", "--forward", "7000:7/udp", "x.xen"], /^--forward needs a vif \(add --vif\)/],
     [["sim", "--vif", "--forward", "7000", "app.ts"], /^--forward 7000: expected HOSTPORT:GUESTPORT\[\/udp\]/],
