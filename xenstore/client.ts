@@ -69,6 +69,9 @@ class WatchDelivery extends Task {
     return !this.handler.running;
   }
   run(): void {
+    // No longer waiting: an event for the same path from here on is news.
+    const i = pendingEvents.indexOf(this);
+    if (i >= 0) pendingEvents.splice(i, 1);
     const h = this.handler;
     h.running = true;
     h.onWatch(this.path, this.token);
@@ -92,6 +95,15 @@ const inFlight = new Map<u32, XsRequest>();
 const outgoing = new Array<Uint8Array>();
 let outSent: u32 = 0;
 const watches = new Map<string, WatchHandler>();
+const watchPaths = new Map<string, string>(); // token -> the path watched
+// Watch events waiting for their handler. dom0 can write watched keys
+// faster than a handler (which may block) takes them, so the queue is
+// bounded: an event equal to one still waiting is dropped (a handler
+// re-reads what changed anyway), and past MAX_PENDING_WATCH_EVENTS an event
+// becomes one for the watch's own path, telling its handler to look at
+// everything below it. At most MAX_PENDING_WATCH_EVENTS + one per watch wait.
+export const MAX_PENDING_WATCH_EVENTS = 64;
+const pendingEvents = new Array<WatchDelivery>();
 // A message being received: header + payload, assembled across events.
 const rx = new Uint8Array(<i32>(HEADER + <u32>XS.XENSTORE_PAYLOAD_MAX));
 let rxLen: u32 = 0;
@@ -99,6 +111,7 @@ let rxLen: u32 = 0;
 // Counters of peer misbehaviour, for tests and diagnostics.
 export let droppedReplies: i32 = 0;
 export let malformedWatchEvents: i32 = 0;
+export let coalescedWatchEvents: i32 = 0;  // dropped or merged by the bound above
 
 function connect(): void {
   if (ring != 0 || broken !== null) return;
@@ -156,7 +169,20 @@ function deliverWatchEvent(payload: Uint8Array): void {
   const path = String.UTF8.decodeUnsafe(payload.dataStart, first);
   const token = String.UTF8.decodeUnsafe(payload.dataStart + first + 1, payload.length - first - 2);
   if (!watches.has(token)) return; // an event for a watch we removed: harmless
-  defer(new WatchDelivery(watches.get(token), path, token));
+  queueWatchEvent(watches.get(token), path, token);
+}
+
+function queueWatchEvent(handler: WatchHandler, path: string, token: string): void {
+  let p = path;
+  if (pendingEvents.length >= MAX_PENDING_WATCH_EVENTS && watchPaths.has(token)) p = watchPaths.get(token);
+  for (let i = 0; i < pendingEvents.length; i++) {
+    const d = pendingEvents[i];
+    if (d.token == token && d.path == p) { coalescedWatchEvents++; return; }
+  }
+  if (p != path) coalescedWatchEvents++;
+  const d = new WatchDelivery(handler, p, token);
+  pendingEvents.push(d);
+  defer(d);
 }
 
 function handleMessage(): void {
@@ -300,19 +326,22 @@ export function getDomainPath(domid: u32): XsRequest { return request(XS.XS_GET_
 // including the one xenstored sends at once when the watch is set.
 export function watch(path: string, token: string, handler: WatchHandler): XsRequest {
   watches.set(token, handler);
+  watchPaths.set(token, path);
   const r = request(XS.XS_WATCH, concat(utf8(path, true), utf8(token, true)), 0);
-  if (r.error !== null) watches.delete(token);
+  if (r.error !== null) { watches.delete(token); watchPaths.delete(token); }
   return r;
 }
 
 // Like watch(), without waiting for xenstored's reply.
 export function watchAsync(path: string, token: string, handler: WatchHandler): XsRequest {
   watches.set(token, handler);
+  watchPaths.set(token, path);
   return send(XS.XS_WATCH, concat(utf8(path, true), utf8(token, true)), 0);
 }
 
 export function unwatch(path: string, token: string): XsRequest {
   watches.delete(token);
+  watchPaths.delete(token);
   return request(XS.XS_UNWATCH, concat(utf8(path, true), utf8(token, true)), 0);
 }
 
