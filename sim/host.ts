@@ -272,7 +272,8 @@ export class SimGuest {
 
   // Allocations reported by a build instrumented with "allocations"
   // (tools/build.ts): blocks and bytes handed out by the allocator so far.
-  readonly allocations = { blocks: 0, bytes: 0 };
+  // (freed: blocks the collector gave back.)
+  readonly allocations = { blocks: 0, bytes: 0, freed: 0 };
   // With a build instrumented with "stress": a full collection at every
   // hypercall (the runtime keeps every live reference on its shadow stack,
   // so whatever a driver still uses through a raw address must be memory
@@ -287,7 +288,13 @@ export class SimGuest {
       onalloc: (block) => { this.allocations.blocks++; this.allocations.bytes += size(block); },
       onresize: (block, oldSize) => { this.allocations.bytes += Math.max(0, size(block) + 4 - oldSize); },
       onmove: (_old, block) => { this.allocations.blocks++; this.allocations.bytes += size(block); },
-      onfree: () => {},
+      // Stress builds: what the collector frees is filled with 0xdd at once
+      // (before TLSF links the block into its free lists), so a driver still
+      // using it through a raw address reads garbage and fails its test.
+      onfree: (block) => {
+        this.allocations.freed++;
+        if (this.collectAtHypercalls) new Uint8Array(this.buffer(), block + 4, size(block)).fill(0xdd);
+      },
       onvisit: () => 1,
       oncollect: () => {},
       oninterrupt: () => {},

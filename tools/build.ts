@@ -44,8 +44,9 @@ export type Runtime = (typeof RUNTIMES)[number];
 export const DEFAULT_RUNTIME: Runtime = "incremental";
 // Sim-only builds for tests (never for images): "allocations" has the
 // allocator report every block to the host (AssemblyScript's rtrace hooks,
-// imported from module "rtrace"), "stress" exports the collector so the host
-// can force a full collection at every hypercall.
+// imported from module "rtrace"), "stress" also exports the collector so the
+// host can force a full collection at every hypercall (and fill what it frees
+// with garbage, so a raw address into freed memory cannot go unnoticed).
 export type Instrument = "none" | "allocations" | "stress";
 
 export interface BuildOptions {
@@ -137,7 +138,7 @@ async function compileWasm(entry: string, workDir: string, memoryBase: number, d
       ...(debugBuild ? [] : ["-O3"]), "--runtime", runtime, "--memoryBase", String(memoryBase), "--maximumMemory", String(MAX_MEMORY_PAGES),
       "--use", "abort=~lib/tsxen/runtime/panic/tsxenAbort", "--exportStart", START_EXPORT, "--noColors",
       "--transform", path.join(REPO, "tools", "memory-grow-transform.mjs"),
-      ...(instrument === "allocations" ? ["--use", "ASC_RTRACE=1"] : instrument === "stress" ? ["--exportRuntime"] : []),
+      ...(instrument === "allocations" ? ["--use", "ASC_RTRACE=1"] : instrument === "stress" ? ["--use", "ASC_RTRACE=1", "--exportRuntime"] : []),
     ],
     {
       stdout: sink,
