@@ -65,6 +65,12 @@ function walk(): void {
   if (used > peak) peak = used;
 }
 
+// For runtime/stats.ts, which must not allocate: a walk, then its results.
+export function walkHeap(): void { walk(); }
+export function walkedUsedBytes(): u64 { return walkedUsed; }
+export function walkedHeapBytes(): u64 { return walkedUsed + walkedFree; }
+export function peakUsedBytes(): u64 { return peak; }
+
 // What the heap holds now. Walks every block: for monitoring, not for a
 // hot path.
 export function memoryStats(): MemoryStats {

@@ -22,6 +22,7 @@ import { monotonicNs } from "./time";
 import { startInfo } from "./start_info";
 import { consoleDroppedBytes } from "./console";
 import { log } from "./log";
+import { walkHeap, walkedHeapBytes, walkedUsedBytes, peakUsedBytes } from "./memory";
 
 export const STATS_DIR = "data/tsxen";
 export const MIN_INTERVAL_NS: u64 = 1_000_000_000;
@@ -46,12 +47,18 @@ const bootNs = monotonicNs();
 
 class RuntimeStats extends StatsSource {
   path(): string { return ""; }
-  names(): string[] { return ["uptime-ms", "memory/ram-bytes", "memory/wasm-bytes", "console/dropped-bytes"]; }
+  names(): string[] {
+    return ["uptime-ms", "memory/ram-bytes", "memory/wasm-bytes", "memory/heap-bytes", "memory/heap-used-bytes", "memory/heap-peak-used-bytes", "console/dropped-bytes"];
+  }
   read(v: StaticArray<u64>): void {
     v[0] = (monotonicNs() - bootNs) / 1_000_000;
     v[1] = startInfo().ramBytes;
-    v[2] = <u64>memory.size() << 16;   // the heap's high-water mark
-    v[3] = consoleDroppedBytes();
+    v[2] = <u64>memory.size() << 16;   // the wasm memory's high-water mark
+    walkHeap();                        // runtime/memory.ts: the allocator's blocks
+    v[3] = walkedHeapBytes();
+    v[4] = walkedUsedBytes();
+    v[5] = peakUsedBytes();
+    v[6] = consoleDroppedBytes();
   }
 }
 
