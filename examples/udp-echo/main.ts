@@ -3,7 +3,7 @@
 // Vifs attached while it runs (`xl network-attach`) get a stack too, and a
 // vif whose backend goes away and comes back (`xl network-detach` then
 // `network-attach`, a netback restart) keeps its stack.
-import { log, onShutdownRequest, ShutdownHandler } from "tsxen";
+import { log, onShutdownRequest, ShutdownHandler, memoryStats } from "tsxen";
 import { connectVifs, Netfront, VifHandler } from "tsxen/drivers/netfront";
 import { NetStack, UdpHandler } from "tsxen/drivers/net/stack";
 import { ipString } from "tsxen/drivers/net/bytes";
@@ -53,6 +53,8 @@ class Report extends ShutdownHandler {
       }
       log(q);
     }
+    const m = memoryStats();
+    log("udp-echo: heap " + (m.heapBytes >> 10).toString() + " KiB, in use " + (m.usedBytes >> 10).toString() + " KiB, RAM " + (m.ramBytes >> 20).toString() + " MiB");
   }
 }
 
