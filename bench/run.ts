@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { build, APP_CODEGEN_FLAGS } from "../tools/build.ts";
+import { build, APP_CODEGEN_FLAGS, type Runtime } from "../tools/build.ts";
 import { prepareRig, runScenarios } from "../tools/rig/harness.ts";
 
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -51,12 +51,20 @@ function computeBench(): Record<string, Stat | null> {
   const wasm = path.join(dir, "csum.wasm");
   sh(path.join(REPO, "node_modules/.bin/asc"), ["bench/compute/csum.ts", "-O3", "--runtime", "stub", "--use", "abort=", "--initialMemory", "160", "-o", wasm]);
   sh("wasm2c", [wasm, "-n", "csum", "-o", path.join(dir, "csum.c")]);
+  // The same kernel with the collecting runtime apps get by default (its shadow stack, its allocator).
+  const incDir = path.join(dir, "incremental");
+  fs.mkdirSync(incDir, { recursive: true });
+  const incWasm = path.join(incDir, "csum.wasm");
+  sh(path.join(REPO, "node_modules/.bin/asc"), ["bench/compute/csum.ts", "-O3", "--runtime", "incremental", "--use", "abort=", "--initialMemory", "160", "-o", incWasm]);
+  sh("wasm2c", [incWasm, "-n", "csum", "-o", path.join(incDir, "csum.c")]);
   const rt = "/usr/share/wabt/wasm2c";
   const common = ["-O3", `-I${rt}`, `-I${dir}`, "bench/compute/native-main.c", path.join(dir, "csum.c"), `${rt}/wasm-rt-impl.c`, "-lm"];
   // The flags tools/build.ts compiles app.c with: explicit bounds checks, call-depth counting,
   // and the code generation named backtraces need (frame pointers, no inlining across wasm functions).
   const tsxenFlags = ["-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=1"];
   sh("gcc", [...common, ...tsxenFlags, ...APP_CODEGEN_FLAGS, "-o", path.join(dir, "native")]);
+  sh("gcc", ["-O3", `-I${rt}`, `-I${incDir}`, "bench/compute/native-main.c", path.join(incDir, "csum.c"), `${rt}/wasm-rt-impl.c`, "-lm",
+    ...tsxenFlags, ...APP_CODEGEN_FLAGS, "-o", path.join(dir, "native-incremental")]);
   sh("gcc", [...common, ...tsxenFlags, "-o", path.join(dir, "native-nobt")]);
   sh("gcc", [...common, "-o", path.join(dir, "native-guard")]);
   sh("gcc", ["-O2", "-o", path.join(dir, "ref"), "bench/compute/ref.c"]);
@@ -72,6 +80,7 @@ console.log("ms=" + (performance.now() - t).toFixed(1) + " sum=" + r.toString(16
 `);
   const variants: Record<string, [string, string[]]> = {
     tsxen_native: [path.join(dir, "native"), []],
+    tsxen_native_incremental: [path.join(dir, "native-incremental"), []],
     tsxen_native_without_backtrace_flags: [path.join(dir, "native-nobt"), []],
     tsxen_native_guardpages: [path.join(dir, "native-guard"), []],
     node_v8: [process.execPath, [nodeScript]],
@@ -174,9 +183,11 @@ async function main(): Promise<void> {
 
   say("building guests and helpers");
   const images: Record<string, string> = {};
-  for (const [name, entry] of [["hello", "examples/hello/main.ts"], ["udp-echo", "examples/udp-echo/main.ts"], ["netblk", "bench/apps/netblk.ts"]]) {
+  // netblk-stub: the same app with the stub runtime (never frees), for the collector's cost.
+  for (const [name, entry, runtime] of [["hello", "examples/hello/main.ts"], ["udp-echo", "examples/udp-echo/main.ts"], ["netblk", "bench/apps/netblk.ts"],
+    ["netblk-stub", "bench/apps/netblk.ts", "stub"]] as [string, string, Runtime?][]) {
     images[name] = path.join(OUT, `${name}.xen`);
-    await build({ entry, output: images[name], log: () => {} });
+    await build({ entry, output: images[name], log: () => {}, runtime });
   }
   const benchtool = path.join(OUT, "benchtool");
   sh("gcc", ["-static", "-O2", "-s", "-Wall", "-o", benchtool, "bench/tools/benchtool.c"]);
@@ -188,6 +199,7 @@ async function main(): Promise<void> {
     tsxen_udp_echo: size(images["udp-echo"]),
     tsxen_netblk: size(images.netblk),
     tsxen_hello: size(images.hello),
+    tsxen_netblk_stub: size(images["netblk-stub"]),
     linux_vmlinux: size(rig.vmlinux),
     linux_vmlinuz: vmlinuz ? size(path.join(rig.dir, "root", "boot", vmlinuz)) : null,
     linux_initrd_gz: size(initrd),
@@ -210,7 +222,7 @@ async function main(): Promise<void> {
   const run = await runScenarios([{
     name: "bench", image: images.hello, timeoutSec: 30,
     setup: fs.readFileSync(path.join(REPO, "bench/dom0/bench.sh"), "utf8"),
-    files: { "netblk.xen": images.netblk, benchtool, "bench.env": env, vmlinux: rig.vmlinux, "linux-initrd.cpio.gz": initrd },
+    files: { "netblk.xen": images.netblk, "netblk-stub.xen": images["netblk-stub"], benchtool, "bench.env": env, vmlinux: rig.vmlinux, "linux-initrd.cpio.gz": initrd },
   }], {
     rig, totalTimeoutSec, log: path.join(RESULTS, "latest-serial.txt"),
     onLine: (l) => {
@@ -252,6 +264,7 @@ async function main(): Promise<void> {
   const c = compute;
   const computeRows: { metric: string; s: Stat | null }[] = [
     { metric: "tsxen native (asc -O3 → wasm2c → gcc -O3, tsxen's flags: explicit bounds checks, frame pointers and no inlining across wasm functions for backtraces)", s: c.tsxen_native },
+    { metric: "same, asc's incremental runtime (the default for apps) instead of stub", s: c.tsxen_native_incremental },
     { metric: "same, without the backtrace flags", s: c.tsxen_native_without_backtrace_flags },
     { metric: "same, wasm2c with guard pages (hosted wasm-rt default)", s: c.tsxen_native_guardpages },
     { metric: "same wasm under Node " + process.version + " (V8)", s: c.node_v8 },
@@ -273,6 +286,20 @@ async function main(): Promise<void> {
   md.push(`N = ${N} runs per figure (median (min–max)); both guests memory=${MEM}, 1 vCPU, one vif on xenbr0, one 64 MiB disk (file on dom0 tmpfs via loop). Rig session ${rigSec.toFixed(0)} s (outcome: ${run.outcome}), compute ${computeSec.toFixed(0)} s, whole \`make bench\` ${totalSec.toFixed(0)} s.`, "");
   md.push("| metric | unit | tsxen | Linux PV | tsxen/Linux | goal |", "|---|---|---|---|---|---|");
   for (const r of [...rows, ...staticRows]) md.push(`| ${r.metric} | ${r.unit} | ${cell(r.tsxen)} | ${cell(r.linux)} | ${ratio(r.tsxen, r.linux)} | ${status(r)} |`);
+  // The collector's cost: the same net+blk app built with incremental (the default) and with stub.
+  const gcRows: { metric: string; unit: string; key: string }[] = [
+    { metric: "UDP echo 64 B", unit: "pkt/s", key: "udp64_pps" },
+    { metric: "UDP echo 1400 B", unit: "pkt/s", key: "udp1400_pps" },
+    { metric: "block sequential write, 64 MiB", unit: "MB/s", key: "blk_write_MBps" },
+    { metric: "block sequential read, 64 MiB", unit: "MB/s", key: "blk_read_MBps" },
+  ];
+  md.push("", "The collector's cost: bench/apps/netblk.ts built with the default runtime (incremental) and with `--runtime stub`, same run (goal: within 5 %):", "");
+  md.push("| metric | unit | incremental | stub | incremental/stub | goal |", "|---|---|---|---|---|---|");
+  for (const g of gcRows) {
+    const inc = S("tsxen", g.key), stub = S("tsxenstub", g.key);
+    const met = inc && stub && stub.median > 0 ? (inc.median >= 0.95 * stub.median ? "**met**" : "**not met**") : "n/a";
+    md.push(`| ${g.metric} | ${g.unit} | ${cell(inc)} | ${cell(stub)} | ${ratio(inc, stub)} | within 5 %: ${met} |`);
+  }
   md.push("", `Host compute: copy + Internet checksum of a ${COMPUTE_MIB} MiB buffer × ${COMPUTE_PASSES} passes (1 GiB), ms, N = ${N} interleaved runs:`, "");
   md.push("| variant | ms | ×C | goal |", "|---|---|---|---|");
   for (const [i, r] of computeRows.entries()) {

@@ -36,6 +36,7 @@ cfg() {
                echo 'extra = "console=hvc0 quiet"' ;;
         hello) echo "kernel = \"$PWD/hello.xen\"" ;;
         tsxen) echo "kernel = \"$PWD/netblk.xen\""; echo "extra = \"chunk=$CHUNK_KIB\"" ;;
+        tsxenstub) echo "kernel = \"$PWD/netblk-stub.xen\""; echo "extra = \"chunk=$CHUNK_KIB\"" ;;
         esac
         [ "$2" = hello ] || echo "vif = [ 'mac=00:16:3e:00:00:02,ip=$IP' ]"
         [ "$4" = 1 ] && echo "disk = [ 'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=/tmp/bench-disk.img' ]"
@@ -74,7 +75,7 @@ net() {
 # full KIND NAME MEM: one measured run of the workload
 full() {
     local marker=BENCH-INIT ready="BENCH ready"
-    [ "$1" = tsxen ] && { marker="bench: tsxen up"; ready="bench: ready"; }
+    [ "$1" != linux ] && { marker="bench: tsxen up"; ready="bench: ready"; }
     if start "$2" "$1" "$3" 1 "$marker" && wait_for "$LOG" "$ready" 120; then
         grep -h "blk write\|blk read\|blk flush\|ready" "$LOG" | tr -d '\r' | sed "s/^/BENCH guest $1 run=$RUN | /"
         net "$2" "$1" "$UDP_COUNT"
@@ -107,6 +108,7 @@ for RUN in $(seq 1 "$N"); do
     start bhello hello "$MEM" 0 "Hello from tsxen" && wait_for "$LOG" "Hello from tsxen" 30
     stop bhello
     full tsxen btsxen "$MEM"
+    full tsxenstub bstub "$MEM"
     full linux blinux "$MEM"
 done
 RUN=0
