@@ -17,6 +17,7 @@ import { fuzzNetback, fuzzBlkback } from "./backends.ts";
 import { fuzzXenstore } from "./xenstore.ts";
 import type { CampaignResult } from "./support.ts";
 import { replayCommand } from "./support.ts";
+import { cleanUpAtExit } from "../sim/helpers.ts";
 
 type Campaign = "frames" | "netback" | "blkback" | "xenstore";
 const CAMPAIGNS: Record<Campaign, (o: { seed: number; cases: number; first?: number; onProgress?: (n: number) => void }) => Promise<CampaignResult>> = {
@@ -33,6 +34,7 @@ function arg(name: string): string | undefined {
 }
 
 async function worker(names: Campaign[], seed: number, scale: number): Promise<void> {
+  cleanUpAtExit(); // no tape tests here: the app builds stay until the worker exits
   for (const name of names) {
     const cases = Math.max(1, Math.round(PLAN[name] * scale));
     const t0 = Date.now();
@@ -45,6 +47,7 @@ async function worker(names: Campaign[], seed: number, scale: number): Promise<v
 }
 
 async function replay(spec: string): Promise<number> {
+  cleanUpAtExit();
   const [name, seed, caseNo] = spec.split(":");
   if (!(name in CAMPAIGNS) || !/^\d+$/.test(seed ?? "") || !/^\d+$/.test(caseNo ?? "")) {
     console.error("usage: --replay <frames|netback|blkback|xenstore>:<seed>:<case>");

@@ -6,10 +6,27 @@ import path from "node:path";
 import { buildWasm, DEFAULT_MEMORY_BASE, DEFAULT_RUNTIME, type Instrument, type Runtime, type WasmBuild } from "../../tools/build.ts";
 
 const cache = new Map<string, Promise<WasmBuild>>();
-const root = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-sim-test-"));
+let root: string | null = null;
+const removeRoot = () => {
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+  root = null;
+};
 // tape's own exit handler removes every other 'exit' listener, so clean up
-// when tape finishes instead.
-test.onFinish(() => fs.rmSync(root, { recursive: true, force: true }));
+// when tape finishes. A process without tape tests (the fuzz workers) would
+// see tape finish at once, mid-build: it calls cleanUpAtExit() first.
+let atTapeFinish = true;
+test.onFinish(() => { if (atTapeFinish) removeRoot(); });
+export function cleanUpAtExit(): void {
+  atTapeFinish = false;
+}
+
+function buildRoot(): string {
+  if (!root) {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-sim-test-"));
+    process.once("exit", removeRoot);
+  }
+  return root;
+}
 
 // The app's wasm and source map (built with `runtime`, default the
 // default; `instrument`: a sim-only build, see tools/build.ts).
@@ -17,7 +34,7 @@ export function buildOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instr
   const key = `${entry} ${runtime} ${instrument}`;
   let built = cache.get(key);
   if (!built) {
-    const workDir = path.join(root, String(cache.size));
+    const workDir = path.join(buildRoot(), String(cache.size));
     built = buildWasm(entry, workDir, DEFAULT_MEMORY_BASE, () => {}, false, runtime, instrument);
     cache.set(key, built);
   }
