@@ -143,6 +143,8 @@ function parse(lines: string[]): Parsed {
       const o = kv(m[5]);
       const ms = o.ns !== undefined ? Number(o.ns) / 1e6 : o.rc === "0" ? Number(o.elapsed_ms) : NaN;
       put(m[1], `blk_${m[3]}_MBps`, Number(m[4]) / 1e6 / (ms / 1000));
+    } else if ((m = l.match(/^BENCH guest (\w+) run=(\d+) \| bench: rx-pause pairs=(\d+) ns=(\d+)/))) {
+      put(m[1], "rx_pause_ns", Number(m[4]) / Number(m[3]));
     } else if ((m = l.match(/^BENCH guest (\w+) run=(\d+) \| bench: blk flush ns=(\d+)/))) {
       put(m[1], "blk_flush_ms", Number(m[3]) / 1e6);
     } else if ((m = l.match(/^BENCH ping (\w+) run=(\d+) (.*)$/))) {
@@ -250,6 +252,7 @@ async function main(): Promise<void> {
     { metric: "UDP echo 1400 B", unit: "pkt/s", tsxen: S("tsxen", "udp1400_pps"), linux: S("linux", "udp1400_pps"), better: "higher", goal: "tsxen ≥ Linux", met: (t, l) => t >= l },
     { metric: "UDP echo 1400 B", unit: "Mbit/s", tsxen: S("tsxen", "udp1400_mbps"), linux: S("linux", "udp1400_mbps"), better: "higher" },
     { metric: "UDP echo 1400 B loss", unit: "%", tsxen: S("tsxen", "udp1400_loss_pct"), linux: S("linux", "udp1400_loss_pct"), better: "lower" },
+    { metric: "  tsxen: netfront's RX grant pause + resume per received frame (the frame cannot change while parsed)", unit: "ns", tsxen: S("tsxen", "rx_pause_ns"), linux: null, better: "lower" },
     { metric: "block sequential write, 64 MiB", unit: "MB/s", tsxen: S("tsxen", "blk_write_MBps"), linux: S("linux", "blk_write_MBps"), better: "higher" },
     { metric: "  tsxen: flush after the write (not in the write figure)", unit: "ms", tsxen: S("tsxen", "blk_flush_ms"), linux: null, better: "lower" },
     { metric: "block sequential read, 64 MiB", unit: "MB/s", tsxen: S("tsxen", "blk_read_MBps"), linux: S("linux", "blk_read_MBps"), better: "higher", goal: "tsxen ≥ Linux", met: (t, l) => t >= l },
