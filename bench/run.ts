@@ -143,6 +143,8 @@ function parse(lines: string[]): Parsed {
       const o = kv(m[5]);
       const ms = o.ns !== undefined ? Number(o.ns) / 1e6 : o.rc === "0" ? Number(o.elapsed_ms) : NaN;
       put(m[1], `blk_${m[3]}_MBps`, Number(m[4]) / 1e6 / (ms / 1000));
+    } else if ((m = l.match(/^BENCH guest (\w+) run=(\d+) \| bench: tsxen up boot_ns=(\d+)/))) {
+      if (Number(m[3]) > 0) put(m[1], "guest_boot_ms", Number(m[3]) / 1e6);
     } else if ((m = l.match(/^BENCH guest (\w+) run=(\d+) \| bench: rx-pause pairs=(\d+) ns=(\d+)/))) {
       put(m[1], "rx_pause_ns", Number(m[4]) / Number(m[3]));
     } else if ((m = l.match(/^BENCH guest (\w+) run=(\d+) \| bench: blk flush ns=(\d+)/))) {
@@ -171,7 +173,8 @@ function parse(lines: string[]): Parsed {
 
 interface Row { metric: string; unit: string; tsxen: Stat | null; linux: Stat | null; better: "lower" | "higher"; goal?: string; met?: (t: number, l: number) => boolean }
 
-const status = (r: Row): string => (r.goal === undefined ? "" : `${r.goal}: ${r.met && r.tsxen && r.linux ? (r.met(r.tsxen.median, r.linux.median) ? "**met**" : "**not met**") : "n/a"}`);
+// A goal that compares with Linux (met takes two figures) needs Linux's figure.
+const status = (r: Row): string => (r.goal === undefined ? "" : `${r.goal}: ${r.met && r.tsxen && (r.linux || r.met.length < 2) ? (r.met(r.tsxen.median, r.linux?.median ?? NaN) ? "**met**" : "**not met**") : "n/a"}`);
 
 const fmt = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(3));
 const cell = (s: Stat | null): string => (s ? `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` : "n/a");
@@ -241,6 +244,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [
     { metric: "boot: xl unpause → first app line (tsxen bench app / Linux /init)", unit: "ms", tsxen: S("tsxen", "boot_marker_ms"), linux: S("linux", "boot_marker_ms"), better: "lower", goal: "tsxen ≥ 20× faster (ratio ≤ 0.05)", met: (t, l) => t * 20 <= l },
     { metric: "boot: xl unpause → first line, examples/hello", unit: "ms", tsxen: S("hello", "boot_marker_ms"), linux: S("linux", "boot_marker_ms"), better: "lower" },
+    { metric: "  tsxen: inside the guest, from the boot shim's first instruction to main() (pvclock)", unit: "ms", tsxen: S("tsxen", "guest_boot_ms"), linux: null, better: "lower", goal: "≤ 1 ms", met: (t) => t <= 1 },
     { metric: "  `xl unpause` process returned after", unit: "ms", tsxen: S("tsxen", "unpause_return_ms"), linux: S("linux", "unpause_return_ms"), better: "lower" },
     { metric: "  `xl unpause` returned → first app line (lower bound on guest time; clamped at 0)", unit: "ms", tsxen: S("tsxen", "unpause_return_to_marker_ms"), linux: S("linux", "unpause_return_to_marker_ms"), better: "lower" },
     { metric: "  `xl create -p` (not in boot time)", unit: "ms", tsxen: S("tsxen", "create_ms"), linux: S("linux", "create_ms"), better: "lower" },

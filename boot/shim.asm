@@ -51,6 +51,9 @@ section .note.Xen note alloc noexec nowrite align=4
 ; ---- entry ----
 section .text.entry exec nowrite align=16
 _start:
+    rdtsc                               ; the guest's boot time starts here (runtime/boot_time.ts)
+    mov [rel boot_tsc], eax
+    mov [rel boot_tsc + 4], edx
     lea rsp, [boot_stack_top]
     xor ebp, ebp
     mov rdi, rsi                        ; rsi = start_info (Xen's start-of-day ABI)
@@ -136,6 +139,10 @@ failsafe_callback:
     call tsxen_bad_callback
 
 ; ---- the hypercall page, filled in by Xen's domain builder ----
+section .data
+global boot_tsc
+boot_tsc: dq 0
+
 section .hypercall_page progbits alloc exec nowrite align=4096
 hypercall_page:
     times 4096 db 0xcc

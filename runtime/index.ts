@@ -5,6 +5,7 @@ export { startInfo, StartInfo } from "./start_info";
 export { consoleWrite, consoleFlush, consoleDroppedBytes } from "./console";
 export { panic } from "./panic";
 export { monotonicNs, wallClockNs } from "./time";
+export { bootTimeNs } from "./boot_time";
 export { Timer, TimerHandler, setTimer, armTimer, cancelTimer } from "./timers";
 export { Condition, Task, defer, waitFor, sleep, runLoop, stopLoop, runOnce } from "./loop";
 export {

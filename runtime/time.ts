@@ -28,6 +28,15 @@ export function monotonicNs(): u64 {
   }
 }
 
+// A TSC difference in nanoseconds, by the current pvclock scale.
+export function tscToNs(delta: u64): u64 {
+  const t = sharedInfoAddress() + S.VCPU_INFO_TIME;
+  const mul = load<u32>(t + S.VCPU_TIME_TSC_TO_SYSTEM_MUL);
+  const shift = load<i8>(t + S.VCPU_TIME_TSC_SHIFT);
+  const d = shift >= 0 ? delta << <u64>shift : delta >> <u64>(-shift);
+  return mulShift32(d, mul);
+}
+
 // Nanoseconds since the Unix epoch.
 export function wallClockNs(): u64 {
   const si = sharedInfoAddress();

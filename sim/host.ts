@@ -14,7 +14,7 @@ import * as XEN from "../runtime/abi/xen.ts";
 import * as SI from "../runtime/abi/start_info.ts";
 import * as G from "../runtime/abi/grant_table.ts";
 import * as CONS from "../runtime/abi/console.ts";
-import { ENTRY_EXPORT, START_EXPORT, HOSTOP_MEMORY_GROW, HOSTOP_MEMORY_LIMIT, DEFAULT_MEMORY_BASE } from "../tools/host-interface.ts";
+import { ENTRY_EXPORT, START_EXPORT, HOSTOP_MEMORY_GROW, HOSTOP_MEMORY_LIMIT, HOSTOP_BOOT_TSC, DEFAULT_MEMORY_BASE } from "../tools/host-interface.ts";
 import { OUT_OF_MEMORY } from "../tools/symbols.ts";
 import { ConsoleBackend } from "./console-backend.ts";
 import { GUEST_DOMID, Hypervisor, Shutdown, type Dom0, type Outside, type ShutdownReason } from "./hypervisor.ts";
@@ -265,6 +265,7 @@ export class SimGuest {
   private hypercall(op: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint): bigint {
     if (op === HOSTOP_MEMORY_GROW) return this.growMemory(a1);
     if (op === HOSTOP_MEMORY_LIMIT) return BigInt(Math.floor((this.opts.memoryMB << 20) / 65536));
+    if (op === HOSTOP_BOOT_TSC) return this.bootTsc;
     if (this.collectAtHypercalls) (this.instance!.exports.__collect as () => void)();
     if (++this.hypercallCount > this.opts.maxHypercalls) throw new Error(`guest made more than ${this.opts.maxHypercalls} hypercalls`);
     return this.hv.hypercall(op, a1, a2, a3, a4, a5);
@@ -365,7 +366,11 @@ export class SimGuest {
     this.layOut();
     this.hv.initSharedInfo();
     this.connectBackends();
+    this.bootTsc = this.hv.clock.tsc();
   }
+
+  // HOSTOP_BOOT_TSC: the TSC when the domain started (the sim has no shim).
+  private bootTsc = 0n;
 
   // Runs the guest until it shuts down or traps (starting it first if
   // `wasm` is given). dom0 callbacks run inside this call.

@@ -38,6 +38,9 @@ export const HOSTOP_MEMORY_GROW = -1;
 // HOSTOP_MEMORY_LIMIT: the pages the memory may grow to (the guest's RAM
 // mapped for it), for the app's memory statistics.
 export const HOSTOP_MEMORY_LIMIT = -2;
+// HOSTOP_BOOT_TSC: the TSC at the boot shim's first instruction (natively;
+// in the sim, when the domain started), for the guest's own boot time.
+export const HOSTOP_BOOT_TSC = -3;
 
 // The exports the native boot code and the sim call, in this order, after
 // instantiation: the module's start function (static initialisers; exported

@@ -4,7 +4,7 @@
 // and prints both times; then echoes UDP on port 7 and answers ping on every
 // vif, like examples/udp-echo, until xl shuts it down.
 // Command line: "chunk=<KiB>" (default 1024).
-import { log, startInfo, monotonicNs, exit, grantPage, endAccess } from "tsxen";
+import { log, startInfo, monotonicNs, exit, grantPage, endAccess, bootTimeNs } from "tsxen";
 import { pauseAccess, resumeAccess } from "tsxen/grant-tables/index";
 import { Blkfront, BlkRequest, connectAll as connectDisks } from "tsxen/drivers/blkfront";
 import { connectAll as connectVifs, Netfront } from "tsxen/drivers/netfront";
@@ -78,7 +78,7 @@ function rxPauseCost(): void {
 }
 
 export function main(): void {
-  log("bench: tsxen up");
+  log("bench: tsxen up boot_ns=" + bootTimeNs().toString());
   const chunk: u64 = arg("chunk", 1024) * 2;   // KiB -> sectors
   const disks = connectDisks();
   if (disks.length > 0) {

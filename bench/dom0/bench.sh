@@ -77,7 +77,7 @@ full() {
     local marker=BENCH-INIT ready="BENCH ready"
     [ "$1" != linux ] && { marker="bench: tsxen up"; ready="bench: ready"; }
     if start "$2" "$1" "$3" 1 "$marker" && wait_for "$LOG" "$ready" 120; then
-        grep -h "blk write\|blk read\|blk flush\|rx-pause\|ready" "$LOG" | tr -d '\r' | sed "s/^/BENCH guest $1 run=$RUN | /"
+        grep -h "tsxen up\|blk write\|blk read\|blk flush\|rx-pause\|ready" "$LOG" | tr -d '\r' | sed "s/^/BENCH guest $1 run=$RUN | /"
         net "$2" "$1" "$UDP_COUNT"
     else
         say "fail $1 run=$RUN"; tail -n 5 "$LOG"

@@ -37,6 +37,8 @@ extern uint64_t wasm_ram_limit;         /* bytes of RAM wasm memory may grow to 
 /* Host operations: xen.hypercall ops that never reach Xen (tools/host-interface.ts). */
 #define HOSTOP_MEMORY_GROW (-1)
 #define HOSTOP_MEMORY_LIMIT (-2)
+#define HOSTOP_BOOT_TSC (-3)
+extern uint64_t boot_tsc;                      /* shim.asm: the TSC at the first instruction */
 extern void *wasm_memory;                      /* the module's wasm_rt_memory_t (app_glue.c) */
 uint64_t wasm_memory_grow(uint64_t pages);     /* HOSTOP_MEMORY_GROW: old size in pages, or -1 */
 

@@ -17,6 +17,7 @@ test("sim: hello reads start_info and powers off", async (t) => {
     "RAM: 16384 pages (64 MiB)",
     "console event channel: 7",
     "xenstore event channel: 5",
+    "booted in 2 us (from the first instruction to main)",
     "",
   ]);
 });

@@ -76,6 +76,8 @@ rig.test("hello prints through xenconsoled and powers off", async (t) => {
   t.equal(s?.console[1], "RAM: 8192 pages (32 MiB)", "start_info: 32 MiB, as in the xl config");
   t.match(s?.console[2] ?? "", /^console event channel: \d+$/);
   t.match(s?.console[3] ?? "", /^xenstore event channel: \d+$/);
+  const boot = /^booted in (\d+) us \(from the first instruction to main\)$/.exec(s?.console[4] ?? "");
+  t.ok(boot && Number(boot[1]) > 0, `the guest timed its own boot by the pvclock: ${s?.console[4]}`);
 });
 
 rig.test("an out-of-bounds wasm access is reported and the domain crashes", async (t) => {
