@@ -55,3 +55,23 @@ test(`watch flood (sim): ${20_000 * SCALE} writes below a watched path while its
   // unbounded would hold over a MiB.
   t.ok(Number(end[3]) - Number(ready[1]) <= 24, `live ${ready[1]} KiB before, ${end[3]} KiB after (at most 24 KiB more: the events waiting are bounded)`);
 });
+
+test("memory API (sim): memoryStats() sees ~1 MiB of strings held, and collect() gives it back", async (t) => {
+  const r = await runInSim(await wasmOf("tests/apps/memory-probe.ts"), { memoryMB: 16 });
+  t.equal(r.reason, "poweroff");
+  const at = (what: string) => {
+    const m = new RegExp(`memory-probe: ${what}: ram (\\d+) memory (\\d+) limit (\\d+) heap (\\d+) used (\\d+) free (\\d+) peak (\\d+) collections (\\d+)`).exec(r.console);
+    return m ? { ram: +m[1], memory: +m[2], limit: +m[3], heap: +m[4], used: +m[5], free: +m[6], peak: +m[7], collections: +m[8] } : null;
+  };
+  const start = at("start"), holding = at("holding"), dropped = at("dropped");
+  t.ok(start && holding && dropped, "three reports");
+  if (!start || !holding || !dropped) return;
+  t.equal(start.ram, 16 << 20, "ramBytes: memory=16");
+  t.equal(start.limit, 16 << 20, "memoryLimitBytes: the RAM mapped for wasm memory");
+  t.equal(holding.heap, holding.used + holding.free, "heap = used + free");
+  t.ok(holding.used - start.used > 1_000_000, `1000 strings of ~1 KiB held: used ${start.used} -> ${holding.used}`);
+  t.ok(dropped.used - start.used < 16 << 10, `dropped and collected: used ${dropped.used} (within 16 KiB of the start)`);
+  t.ok(dropped.peak >= holding.used, `peak ${dropped.peak} remembers the ${holding.used} held`);
+  t.equal(dropped.collections, 2, "two collect() calls");
+  t.ok(holding.memory <= holding.limit && holding.memory > start.memory, `the wasm memory grew for them: ${start.memory} -> ${holding.memory}`);
+});
