@@ -91,6 +91,7 @@ export function memoryStats(): MemoryStats {
 // with the incremental collector, which finds every live reference on its
 // shadow stack.
 export function collect(): void {
+  // @ts-ignore: asc's builtin, missing from its .d.ts (an app's tsc would fail)
   __collect();
   collections++;
   walk();
