@@ -17,6 +17,7 @@ export const HYPERVISOR_grant_table_op = 20;
 export const HYPERVISOR_vcpu_op = 24;
 export const HYPERVISOR_sched_op = 29;
 export const HYPERVISOR_event_channel_op = 32;
+export const HYPERVISOR_hvm_op = 34;
 
 export const CONSOLEIO_write = 0;
 export const CONSOLEIO_read = 1;

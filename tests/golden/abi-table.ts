@@ -17,6 +17,11 @@ export const HEADERS = [
   "xen/vcpu.h", // VCPUOP_*, struct vcpu_set_singleshot_timer
   "xen/io/netif.h", // netif_tx/rx request/response, NETTXF_*, NETRXF_*, NETIF_RSP_* (includes io/ring.h)
   "xen/io/blkif.h", // blkif request/response, discard and indirect requests, BLKIF_OP_*, BLKIF_RSP_*, VDISK_*
+  "xen/arch-x86/hvm/start_info.h", // struct hvm_start_info, hvm_memmap_table_entry, XEN_HVM_MEMMAP_TYPE_*
+  "xen/hvm/hvm_op.h", // HVMOP_get_param, struct xen_hvm_param
+  "xen/hvm/params.h", // HVM_PARAM_*
+  "xen/memory.h", // XENMEM_add_to_physmap, XENMAPSPACE_*
+  "xen/arch-x86/cpuid.h", // XEN_CPUID_FIRST_LEAF, XEN_CPUID_SIGNATURE_*
 ];
 
 const si = (field: string) => `offsetof(struct start_info, ${field})`;
@@ -37,6 +42,7 @@ export const GOLDEN: Record<string, string> = {
   HYPERVISOR_vcpu_op: "__HYPERVISOR_vcpu_op",
   HYPERVISOR_sched_op: "__HYPERVISOR_sched_op",
   HYPERVISOR_event_channel_op: "__HYPERVISOR_event_channel_op",
+  HYPERVISOR_hvm_op: "__HYPERVISOR_hvm_op",
   CONSOLEIO_write: "CONSOLEIO_write",
   CONSOLEIO_read: "CONSOLEIO_read",
   SCHEDOP_yield: "SCHEDOP_yield",
@@ -317,6 +323,49 @@ export const GOLDEN: Record<string, string> = {
   VDISK_CDROM: "VDISK_CDROM",
   VDISK_REMOVABLE: "VDISK_REMOVABLE",
   VDISK_READONLY: "VDISK_READONLY",
+  // hvm_start_info.ts
+  XEN_HVM_START_MAGIC_VALUE: "XEN_HVM_START_MAGIC_VALUE",
+  HVM_START_INFO_MAGIC: off("hvm_start_info", "magic"),
+  HVM_START_INFO_VERSION: off("hvm_start_info", "version"),
+  HVM_START_INFO_FLAGS: off("hvm_start_info", "flags"),
+  HVM_START_INFO_NR_MODULES: off("hvm_start_info", "nr_modules"),
+  HVM_START_INFO_MODLIST_PADDR: off("hvm_start_info", "modlist_paddr"),
+  HVM_START_INFO_CMDLINE_PADDR: off("hvm_start_info", "cmdline_paddr"),
+  HVM_START_INFO_RSDP_PADDR: off("hvm_start_info", "rsdp_paddr"),
+  HVM_START_INFO_MEMMAP_PADDR: off("hvm_start_info", "memmap_paddr"),
+  HVM_START_INFO_MEMMAP_ENTRIES: off("hvm_start_info", "memmap_entries"),
+  HVM_START_INFO_SIZE: "sizeof(struct hvm_start_info)",
+  HVM_MEMMAP_ENTRY_ADDR: off("hvm_memmap_table_entry", "addr"),
+  HVM_MEMMAP_ENTRY_SIZE: off("hvm_memmap_table_entry", "size"),
+  HVM_MEMMAP_ENTRY_TYPE: off("hvm_memmap_table_entry", "type"),
+  HVM_MEMMAP_ENTRY_BYTES: "sizeof(struct hvm_memmap_table_entry)",
+  ...Object.fromEntries(["RAM", "RESERVED", "ACPI", "NVS", "UNUSABLE", "DISABLED", "PMEM"].map((t) => [`XEN_HVM_MEMMAP_TYPE_${t}`, `XEN_HVM_MEMMAP_TYPE_${t}`])),
+  // hvm.ts
+  HVMOP_set_param: "HVMOP_set_param",
+  HVMOP_get_param: "HVMOP_get_param",
+  XEN_HVM_PARAM_DOMID: off("xen_hvm_param", "domid"),
+  XEN_HVM_PARAM_INDEX: off("xen_hvm_param", "index"),
+  XEN_HVM_PARAM_VALUE: off("xen_hvm_param", "value"),
+  XEN_HVM_PARAM_SIZE: "sizeof(struct xen_hvm_param)",
+  HVM_PARAM_STORE_PFN: "HVM_PARAM_STORE_PFN",
+  HVM_PARAM_STORE_EVTCHN: "HVM_PARAM_STORE_EVTCHN",
+  HVM_PARAM_CONSOLE_PFN: "HVM_PARAM_CONSOLE_PFN",
+  HVM_PARAM_CONSOLE_EVTCHN: "HVM_PARAM_CONSOLE_EVTCHN",
+  // memory.ts
+  XENMEM_add_to_physmap: "XENMEM_add_to_physmap",
+  XENMAPSPACE_shared_info: "XENMAPSPACE_shared_info",
+  XENMAPSPACE_grant_table: "XENMAPSPACE_grant_table",
+  XEN_ADD_TO_PHYSMAP_DOMID: off("xen_add_to_physmap", "domid"),
+  XEN_ADD_TO_PHYSMAP_SIZE_FIELD: off("xen_add_to_physmap", "size"),
+  XEN_ADD_TO_PHYSMAP_SPACE: off("xen_add_to_physmap", "space"),
+  XEN_ADD_TO_PHYSMAP_IDX: off("xen_add_to_physmap", "idx"),
+  XEN_ADD_TO_PHYSMAP_GPFN: off("xen_add_to_physmap", "gpfn"),
+  XEN_ADD_TO_PHYSMAP_SIZE: "sizeof(struct xen_add_to_physmap)",
+  // cpuid.ts
+  XEN_CPUID_FIRST_LEAF: "XEN_CPUID_FIRST_LEAF",
+  XEN_CPUID_SIGNATURE_EBX: "XEN_CPUID_SIGNATURE_EBX",
+  XEN_CPUID_SIGNATURE_ECX: "XEN_CPUID_SIGNATURE_ECX",
+  XEN_CPUID_SIGNATURE_EDX: "XEN_CPUID_SIGNATURE_EDX",
   // xenbus.ts
   ...Object.fromEntries(
     ["Unknown", "Initialising", "InitWait", "Initialised", "Connected", "Closing", "Closed", "Reconfiguring", "Reconfigured"]
