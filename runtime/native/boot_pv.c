@@ -1,17 +1,15 @@
-/* Native boot sequence, entered from boot/shim.asm with the start_info
- * pointer Xen passes in rsi (xen.h "Start-of-day memory layout"):
- * check start_info, install trap handlers, map RAM and shared_info, then
+/* PV boot sequence, entered from boot/shim.asm's _start with the start_info
+ * pointer Xen passes in rsi (xen.h "Start-of-day memory layout"): check
+ * start_info, install trap handlers, map shared_info and RAM, then
  * instantiate the wasm module (wasm2c output) and run the app. */
 #include "kernel.h"
 #include "hypercall.h"
 
+enum boot_mode boot_mode = BOOT_PV;
 struct start_info *boot_start_info;
 uint64_t *boot_p2m;
 struct vcpu_info_head *boot_vcpu0;
 uint8_t shared_info_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
-
-void traps_init(void);      /* traps.c */
-void wasm_app_run(void);    /* app_glue.c, generated per app by tsxen build */
 
 static int magic_ok(const char *m)
 {
@@ -48,8 +46,9 @@ void tsxen_boot(struct start_info *si)
     if (!magic_ok(si->magic)) shutdown(SHUTDOWN_crash); /* nothing we can print to */
     boot_p2m = (uint64_t *)si->mfn_list;
     fpu_init();
-    early_console_init();
-    traps_init();
+    if (!(si->flags & SIF_INITDOMAIN)) /* the initial domain has no ring: console_io */
+        early_console_use_ring((void *)(mfn_to_pfn(si->console_mfn) << PAGE_SHIFT), si->console_evtchn);
+    traps_init_pv();
     map_shared_info();
     wasm_ram_limit = mm_map_all_ram();
     mm_unmap_page0();

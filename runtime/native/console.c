@@ -1,22 +1,28 @@
 /* Early console: writes bytes to the PV console ring (io/console.h) that
- * xenconsoled reads, or through HYPERVISOR_console_io when running as dom0
- * (a release Xen refuses console_io from a domU). Used for boot messages,
+ * xenconsoled reads, in both boot modes, once the boot code has found it.
+ * Before that (and for the initial domain, which has no ring) it writes
+ * through HYPERVISOR_console_io under PV (a release Xen drops console_io
+ * from a domU) and through Xen's HVM debug port 0xe9 under PVH (Xen prints
+ * those lines on its own console as "(dN) ..."). Used for boot messages,
  * traps and panics, when the wasm runtime's console may be unusable. It
  * shares the ring indices with the wasm console, so output stays in order. */
 #include "kernel.h"
 #include "hypercall.h"
 
+#define XEN_DEBUG_PORT 0xe9
+
 static struct xencons_interface *ring;
 static uint32_t console_port;
-static int is_dom0;
 
-void early_console_init(void)
+void early_console_use_ring(void *page, uint32_t port)
 {
-    is_dom0 = (boot_start_info->flags & SIF_INITDOMAIN) != 0;
-    if (!is_dom0) {
-        ring = (struct xencons_interface *)(mfn_to_pfn(boot_start_info->console_mfn) << PAGE_SHIFT);
-        console_port = boot_start_info->console_evtchn;
-    }
+    ring = page;
+    console_port = port;
+}
+
+static void debug_port_write(const char *s, size_t len)
+{
+    while (len--) __asm__ volatile("outb %0, %1" : : "a"(*s++), "Nd"((uint16_t)XEN_DEBUG_PORT));
 }
 
 static void notify(void)
@@ -39,8 +45,9 @@ void early_flush(void)
 
 void early_write(const char *s, size_t len)
 {
-    if (is_dom0 || !ring) {
-        hypercall3(HC_console_io, CONSOLEIO_write, len, s);
+    if (!ring) {
+        if (boot_mode == BOOT_PVH) debug_port_write(s, len);
+        else hypercall3(HC_console_io, CONSOLEIO_write, len, s);
         return;
     }
     while (len) {

@@ -1,6 +1,8 @@
-/* 64-bit PV hypercalls: `call hypercall_page + nr*32`, arguments in rdi, rsi,
- * rdx, r10, r8, result in rax (xen.h). The page is filled in by Xen; the
- * boot shim (boot/shim.asm) reserves it and names it in the ELF notes.
+/* 64-bit hypercalls: `call hypercall_page + nr*32`, arguments in rdi, rsi,
+ * rdx, r10, r8, result in rax (xen.h), the same for PV and PVH. The page is
+ * filled in by Xen: under PV from the ELF note naming it (boot/shim.asm
+ * reserves it), under PVH when boot_pvh.c writes its address to the MSR
+ * Xen advertises in CPUID.
  * Debug builds of Xen scribble over argument registers, so they are all
  * declared as clobbered. */
 #ifndef TSXEN_HYPERCALL_H

@@ -1,8 +1,10 @@
 /* The host functions a tsxen wasm module imports (module "xen"), native
- * version. sim/ implements the same set in TypeScript; runtime/xen.ts
+ * version. sim/ implements the same set in TypeScript; runtime/host.ts
  * declares them for AssemblyScript. Pointers passed by wasm are wasm
  * addresses, which here are guest virtual addresses, so hypercall arguments
- * go to Xen unchanged. Xen checks every guest pointer it is given. */
+ * go to Xen unchanged. Xen checks every guest pointer it is given. The two
+ * boot modes differ only in start_info (PV's start_info or PVH's
+ * hvm_start_info, told apart by their magic) and mfn_to_pfn. */
 #include "wasm-rt.h"
 #include "kernel.h"
 #include "hypercall.h"
@@ -19,16 +21,22 @@ uint64_t Z_xenZ_hypercall(struct Z_xen_instance_t *x, uint32_t op, uint64_t a1, 
     return (uint64_t)hypercall5(op, a1, a2, a3, a4, a5);
 }
 
+/* Under PV: Xen's M2P table. Under PVH frames are guest-physical already
+ * (= pfn), except the console and xenstore ring frames, which are seen
+ * through console_window and store_window (mm_pvh.c). */
 uint64_t Z_xenZ_mfn_to_pfn(struct Z_xen_instance_t *x, uint64_t mfn)
 {
     (void)x;
-    return mfn_to_pfn(mfn);
+    if (boot_mode == BOOT_PV) return mfn_to_pfn(mfn);
+    if (mfn == pvh_console_gfn) return (uint64_t)console_window >> PAGE_SHIFT;
+    if (mfn == pvh_store_gfn) return (uint64_t)store_window >> PAGE_SHIFT;
+    return mfn;
 }
 
 uint32_t Z_xenZ_start_info(struct Z_xen_instance_t *x)
 {
     (void)x;
-    return (uint32_t)(uint64_t)boot_start_info;
+    return (uint32_t)(uint64_t)(boot_mode == BOOT_PVH ? (void *)boot_hvm_start_info : (void *)boot_start_info);
 }
 
 uint32_t Z_xenZ_shared_info(struct Z_xen_instance_t *x)

@@ -1,7 +1,11 @@
-/* CPU exceptions in a PV guest (xen.h HYPERVISOR_set_trap_table): every
- * fault prints what happened, where, the faulting address and the wasm
- * functions that were running (backtrace.c), then shuts the domain down as
- * crashed. Nothing here returns to the faulting code. */
+/* CPU exceptions: every fault prints what happened, where, the faulting
+ * address and the wasm functions that were running (backtrace.c), then
+ * shuts the domain down as crashed. Nothing here returns to the faulting
+ * code. Under PV, Xen delivers exceptions through the trap table (xen.h
+ * HYPERVISOR_set_trap_table); under PVH the CPU delivers them through our
+ * IDT, on a separate stack (IST 1 of our TSS), so a fault on an overflowed
+ * boot stack is still reported. Both kinds of stub in boot/shim.asm build
+ * the same trap_frame. */
 #include "kernel.h"
 #include "hypercall.h"
 
@@ -10,10 +14,6 @@ struct trap_frame {
     uint64_t vector, error_code, rip, cs, rflags, rsp, ss;
 };
 
-#define STUBS(X) X(0) X(1) X(3) X(4) X(5) X(6) X(7) X(9) X(10) X(11) X(12) X(13) X(14) X(16) X(17) X(18) X(19)
-#define DECLARE(n) extern char trap_##n[];
-STUBS(DECLARE)
-extern char event_callback[], failsafe_callback[];
 extern char boot_stack_guard[];
 
 static const char *const trap_names[20] = {
@@ -24,11 +24,18 @@ static const char *const trap_names[20] = {
     "machine check", "SIMD floating point",
 };
 
-/* DPL 0 (kernel), events masked while the handler runs. */
-#define ENTRY(n) { n, 4, FLAT_KERNEL_CS64, 0, (uint64_t)trap_##n },
-static struct trap_info trap_table[] = { STUBS(ENTRY) { 0, 0, 0, 0, 0 } };
+/* ---- PV: Xen's trap table ---- */
 
-void traps_init(void)
+#define PV_STUBS(X) X(0) X(1) X(3) X(4) X(5) X(6) X(7) X(9) X(10) X(11) X(12) X(13) X(14) X(16) X(17) X(18) X(19)
+#define DECLARE_PV(n) extern char trap_##n[];
+PV_STUBS(DECLARE_PV)
+extern char event_callback[], failsafe_callback[];
+
+/* DPL 0 (kernel), events masked while the handler runs. */
+#define PV_ENTRY(n) { n, 4, FLAT_KERNEL_CS64, 0, (uint64_t)trap_##n },
+static struct trap_info trap_table[] = { PV_STUBS(PV_ENTRY) { 0, 0, 0, 0, 0 } };
+
+void traps_init_pv(void)
 {
     if (hypercall2(HC_set_trap_table, trap_table, 0) < 0)
         panic("panic: set_trap_table failed");
@@ -37,7 +44,71 @@ void traps_init(void)
     hypercall4(HC_update_va_mapping, boot_stack_guard, 0, UVMF_INVLPG, 0);
 }
 
+/* ---- PVH: IDT, TSS ---- */
+
+#define PVH_VECTORS 20
+#define DECLARE_PVH(n) extern char pvh_trap_##n[];
+#define PVH_STUBS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19)
+PVH_STUBS(DECLARE_PVH)
+#define PVH_ADDR(n) pvh_trap_##n,
+static char *const pvh_stubs[PVH_VECTORS] = { PVH_STUBS(PVH_ADDR) };
+
+#define GDT_CODE64 0x08
+#define GDT_TSS    0x18
+extern uint64_t gdt[];                  /* boot/shim.asm; entries 3-4: the TSS descriptor */
+
+struct idt_gate {
+    uint16_t offset_low, selector;
+    uint8_t ist, type;                  /* type 0x8e: present, DPL 0, 64-bit interrupt gate */
+    uint16_t offset_mid;
+    uint32_t offset_high, reserved;
+};
+struct tss64 {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3, iomap_base;
+} __attribute__((packed));
+_Static_assert(sizeof(struct idt_gate) == 16, "idt gate");
+_Static_assert(sizeof(struct tss64) == 104, "tss");
+
+static struct idt_gate idt[PVH_VECTORS];
+static struct tss64 tss;
+static uint8_t trap_stack[16384] __attribute__((aligned(16)));
+
+void traps_init_pvh(void)
+{
+    tss.ist[0] = (uint64_t)(trap_stack + sizeof trap_stack);
+    tss.iomap_base = sizeof tss;        /* no I/O bitmap */
+    uint64_t base = (uint64_t)&tss, limit = sizeof tss - 1;
+    gdt[GDT_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89UL << 40) /* present, available 64-bit TSS */
+                       | ((limit >> 16) << 48) | ((base >> 24 & 0xff) << 56);
+    gdt[GDT_TSS / 8 + 1] = base >> 32;
+    __asm__ volatile("ltr %w0" : : "r"(GDT_TSS));
+
+    for (unsigned v = 0; v < PVH_VECTORS; v++) {
+        uint64_t a = (uint64_t)pvh_stubs[v];
+        idt[v] = (struct idt_gate){ (uint16_t)a, GDT_CODE64, 1, 0x8e, (uint16_t)(a >> 16), (uint32_t)(a >> 32), 0 };
+    }
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) idtr = { sizeof idt - 1, (uint64_t)idt };
+    __asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
+/* ---- the report ---- */
+
 static int in_trap;
+
+static uint64_t fault_address(void)
+{
+    if (boot_mode == BOOT_PVH) {
+        uint64_t cr2;
+        __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+        return cr2;
+    }
+    return boot_vcpu0 ? boot_vcpu0->cr2 : 0; /* Xen saves it in vcpu_info for a PV guest */
+}
 
 void tsxen_trap(struct trap_frame *f)
 {
@@ -52,7 +123,7 @@ void tsxen_trap(struct trap_frame *f)
     early_put_hex(f->error_code);
     if (f->vector == 14) {
         early_puts(" addr=");
-        early_put_hex(boot_vcpu0 ? boot_vcpu0->cr2 : 0);
+        early_put_hex(fault_address());
     }
     early_puts(" rsp=");
     early_put_hex(f->rsp);
