@@ -1,10 +1,15 @@
 // Grant tables, version 1 (xen/include/public/grant_table.h): lets this
 // guest give another domain (a backend) access to one of its pages.
 //
-// Setup (PV): GNTTABOP_query_size, then GNTTABOP_setup_table returns the
-// machine frames of our grant table, which we map over page-aligned memory
-// of our own with update_va_mapping; from then on granting is a memory
-// write: { frame, domid } first, then flags (the flags make it valid).
+// Setup: GNTTABOP_query_size, then the table's frames are put over
+// page-aligned memory of our own (so they lie inside wasm memory). PV:
+// GNTTABOP_setup_table returns their machine frames, mapped with
+// update_va_mapping. PVH: XENMEM_add_to_physmap (XENMAPSPACE_grant_table)
+// places frame i at our page's guest frame (the RAM page there goes back
+// to Xen; Xen grows the table as frames are asked for). From then on
+// granting is a memory write: { frame, domid } first, then flags (the flags
+// make it valid). Grant entries name machine frames under PV (p2m lookup)
+// and guest frames under PVH (address >> 12).
 // Ending access is a compare-and-exchange on flags that fails while Xen
 // reports the page mapped or being copied (GTF_reading / GTF_writing), so a
 // page is never reused while the backend can still touch it. A reference
@@ -14,6 +19,8 @@ import { hypercall, cmpxchg16, fence } from "../runtime/host";
 import * as G from "../runtime/abi/grant_table";
 import { DOMID_SELF } from "../runtime/abi/event_channel";
 import { HYPERVISOR_grant_table_op, HYPERVISOR_update_va_mapping } from "../runtime/abi/xen";
+import { XENMAPSPACE_grant_table } from "../runtime/abi/memory";
+import { addToPhysmap } from "../runtime/hypercall";
 import { startInfo } from "../runtime/start_info";
 
 const PAGE_SIZE: usize = 4096;
@@ -37,29 +44,18 @@ const frameList = memory.data(8 * 32, 8);
 export function grantTableInit(): string | null {
   if (table != 0 || setupError !== null) return setupError;
   store<u16>(arg + G.GNTTAB_QUERY_SIZE_DOM, <u16>DOMID_SELF);
-  let rc = hypercall(HYPERVISOR_grant_table_op, G.GNTTABOP_query_size, <i64>arg, 1, 0, 0);
+  const rc = hypercall(HYPERVISOR_grant_table_op, G.GNTTABOP_query_size, <i64>arg, 1, 0, 0);
   const status = load<i16>(arg + G.GNTTAB_QUERY_SIZE_STATUS);
   if (rc < 0 || status != G.GNTST_okay) return (setupError = "grant table: query_size failed (rc " + rc.toString() + ", status " + status.toString() + ")");
   let frames = load<u32>(arg + G.GNTTAB_QUERY_SIZE_MAX_NR_FRAMES);
   if (frames > WANT_FRAMES) frames = WANT_FRAMES;
   if (frames == 0) return (setupError = "grant table: Xen allows no frames");
 
-  memory.fill(arg, 0, G.GNTTAB_SETUP_TABLE_SIZE);
-  store<u16>(arg + G.GNTTAB_SETUP_TABLE_DOM, <u16>DOMID_SELF);
-  store<u32>(arg + G.GNTTAB_SETUP_TABLE_NR_FRAMES, frames);
-  store<u64>(arg + G.GNTTAB_SETUP_TABLE_FRAME_LIST, <u64>frameList);
-  rc = hypercall(HYPERVISOR_grant_table_op, G.GNTTABOP_setup_table, <i64>arg, 1, 0, 0);
-  const setupStatus = load<i16>(arg + G.GNTTAB_SETUP_TABLE_STATUS);
-  if (rc < 0 || setupStatus != G.GNTST_okay) return (setupError = "grant table: setup_table failed (rc " + rc.toString() + ", status " + setupStatus.toString() + ")");
-
-  // Page-aligned memory of our own, whose mapping we replace with the frames.
+  // Page-aligned memory of our own, where the frames go.
   const raw = heap.alloc(<usize>frames * PAGE_SIZE + PAGE_SIZE);
   const base = (raw + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-  for (let i: u32 = 0; i < frames; i++) {
-    const mfn = load<u64>(frameList + (<usize>i << 3));
-    rc = hypercall(HYPERVISOR_update_va_mapping, <i64>(base + <usize>i * PAGE_SIZE), <i64>((mfn << 12) | PTE_FLAGS), UVMF_INVLPG, 0, 0);
-    if (rc < 0) return (setupError = "grant table: cannot map frame " + i.toString() + " (rc " + rc.toString() + ")");
-  }
+  const err = placeFrames(base, frames);
+  if (err !== null) return (setupError = err);
   table = base;
   nrEntries = frames * <u32>G.GRANT_ENTRIES_PER_PAGE;
   paused = new StaticArray<bool>(<i32>nrEntries);
@@ -67,13 +63,49 @@ export function grantTableInit(): string | null {
   return null;
 }
 
+// Puts the table's `frames` frames over the pages at `base`. Changes only
+// where we see the table, not its entries, so it can run again for the
+// same pages (after a resume, when the frames have to be placed anew).
+function placeFrames(base: usize, frames: u32): string | null {
+  if (startInfo().isPvh) {
+    for (let i: u32 = 0; i < frames; i++) {
+      const rc = addToPhysmap(XENMAPSPACE_grant_table, i, <u64>((base >> 12) + <usize>i));
+      if (rc < 0) return "grant table: cannot place frame " + i.toString() + " (XENMEM_add_to_physmap rc " + rc.toString() + ")";
+    }
+    return null;
+  }
+  memory.fill(arg, 0, G.GNTTAB_SETUP_TABLE_SIZE);
+  store<u16>(arg + G.GNTTAB_SETUP_TABLE_DOM, <u16>DOMID_SELF);
+  store<u32>(arg + G.GNTTAB_SETUP_TABLE_NR_FRAMES, frames);
+  store<u64>(arg + G.GNTTAB_SETUP_TABLE_FRAME_LIST, <u64>frameList);
+  let rc = hypercall(HYPERVISOR_grant_table_op, G.GNTTABOP_setup_table, <i64>arg, 1, 0, 0);
+  const setupStatus = load<i16>(arg + G.GNTTAB_SETUP_TABLE_STATUS);
+  if (rc < 0 || setupStatus != G.GNTST_okay) return "grant table: setup_table failed (rc " + rc.toString() + ", status " + setupStatus.toString() + ")";
+  for (let i: u32 = 0; i < frames; i++) {
+    const mfn = load<u64>(frameList + (<usize>i << 3));
+    rc = hypercall(HYPERVISOR_update_va_mapping, <i64>(base + <usize>i * PAGE_SIZE), <i64>((mfn << 12) | PTE_FLAGS), UVMF_INVLPG, 0, 0);
+    if (rc < 0) return "grant table: cannot map frame " + i.toString() + " (rc " + rc.toString() + ")";
+  }
+  return null;
+}
+
+// Places the set-up table's frames again (for resume after save/restore or
+// migration, where the frames move). Returns an error message or null.
+export function grantTableRemap(): string | null {
+  if (table == 0) return null;
+  return placeFrames(table, nrEntries / <u32>G.GRANT_ENTRIES_PER_PAGE);
+}
+
 function entry(ref: u32): usize {
   return table + <usize>ref * G.GRANT_ENTRY_V1_SIZE;
 }
 
-// The machine frame behind one of our pages (start_info's p2m list).
+// The frame a grant entry names for one of our pages: its machine frame
+// from start_info's p2m list (PV), or its guest frame (PVH: Xen translates).
 export function pageMfn(address: usize): u64 {
-  return load<u64>(startInfo().p2mAddress + ((address >> 12) << 3));
+  const si = startInfo();
+  if (si.isPvh) return <u64>(address >> 12);
+  return load<u64>(si.p2mAddress + ((address >> 12) << 3));
 }
 
 // Grants domain `domid` access to machine frame `mfn`. Returns the grant

@@ -1,7 +1,7 @@
 // The tsxen runtime API for apps: `import { … } from "tsxen"`.
 export { log, write } from "./log";
 export { exit } from "./exit";
-export { startInfo, StartInfo } from "./start_info";
+export { startInfo, StartInfo, MemoryRegion } from "./start_info";
 export { consoleWrite, consoleFlush, consoleDroppedBytes } from "./console";
 export { panic } from "./panic";
 export { monotonicNs, wallClockNs } from "./time";
