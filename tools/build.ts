@@ -1,4 +1,6 @@
-// tsxen build: AssemblyScript app -> bootable x86-64 Xen PV image.
+// tsxen build: AssemblyScript app -> bootable x86-64 Xen image; the same
+// image boots as type = "pv" and as type = "pvh" (boot/shim.asm has both
+// entry points); the xl config written beside it says which (PV by default).
 //
 //   app.ts --asc--> app.wasm --binaryen check--> --wasm2c--> app.c
 //   app.c + runtime/native/*.c --gcc -O3 -ffreestanding--> *.o
@@ -14,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import asc from "assemblyscript/asc";
 import { checkWasm } from "./wasm-check.ts";
 import { findTool } from "./toolchain.ts";
-import { checkPvImage } from "./elf-notes.ts";
+import { checkImage } from "./elf-notes.ts";
 import { ENTRY_EXPORT, START_EXPORT, DEFAULT_MEMORY_BASE } from "./host-interface.ts";
 import { WasmSourceMap } from "./source-map.ts";
 import { functionExports, functionNames, withoutCustomSections } from "./wasm-sections.ts";
@@ -55,6 +57,7 @@ export interface BuildOptions {
   output: string;         // the image path; the xl config goes to <output>.cfg
   name?: string;          // the xl domain name (default: the output's base name)
   memoryMB?: number;      // memory= in the xl config (default 32)
+  type?: GuestType;       // type= in the xl config (default "pv"); the image is the same
   memoryBase?: number;
   log?: (line: string) => void;
   // Devices and command line for the xl config (and the libvirt domain):
@@ -80,6 +83,9 @@ export interface BuildResult {
 }
 
 export class BuildError extends Error {}
+
+// Xen's two ways to boot a tsxen image (xl's `type`).
+export type GuestType = "pv" | "pvh";
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
@@ -215,6 +221,9 @@ async function compileC(gcc: string, workDir: string, memoryBase: number, src: s
     "-Wno-unused-variable", "-Wno-unused-but-set-variable", "-Wno-array-bounds",
     "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=1",
     `-DWASM_RT_MAX_CALL_STACK_DEPTH=${MAX_CALL_DEPTH}`, `-DTSXEN_MEMORY_BASE=${memoryBase}UL`, ...extra,
+    // __FILE__ in panics names files relative to these, so the image does
+    // not depend on where it was built (a --pvh build is byte-identical).
+    `-ffile-prefix-map=${workDir}=app`, `-ffile-prefix-map=${REPO}=tsxen`,
   ];
   const obj = path.join(workDir, path.basename(src, ".c") + ".o");
   try {
@@ -247,11 +256,11 @@ function deviceLines(d: ConfigDevices): string[] {
   return lines.filter((l): l is string => l !== null);
 }
 
-export function xlConfig(name: string, image: string, memoryMB: number, devices: ConfigDevices = {}): string {
+export function xlConfig(name: string, image: string, memoryMB: number, devices: ConfigDevices = {}, type: GuestType = "pv"): string {
   return [
-    `# xl config for ${name}, written by tsxen build`,
+    `# xl config for ${name}, written by tsxen build (the image boots as "pv" or "pvh")`,
     `name = "${name}"`,
-    `type = "pv"`,
+    `type = "${type}"`,
     `kernel = "${image}"`,
     `memory = ${memoryMB}`,
     `vcpus = 1`,
@@ -291,6 +300,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const memoryBase = opts.memoryBase ?? DEFAULT_MEMORY_BASE;
   const memoryMB = opts.memoryMB ?? 32;
   const name = domainName(opts);
+  const type = opts.type ?? "pv";
+  if (type !== "pv" && type !== "pvh") throw new BuildError(`type must be "pv" or "pvh" (got ${JSON.stringify(opts.type)})`);
   if (!Number.isInteger(memoryMB) || memoryMB < 8) throw new BuildError(`memory must be a whole number of MiB, at least 8 (got ${opts.memoryMB})`);
   const tools = { nasm: findTool("nasm"), wasm2c: findTool("wasm2c"), gcc: findTool("gcc"), ld: findTool("ld"), objcopy: findTool("objcopy") };
   const header = wasmRtHeader();
@@ -344,14 +355,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const tmp = `${output}.tmp-${process.pid}`;
   fs.mkdirSync(path.dirname(output), { recursive: true });
   await run(tools.objcopy, ["--strip-all", linked, tmp]);
-  const problems = checkPvImage(fs.readFileSync(tmp));
+  const problems = checkImage(fs.readFileSync(tmp));
   if (problems.length) {
     fs.rmSync(tmp);
-    throw new BuildError(`the linked image is not a valid PV kernel:\n${problems.join("\n")}`);
+    throw new BuildError(`the linked image is not a valid PV/PVH kernel:\n${problems.join("\n")}`);
   }
   fs.renameSync(tmp, output);
   const config = `${output}.cfg`;
-  fs.writeFileSync(config, xlConfig(name, output, memoryMB, opts.devices));
+  fs.writeFileSync(config, xlConfig(name, output, memoryMB, opts.devices, type));
   const written = [config];
   let libvirtXml: string | undefined;
   if (opts.libvirt) {
@@ -366,6 +377,6 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     `tsxen build: symbol table for backtraces: ${symtabCost.functions} wasm functions, ${kib(symtabCost.tableBytes)}; ` +
       `the image is ${kib(symtabBytes)} larger with it (sections are page-aligned)`,
   );
-  log(`tsxen build: wrote ${path.relative(process.cwd(), output)} (${kib(imageBytes)}) and ${written.map((f) => path.relative(process.cwd(), f)).join(", ")}`);
+  log(`tsxen build: wrote ${path.relative(process.cwd(), output)} (${kib(imageBytes)}; boots as pv or pvh) and ${written.map((f) => path.relative(process.cwd(), f)).join(", ")} (type = "${type}")`);
   return { image: output, config, wasmBytes: withoutCustomSections(wasm).length, imageBytes, symtabBytes, workDir, libvirtXml };
 }

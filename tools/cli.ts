@@ -49,8 +49,9 @@ const EXIT_CODES = `exit codes: 0 powered off (and --expect seen), 1 crashed, 2 
 const COMMANDS: Record<string, Command> = {
   build: {
     args: "<app.ts> -o <image>",
-    summary: "AssemblyScript app -> x86-64 Xen PV image, plus <image>.cfg (xl config)",
-    details: "The devices go into <image>.cfg (and <image>.xml with --libvirt); `tsxen run <image>` uses them.",
+    summary: "AssemblyScript app -> x86-64 Xen image that boots as PV or PVH, plus <image>.cfg (xl config)",
+    details: "The devices go into <image>.cfg (and <image>.xml with --libvirt); `tsxen run <image>` uses them.\n" +
+      "The image is the same either way; --pvh only makes the xl config say type = \"pvh\" (default \"pv\").",
     options: {
       output: { type: "string", short: "o", arg: "IMAGE", help: "the image to write (required)" },
       memory: { type: "string", arg: "MiB", help: "xl memory= (default 32)" },
@@ -60,6 +61,7 @@ const COMMANDS: Record<string, Command> = {
       bridge: { type: "string", arg: "BRIDGE", help: "the bridge the vifs join (xl's default, xenbr0 in the libvirt domain)" },
       libvirt: { type: "boolean", help: "also write <image>.xml, a libvirt domain (virsh -c xen:///system create <image>.xml)" },
       ...RUNTIME_OPTION,
+      pvh: { type: "boolean", help: "xl type = \"pvh\" (and a PVH libvirt domain) instead of \"pv\"" },
       ...HELP,
     },
   },
@@ -73,15 +75,20 @@ const COMMANDS: Record<string, Command> = {
       inspect: { type: "string", arg: "[=[HOST:]PORT]", help: "run under Node's inspector (Chrome DevTools, VS Code; default 127.0.0.1:9229): unoptimised, in virtual time" },
       break: { type: "boolean", help: "with --inspect: stop at the app's main()" },
       ...RUNTIME_OPTION,
+      pvh: { type: "boolean", help: "boot as a PVH guest (hvm_start_info, HVM params) instead of PV" },
       ...HELP,
     },
   },
   run: {
     args: "<image>",
     summary: "boots the image under real Xen (Xen 4.17 + Linux dom0 in QEMU), console live",
-    details: "Uses the vif=, disk=, memory= and extra= lines of <image>.cfg; --vif, --disk, --memory and --extra replace them.\n" +
+    details: "Uses the type=, vif=, disk=, memory= and extra= lines of <image>.cfg; --pvh, --vif, --disk, --memory and --extra replace them.\n" +
       "Timeout: 60 s, none with --forward. Ctrl-C asks the guest to shut down; a second one destroys it.\n" + EXIT_CODES,
-    options: { ...DEVICE_OPTIONS, ...HOST_OPTIONS, ...HELP },
+    options: {
+      ...DEVICE_OPTIONS, ...HOST_OPTIONS,
+      pvh: { type: "boolean", help: "boot as type = \"pvh\" (default: the type= of <image>.cfg, else \"pv\")" },
+      ...HELP,
+    },
   },
   stats: {
     args: "<domain | domid>",
@@ -112,7 +119,7 @@ function version(): string {
 function usage(): string {
   const width = Math.max(...Object.entries(COMMANDS).map(([n, c]) => `${n} ${c.args}`.length));
   return [
-    `tsxen ${version()}: Xen PV guests written in TypeScript (AssemblyScript)`,
+    `tsxen ${version()}: Xen guests (PV and PVH) written in TypeScript (AssemblyScript)`,
     "",
     "usage:",
     ...Object.entries(COMMANDS).map(([n, c]) => `  tsxen ${`${n} ${c.args}`.padEnd(width)}  ${c.summary}`),
@@ -218,7 +225,7 @@ export async function main(argv: string[]): Promise<number> {
       const { vifs, disks } = devices(values);
       await build({
         entry, output: values.output as string, runtime: runtimeOf(values.runtime), memoryMB: positiveInt(values.memory, "memory"), name: values.name as string | undefined,
-        log: (s) => console.log(s), libvirt: values.libvirt as boolean | undefined,
+        type: values.pvh ? "pvh" : "pv", log: (s) => console.log(s), libvirt: values.libvirt as boolean | undefined,
         devices: { vifs, disks, bridge: values.bridge as string | undefined, extra: values.extra as string | undefined },
       });
       return 0;
@@ -237,6 +244,7 @@ export async function main(argv: string[]): Promise<number> {
       return simApp({
         input, ...devices(values), runtime: runtimeOf(values.runtime), memoryMB: positiveInt(values.memory, "memory"), cmdline: values.extra as string | undefined,
         expect: regex(values.expect), timeoutSec: positiveInt(values.timeout, "timeout", true), json: values.json as boolean | undefined, inspect,
+        pvh: values.pvh === true,
       });
     }
     case "stats": {
@@ -255,6 +263,7 @@ export async function main(argv: string[]): Promise<number> {
       return runImage({
         image, ...devices(values), memoryMB: positiveInt(values.memory, "memory"), extra: values.extra as string | undefined,
         expect: regex(values.expect), timeoutSec: positiveInt(values.timeout, "timeout", true), json: values.json as boolean | undefined,
+        pvh: values.pvh === true,
       });
     }
     case "init": {

@@ -1,9 +1,10 @@
 // tsxen run: boots one image under real Xen (Xen 4.17 + Debian Linux dom0 in
-// QEMU, from the rig in tools/rig/) and shows its console live.
+// QEMU, from the rig in tools/rig/) as a PV or a PVH guest, and shows its
+// console live.
 //
-// Devices: the image's xl config (<image>.cfg) is honoured for vif=, disk=,
-// memory= and extra=; --vif, --disk, --memory and --extra replace what it
-// says. Vifs go on the rig's bridge (dom0 is 10.0.0.1 there). A disk is a
+// Devices: the image's xl config (<image>.cfg) is honoured for type=, vif=,
+// disk=, memory= and extra=; --pvh, --vif, --disk, --memory and --extra
+// replace what it says. Vifs go on the rig's bridge (dom0 is 10.0.0.1 there). A disk is a
 // host file QEMU gives dom0 as a virtio disk, which dom0 hands to the guest
 // (so what the guest writes is in the file afterwards). --forward makes
 // QEMU's user network (10.0.0.254 on the same bridge) relay a host port to
@@ -28,6 +29,7 @@ export interface RunOptions {
   forwards?: ForwardSpec[];
   expect?: string;
   json?: boolean;
+  pvh?: boolean;        // boot as type = "pvh" (default: the cfg's type, else "pv")
 }
 
 const NO_TIMEOUT_SEC = 7 * 24 * 3600;   // the rig wants a number
@@ -35,6 +37,7 @@ const GRACE_SEC = 20;                   // after an --expect match, for the gues
 
 // What the image's xl config says (absent keys stay undefined).
 export interface ConfigDefaults {
+  type?: "pv" | "pvh";
   memoryMB?: number;
   extra?: string;
   vifs: VifSpec[];
@@ -52,6 +55,9 @@ export function readConfig(cfgPath: string): ConfigDefaults {
     if (!Array.isArray(v)) throw new DeviceError(`${file}: ${key} must be a list [ '…', … ]`);
     return v;
   };
+  const type = cfg.get("type");
+  if (type !== undefined && type !== "pv" && type !== "pvh") throw new DeviceError(`${file}: type must be "pv" or "pvh" (a tsxen image boots either way)`);
+  out.type = type;
   const memory = cfg.get("memory");
   if (typeof memory === "number") out.memoryMB = memory;
   const extra = cfg.get("extra");
@@ -100,6 +106,7 @@ export async function runImage(opts: RunOptions): Promise<number> {
     if (!fs.existsSync(d.path)) throw new DeviceError(`disk ${d.path}: no such file (create one, e.g. truncate -s 64M ${path.basename(d.path)})`);
     if (fs.statSync(d.path).size < 512) throw new DeviceError(`disk ${d.path}: smaller than one 512-byte sector`);
   }
+  const type = opts.pvh ? "pvh" : cfg.type ?? "pv";
   const memoryMB = opts.memoryMB ?? cfg.memoryMB;
   const extra = opts.extra ?? cfg.extra;
   const timeoutSec = opts.timeoutSec ?? (forwards.length ? 0 : 60);
@@ -113,7 +120,7 @@ export async function runImage(opts: RunOptions): Promise<number> {
     return finish("host-failure", (e as Error).message);
   }
   timings.prepareMs = Date.now() - t0;
-  say(`booting Xen 4.17 + Linux dom0 in QEMU (software emulation, ~10 s), then ${name}`);
+  say(`booting Xen 4.17 + Linux dom0 in QEMU (software emulation, ~10 s), then ${name} (type = "${type}")`);
   for (const d of disks) say(`disk ${d.vdev}: ${d.path}${d.readOnly ? " (read-only)" : ""}`);
   for (const f of forwards) say(`forwarding 127.0.0.1 ${f.proto.toUpperCase()} port ${f.hostPort} to the guest's ${vifs[0].ip}:${f.guestPort}`);
 
@@ -140,6 +147,7 @@ export async function runImage(opts: RunOptions): Promise<number> {
       [{
         name,
         image: path.resolve(opts.image),
+        type,
         memoryMB,
         xlExtra: [
           ...(extra ? [`extra = "${extra.replace(/["\\]/g, "")}"`] : []),

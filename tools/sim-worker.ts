@@ -27,6 +27,7 @@ export interface WorkerInput {
   wasm: Uint8Array;
   memoryMB?: number;
   cmdline?: string;
+  mode: "pv" | "pvh";       // how the guest boots (sim/host.ts)
   name: string;
   vifs: { ip: string; mac: string; mtu?: number }[];
   disks: WorkerDisk[];
@@ -119,6 +120,7 @@ const lines = new LineSplitter((line) => {
 machine = new SimMachine({
   memoryMB: input.memoryMB,
   cmdline: input.cmdline,
+  mode: input.mode,
   name: input.name,
   vifs: input.vifs,
   disks: input.disks.map((d) => ({ data: new Uint8Array(d.buffer, 0, d.length), readOnly: d.readOnly, vdev: d.vdev })),

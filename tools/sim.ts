@@ -36,6 +36,7 @@ export interface SimAppOptions {
   timeoutSec?: number;      // 0 or undefined: none
   json?: boolean;
   inspect?: InspectOptions; // run under Node's inspector (tools/inspect.ts)
+  pvh?: boolean;            // boot as a PVH guest (hvm_start_info, HVM params) instead of PV
 }
 
 const SECTOR = 512;
@@ -257,7 +258,7 @@ export async function simApp(opts: SimAppOptions): Promise<number> {
   }
 
   const input: WorkerInput = {
-    wasm, memoryMB: opts.memoryMB, cmdline: opts.cmdline, name: path.basename(opts.input).replace(/\.[^.]*$/, ""),
+    wasm, memoryMB: opts.memoryMB, cmdline: opts.cmdline, mode: opts.pvh ? "pvh" : "pv", name: path.basename(opts.input).replace(/\.[^.]*$/, ""),
     vifs, disks: disks.map(({ buffer, length, readOnly, vdev }) => ({ buffer, length, readOnly, vdev })),
     forwards: forwards.map((f) => ({ proto: f.proto, guestIp: guestIp!, guestPort: f.guestPort })),
     expect: opts.expect ?? null, realTime, port: channel.port2, signal,
@@ -347,7 +348,7 @@ async function runInspected(
     }
   });
   machine = new SimMachine({
-    memoryMB: opts.memoryMB, cmdline: opts.cmdline, sourceMap: loaded.sourceMap, vifs, disks,
+    memoryMB: opts.memoryMB, cmdline: opts.cmdline, mode: opts.pvh ? "pvh" : "pv", sourceMap: loaded.sourceMap, vifs, disks,
     onConsole: (b) => {
       consoleOut.write(b);
       lines.push(b);

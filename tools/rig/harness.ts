@@ -1,7 +1,9 @@
 // tools/rig/harness.ts — the real-Xen rig harness (tsxen run, the tests, make bench).
 //
-// Boots Xen 4.17 + a Debian 6.1 Linux dom0 in QEMU/TCG once and runs PV guest
-// scenarios one after another inside it (`xl create` from dom0/init.sh). The
+// Boots Xen 4.17 + a Debian 6.1 Linux dom0 in QEMU/TCG once and runs guest
+// scenarios (PV or PVH) one after another inside it (`xl create` from
+// dom0/init.sh). QEMU's CPU has SVM with nested paging (+svm,+npt): Xen needs
+// HAP for PVH guests (Debian's Xen is built without shadow paging). The
 // cached hypervisor, kernel and base initramfs come from rig.sh; per run only a
 // small second cpio archive holding /scenarios/ is built and appended to the
 // base initramfs (Linux unpacks concatenated archives in order).
@@ -17,8 +19,10 @@ import { gzipSync } from 'node:zlib';
 export interface Scenario {
   /** [a-z0-9-]+; also the xl domain name. */
   name: string;
-  /** Host path of the PV guest ELF. */
+  /** Host path of the guest ELF. */
   image: string;
+  /** xl's `type`: "pv" (default) or "pvh" (a tsxen image boots either way). */
+  type?: 'pv' | 'pvh';
   /** Default 32. */
   memoryMB?: number;
   /**
@@ -243,6 +247,7 @@ function validateScenarios(scenarios: Scenario[]): void {
     if (!/^[a-z0-9-]+$/.test(s.name)) throw new Error(`scenario name ${JSON.stringify(s.name)} must match [a-z0-9-]+`);
     if (names.has(s.name)) throw new Error(`duplicate scenario name ${s.name}`);
     names.add(s.name);
+    if (s.type !== undefined && s.type !== 'pv' && s.type !== 'pvh') throw new Error(`${s.name}: type must be "pv" or "pvh"`);
     const t = timeoutOf(s);
     if (!Number.isInteger(t) || t <= 0) throw new Error(`${s.name}: timeoutSec must be a positive integer`);
     for (const [file, hostPath] of [[path.basename(s.image), s.image], ...Object.entries(s.files ?? {})]) {
@@ -257,7 +262,7 @@ function validateScenarios(scenarios: Scenario[]): void {
 function guestCfg(s: Scenario, dir: string): string {
   const lines = [
     `name = "${s.name}"`,
-    'type = "pv"',
+    `type = "${s.type ?? 'pv'}"`,
     `kernel = "/${dir}/${path.basename(s.image)}"`,
     `memory = ${s.memoryMB ?? 32}`,
     'vcpus = 1',
@@ -366,8 +371,9 @@ function qemuArgs(rig: RigPaths, initrd: string, opts: RigOptions): string[] {
   return [
     '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', ...hostDeviceArgs(opts),
     '-m', '1024',
-    // TCG only (no -accel kvm), one vCPU; +rdrand seeds dom0's CRNG early.
-    '-cpu', 'qemu64,+rdrand',
+    // TCG only (no -accel kvm), one vCPU; +rdrand seeds dom0's CRNG early;
+    // +svm,+npt let Xen run HVM/PVH guests with hardware-assisted paging.
+    '-cpu', 'qemu64,+rdrand,+svm,+npt',
     '-kernel', rig.xen,
     '-initrd', `${esc(rig.vmlinux)} ${DOM0_CMDLINE},${esc(initrd)}`,
     '-append', XEN_CMDLINE,
