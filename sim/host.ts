@@ -1,10 +1,14 @@
 // The simulated Xen host: runs a tsxen wasm module in Node with the same
 // `xen.*` imports (tools/host-interface.ts) and the same bytes in memory as
-// under Xen. This file is the domain builder and toolstack (start_info as
-// xen.h lays it out, a p2m list with pfn != mfn, the console and xenstore
-// channels bound to dom0's xenconsoled and xenstored); hypercalls go to the
-// simulated hypervisor (hypervisor.ts), which decodes them from wasm memory
-// the way Xen decodes them from guest memory.
+// under Xen, booted as a PV or a PVH guest (SimOptions.mode). This file is
+// the domain builder and toolstack — PV: start_info as xen.h lays it out and
+// a p2m list with pfn != mfn; PVH: hvm_start_info with its command line and
+// memory map, and the HVM parameters naming the rings — plus what the
+// native boot code does before wasm runs (PVH: the rings seen at their
+// window pages, shared_info placed), and the console and xenstore channels
+// bound to dom0's xenconsoled and xenstored; hypercalls go to the simulated
+// hypervisor (hypervisor.ts), which decodes them from wasm memory the way
+// Xen decodes them from guest memory.
 //
 // What the sim cannot reproduce: page 0 is readable (wasm has no unmapped
 // pages), and traps are V8's, reported with the native runtime's wording and
@@ -12,6 +16,8 @@
 // module's source map is given.
 import * as XEN from "../runtime/abi/xen.ts";
 import * as SI from "../runtime/abi/start_info.ts";
+import * as HSI from "../runtime/abi/hvm_start_info.ts";
+import * as HVM from "../runtime/abi/hvm.ts";
 import * as G from "../runtime/abi/grant_table.ts";
 import * as CONS from "../runtime/abi/console.ts";
 import { ENTRY_EXPORT, START_EXPORT, HOSTOP_MEMORY_GROW, HOSTOP_MEMORY_LIMIT, HOSTOP_BOOT_TSC, DEFAULT_MEMORY_BASE } from "../tools/host-interface.ts";
@@ -30,13 +36,14 @@ export type { ShutdownReason } from "./hypervisor.ts";
 
 
 export interface SimOptions {
-  memoryMB?: number;          // reported in start_info.nr_pages (default 32)
+  mode?: L.BootMode;          // boot as type = "pv" (default) or "pvh"
+  memoryMB?: number;          // reported in start_info.nr_pages / the PVH memory map (default 32)
   cmdline?: string;           // start_info.cmd_line (xl `extra=`)
   initialDomain?: boolean;    // behave as dom0: no console ring, console_io
   consoleEvtchn?: number;     // the guest's console port (start_info)
   storeEvtchn?: number;       // the guest's xenstore port (start_info)
   name?: string;              // the domain's name in xenstore (default "tsxen-sim")
-  // Lets a test corrupt start_info before the guest reads it.
+  // Lets a test corrupt start_info (PVH: hvm_start_info) before the guest reads it.
   editStartInfo?: (view: DataView, address: number) => void;
   stallConsole?: boolean;     // the console backend never reads
   maxHypercalls?: number;     // a guest that loops on hypercalls is stopped (default 10 million)
@@ -77,7 +84,7 @@ export function trapWording(message: string): string {
   return message;
 }
 
-type Defaults = "memoryMB" | "cmdline" | "initialDomain" | "consoleEvtchn" | "storeEvtchn" | "name" | "stallConsole" | "maxHypercalls";
+type Defaults = "mode" | "memoryMB" | "cmdline" | "initialDomain" | "consoleEvtchn" | "storeEvtchn" | "name" | "stallConsole" | "maxHypercalls";
 
 // One simulated domain (GUEST_DOMID = 1) with its hypervisor and dom0. Either
 // `await runInSim(wasm)`, or, to reach dom0 and xenstore around the run:
@@ -99,7 +106,7 @@ export class SimGuest {
 
   constructor(opts: SimOptions = {}) {
     this.opts = {
-      memoryMB: 32, cmdline: "", initialDomain: false, consoleEvtchn: 2, storeEvtchn: 1, name: "tsxen-sim",
+      mode: "pv", memoryMB: 32, cmdline: "", initialDomain: false, consoleEvtchn: 2, storeEvtchn: 1, name: "tsxen-sim",
       stallConsole: false, maxHypercalls: 10_000_000,
       ...Object.fromEntries(Object.entries(opts).filter(([, value]) => value !== undefined)),
     };
@@ -109,6 +116,7 @@ export class SimGuest {
     this.hv = new Hypervisor({
       memory: () => this.buffer(),
       nrPages: this.opts.memoryMB * 256,
+      mode: this.opts.mode,
       privileged: this.opts.initialDomain,
       consoleIo: (bytes) => this.console.append(bytes),
       clock: { startNs: this.opts.startTimeNs, rdtscStepNs: this.opts.rdtscStepNs, follow: this.opts.followClock },
@@ -163,6 +171,12 @@ export class SimGuest {
     return this.console.length;
   }
 
+  // The guest address of the page a grant entry or ring-ref names (a machine
+  // frame under PV, a guest frame under PVH).
+  frameAddress(frame: number): number {
+    return L.pageAddress(this.hv.physmap.pfnOf(frame));
+  }
+
   // The guest's memory (after start()).
   view(): DataView {
     return new DataView(this.buffer());
@@ -182,8 +196,14 @@ export class SimGuest {
     return new Uint8Array(this.buffer(), at, len);
   }
 
-  // Writes start_info, the p2m list and zeroed ring pages, as Xen's domain builder does.
+  // Writes start_info (PV) or hvm_start_info (PVH) and zeroed ring pages,
+  // as Xen's domain builder does.
   private layOut(): void {
+    if (this.opts.mode === "pvh") this.layOutPvh();
+    else this.layOutPv();
+  }
+
+  private layOutPv(): void {
     const v = this.view();
     const nrPages = this.opts.memoryMB * 256;
     const si = L.pageAddress(L.START_INFO_PFN);
@@ -210,15 +230,56 @@ export class SimGuest {
     this.opts.editStartInfo?.(v, si);
   }
 
+  // hvm_start_info v1 with the command line and the memory map in its page
+  // (RAM from 0, the special pages' reserved region), the HVM parameters,
+  // and what the native PVH boot code does: the rings appear at their
+  // window pages, shared_info at its page.
+  private layOutPvh(): void {
+    const v = this.view();
+    const si = L.pageAddress(L.START_INFO_PFN);
+    this.bytes(si, L.PAGE_SIZE * (L.P2M_PFN - L.START_INFO_PFN)).fill(0);
+    v.setUint32(si + HSI.HVM_START_INFO_MAGIC, HSI.XEN_HVM_START_MAGIC_VALUE, true);
+    v.setUint32(si + HSI.HVM_START_INFO_VERSION, 1, true);
+    v.setUint32(si + HSI.HVM_START_INFO_FLAGS, this.opts.initialDomain ? XEN.SIF_INITDOMAIN | XEN.SIF_PRIVILEGED : 0, true);
+    const cmd = Buffer.from(this.opts.cmdline);
+    if (cmd.length >= SI.MAX_GUEST_CMDLINE) throw new Error("cmdline too long");
+    if (cmd.length) {
+      this.bytes(si + L.PVH_CMDLINE_OFFSET, cmd.length).set(cmd);
+      v.setBigUint64(si + HSI.HVM_START_INFO_CMDLINE_PADDR, BigInt(si + L.PVH_CMDLINE_OFFSET), true);
+    }
+    const map = [
+      { address: 0, size: this.opts.memoryMB * 1024 * 1024, type: HSI.XEN_HVM_MEMMAP_TYPE_RAM },
+      { ...L.PVH_SPECIAL_REGION, type: HSI.XEN_HVM_MEMMAP_TYPE_RESERVED },
+    ];
+    const at = si + L.PVH_MEMMAP_OFFSET;
+    map.forEach((e, i) => {
+      const entry = at + i * HSI.HVM_MEMMAP_ENTRY_BYTES;
+      v.setBigUint64(entry + HSI.HVM_MEMMAP_ENTRY_ADDR, BigInt(e.address), true);
+      v.setBigUint64(entry + HSI.HVM_MEMMAP_ENTRY_SIZE, BigInt(e.size), true);
+      v.setUint32(entry + HSI.HVM_MEMMAP_ENTRY_TYPE, e.type, true);
+    });
+    v.setBigUint64(si + HSI.HVM_START_INFO_MEMMAP_PADDR, BigInt(at), true);
+    v.setUint32(si + HSI.HVM_START_INFO_MEMMAP_ENTRIES, map.length, true);
+    if (!this.opts.initialDomain) {
+      const params = this.hv.hvmParams;
+      params.set(HVM.HVM_PARAM_CONSOLE_PFN, BigInt(L.PVH_CONSOLE_GFN));
+      params.set(HVM.HVM_PARAM_CONSOLE_EVTCHN, BigInt(this.opts.consoleEvtchn));
+      params.set(HVM.HVM_PARAM_STORE_PFN, BigInt(L.PVH_STORE_GFN));
+      params.set(HVM.HVM_PARAM_STORE_EVTCHN, BigInt(this.opts.storeEvtchn));
+    }
+    this.opts.editStartInfo?.(v, si);
+  }
+
   // What xl and the backends do before the guest is unpaused: console and
   // xenstore channels bound to dom0, the guest introduced to xenstored with
   // the keys the toolstack writes.
   private connectBackends(): void {
     if (this.opts.initialDomain) return;
-    const consolePort = this.hv.setUpBackendChannel(this.opts.consoleEvtchn, G.GNTTAB_RESERVED_CONSOLE, L.pfnToMfn(L.CONSOLE_PFN));
+    const frameOf = this.hv.physmap.frameOf;
+    const consolePort = this.hv.setUpBackendChannel(this.opts.consoleEvtchn, G.GNTTAB_RESERVED_CONSOLE, frameOf(L.CONSOLE_PFN));
     this.consoleChannel = consolePort;
     this.dom0.onEvent(consolePort, () => this.serveConsole(consolePort));
-    const storePort = this.hv.setUpBackendChannel(this.opts.storeEvtchn, G.GNTTAB_RESERVED_XENSTORE, L.pfnToMfn(L.STORE_PFN));
+    const storePort = this.hv.setUpBackendChannel(this.opts.storeEvtchn, G.GNTTAB_RESERVED_XENSTORE, frameOf(L.STORE_PFN));
     this.storeChannel = storePort;
     this.xenstore.introduceDomain(GUEST_DOMID, { view: () => this.view(), offset: L.pageAddress(L.STORE_PFN) }, () => this.dom0.send(storePort));
     this.dom0.onEvent(storePort, () => this.serveStore());
@@ -311,7 +372,7 @@ export class SimGuest {
       rtrace: this.rtrace(),
       xen: {
         hypercall: (op: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint) => this.hypercall(op, a1, a2, a3, a4, a5),
-        mfn_to_pfn: (mfn: bigint) => BigInt(L.mfnToPfn(Number(mfn))),
+        mfn_to_pfn: (mfn: bigint) => BigInt(this.hv.physmap.pfnOf(Number(mfn))),
         start_info: () => L.pageAddress(L.START_INFO_PFN),
         shared_info: () => this.hv.sharedInfo,
         rdtsc: () => this.hv.rdtsc(),

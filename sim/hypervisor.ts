@@ -1,9 +1,13 @@
-// The simulated hypervisor: one PV guest (domid 1) whose hypercalls are
-// decoded from its memory exactly as Xen decodes guest memory, and dom0
-// (domid 0) as a TypeScript peer that backends and tests drive. Follows
-// xen/include/public/xen.h (console_io, update_va_mapping), sched.h
-// (SCHEDOP_*), event_channel.h, grant_table.h and vcpu.h; constants come
-// from runtime/abi/.
+// The simulated hypervisor: one guest (domid 1), PV or PVH, whose
+// hypercalls are decoded from its memory exactly as Xen decodes guest
+// memory, and dom0 (domid 0) as a TypeScript peer that backends and tests
+// drive. Follows xen/include/public/xen.h (console_io, update_va_mapping),
+// sched.h (SCHEDOP_*), event_channel.h, grant_table.h, vcpu.h, memory.h
+// (XENMEM_add_to_physmap) and hvm/hvm_op.h (HVMOP_get_param); constants
+// come from runtime/abi/. As under Xen, the PV-only hypercalls
+// (update_va_mapping) fail for a PVH guest and the translated-guest ones
+// (add_to_physmap, hvm_op) fail for a PV guest, so a runtime that takes
+// the wrong path for its mode fails a test.
 //
 // Scheduling model. The guest runs on the one JS thread and is only ever
 // interrupted at a hypercall or an rdtsc; upcalls stay masked, so the sim
@@ -21,6 +25,8 @@ import * as E from "../runtime/abi/event_channel.ts";
 import * as G from "../runtime/abi/grant_table.ts";
 import * as S from "../runtime/abi/shared_info.ts";
 import * as V from "../runtime/abi/vcpu.ts";
+import * as HVM from "../runtime/abi/hvm.ts";
+import * as MEM from "../runtime/abi/memory.ts";
 import * as L from "./layout.ts";
 import { VirtualClock, writeVcpuTime, writeWallClock, type ClockOptions, type TimerHandle } from "./clock.ts";
 import { EventChannels, SharedInfoEvents, check, type EventSink } from "./evtchn.ts";
@@ -165,6 +171,7 @@ export class Dom0 implements EventSink {
 export interface HypervisorOptions {
   memory: () => ArrayBuffer;         // the guest's memory (re-read: memory.grow replaces the buffer)
   nrPages: number;                   // the guest's RAM (start_info.nr_pages)
+  mode?: L.BootMode;                 // 'pv' (default) or 'pvh'
   sharedInfo?: number;               // guest address of shared_info (default: layout.ts)
   privileged?: boolean;              // the guest is the initial domain (console_io allowed)
   consoleIo?: (bytes: Uint8Array) => void;
@@ -200,11 +207,17 @@ export class Hypervisor {
   readonly guestEvents: SharedInfoEvents;
   readonly grants: GrantTable;
   readonly sharedInfo: number;
+  readonly mode: L.BootMode;
+  readonly physmap: L.Physmap;
+  // HVM parameters (PVH): what the toolstack sets before the guest runs.
+  readonly hvmParams = new Map<number, bigint>();
   private waiting: Waiter | null = null;
   private singleshot: TimerHandle | null = null;
 
   constructor(private readonly opts: HypervisorOptions) {
     this.clock = new VirtualClock(opts.clock);
+    this.mode = opts.mode ?? "pv";
+    this.physmap = L.physmapOf(this.mode);
     this.sharedInfo = opts.sharedInfo ?? L.pageAddress(L.SHARED_INFO_PFN);
     this.dom0 = new Dom0(this);
     this.guestEvents = new SharedInfoEvents(() => this.view(), this.sharedInfo, {
@@ -282,6 +295,8 @@ export class Hypervisor {
       case XEN.HYPERVISOR_grant_table_op: return this.grantTableOp(Number(a1), a2, a3);
       case XEN.HYPERVISOR_update_va_mapping: return this.updateVaMapping(a1, a2);
       case XEN.HYPERVISOR_vcpu_op: return this.vcpuOp(Number(a1), a2, a3);
+      case XEN.HYPERVISOR_memory_op: return this.memoryOp(Number(a1), a2);
+      case XEN.HYPERVISOR_hvm_op: return this.hvmOp(Number(a1), a2);
       default: return -XEN.XEN_ENOSYS;
     }
   }
@@ -300,9 +315,10 @@ export class Hypervisor {
     return at;
   }
 
-  // The address of the guest's RAM page with machine frame `mfn`, or null.
-  private ramPage(mfn: number): number | null {
-    const pfn = L.mfnToPfn(mfn);
+  // The address of the guest's RAM page with frame `frame` (machine frame
+  // under PV, guest frame under PVH), or null.
+  private ramPage(frame: number): number | null {
+    const pfn = this.physmap.pfnOf(frame);
     if (pfn <= 0 || pfn >= this.opts.nrPages) return null;
     const at = L.pageAddress(pfn);
     return at + L.PAGE_SIZE <= this.opts.memory().byteLength ? at : null;
@@ -572,11 +588,57 @@ export class Hypervisor {
   // update_va_mapping, for exactly one case: mapping one of the guest's
   // grant-table frames (present PTE, its MFN) at a page of wasm memory.
   // The UVMF_* flush flags have nothing to flush here and are not checked.
+  // A PVH guest has its own page tables: Xen has no such hypercall for it.
   private updateVaMapping(va: bigint, pte: bigint): number {
+    if (this.mode === "pvh") return -XEN.XEN_ENOSYS;
     const index = this.grants.frameIndex(Number((pte >> 12n) & 0xff_ffff_ffffn));
     if ((pte & 1n) === 0n || index < 0 || va % BigInt(L.PAGE_SIZE) !== 0n || va < BigInt(L.PAGE_SIZE)) return -XEN.XEN_EINVAL;
     if (va + BigInt(L.PAGE_SIZE) > BigInt(this.opts.memory().byteLength)) return -XEN.XEN_EINVAL;
     this.grants.placeFrame(index, Number(va));
+    return 0;
+  }
+
+  // ---- translated (PVH) guests ----
+
+  // XENMEM_add_to_physmap: places grant-table frame idx (the table grows to
+  // it, up to its maximum, as gnttab_map_frame does) or shared_info at
+  // guest frame gpfn, whose RAM page it replaces. The sim keeps shared_info
+  // where the native boot code puts it, so it can only be placed there
+  // again. Refused for a PV guest, which maps frames with update_va_mapping.
+  private memoryOp(cmd: number, arg: bigint): number {
+    if (cmd !== MEM.XENMEM_add_to_physmap) return -XEN.XEN_ENOSYS;
+    if (this.mode !== "pvh") return -XEN.XEN_EINVAL;
+    const at = this.guestArg(arg, MEM.XEN_ADD_TO_PHYSMAP_SIZE);
+    const v = this.view();
+    if (this.self(v.getUint16(at + MEM.XEN_ADD_TO_PHYSMAP_DOMID, true)) !== GUEST_DOMID) return -XEN.XEN_EPERM;
+    const space = v.getUint32(at + MEM.XEN_ADD_TO_PHYSMAP_SPACE, true);
+    const idx = v.getBigUint64(at + MEM.XEN_ADD_TO_PHYSMAP_IDX, true);
+    const gpfn = v.getBigUint64(at + MEM.XEN_ADD_TO_PHYSMAP_GPFN, true);
+    const va = gpfn * BigInt(L.PAGE_SIZE);
+    if (gpfn === 0n || va + BigInt(L.PAGE_SIZE) > BigInt(this.opts.memory().byteLength)) return -XEN.XEN_EINVAL;
+    switch (space) {
+      case MEM.XENMAPSPACE_grant_table:
+        if (idx >= BigInt(this.grants.maxFrames)) return -XEN.XEN_EINVAL;
+        this.grants.grow(Number(idx) + 1);
+        this.grants.placeFrame(Number(idx), Number(va));
+        return 0;
+      case MEM.XENMAPSPACE_shared_info:
+        return idx === 0n && Number(va) === this.sharedInfo ? 0 : -XEN.XEN_EINVAL;
+      default:
+        return -XEN.XEN_EINVAL;
+    }
+  }
+
+  // HVMOP_get_param for the guest itself (PVH); PV guests have no HVM params.
+  private hvmOp(cmd: number, arg: bigint): number {
+    if (cmd !== HVM.HVMOP_get_param) return -XEN.XEN_ENOSYS;
+    if (this.mode !== "pvh") return -XEN.XEN_EINVAL;
+    const at = this.guestArg(arg, HVM.XEN_HVM_PARAM_SIZE);
+    const v = this.view();
+    if (this.self(v.getUint16(at + HVM.XEN_HVM_PARAM_DOMID, true)) !== GUEST_DOMID) return -XEN.XEN_EPERM;
+    const value = this.hvmParams.get(v.getUint32(at + HVM.XEN_HVM_PARAM_INDEX, true));
+    if (value === undefined) return -XEN.XEN_EINVAL;
+    v.setBigUint64(at + HVM.XEN_HVM_PARAM_VALUE, value, true);
     return 0;
   }
 }
