@@ -5,14 +5,13 @@
 // the guest powers off, dom0's `busybox crc32` of the backing file must
 // equal the guest's CRC-32. Scenario blk-ro: a read-only 8 MiB disk of
 // random bytes refuses the write and reads back with dom0's CRC-32, next
-// to a small writable disk (two vbds in one guest). The same boot runs the
-// libvirt scenario of libvirt-scenario.ts.
+// to a small writable disk (two vbds in one guest). Each scenario runs as
+// type = "pv" and as type = "pvh".
 import test from "tape";
 import path from "node:path";
 import { build } from "../../tools/build.ts";
 import { runScenarios, type ScenarioResult } from "../../tools/rig/harness.ts";
-import { RigTest } from "./rig-test.ts";
-import { LIBVIRT_BUILD, libvirtRigOptions, libvirtScenario, libvirtTests } from "./libvirt-scenario.ts";
+import { RigTest, inMode, inModes } from "./rig-test.ts";
 
 const disk = (vdev: string, access: "rw" | "ro", file: string) =>
   `'format=raw,vdev=${vdev},access=${access},script=block-tsxen,target=${file}'`;
@@ -33,10 +32,9 @@ exit $rc
 
 const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
   const image = path.join(tmp, "blk-verify.xen");
-  // (with the libvirt domain for libvirt-scenario.ts, run in this boot too)
-  const built = await build({ entry: "examples/blk-verify/main.ts", output: image, log: () => {}, ...LIBVIRT_BUILD });
+  await build({ entry: "examples/blk-verify/main.ts", output: image, log: () => {} });
   return runScenarios(
-    [
+    inModes([
       {
         name: "blk-rw", image, timeoutSec: 60,
         setup: "rm -f /tmp/rw.img && truncate -s 64M /tmp/rw.img\n",
@@ -49,9 +47,8 @@ const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
         xlExtra: [`disk = [ ${disk("xvda", "ro", "/tmp/ro.img")}, ${disk("xvdb", "rw", "/tmp/small.img")} ]`],
         check: checkScript([["xvda", "/tmp/ro.img"], ["xvdb", "/tmp/small.img"]]),
       },
-      libvirtScenario(image, built.libvirtXml!),
-    ],
-    { log: path.join(tmp, "serial.log"), ...(await libvirtRigOptions(tmp)) },
+    ]),
+    { log: path.join(tmp, "serial.log") },
   );
 });
 
@@ -60,12 +57,11 @@ async function scenario(t: test.Test, name: string): Promise<ScenarioResult | un
   const s = await rig.scenario(t, name);
   for (const l of s?.console ?? []) if (/^blk(front|-verify)/.test(l)) t.comment(l);
   for (const l of s?.checkOutput ?? []) t.comment(l);
-  if (s) t.comment(`${name}: ${s.elapsedMs} ms from xl create to the result`);
   return s;
 }
 
-rig.test("blkfront: 64 MiB written, flushed and read back through Linux blkback; dom0's CRC-32 of the file matches", async (t) => {
-  const s = await scenario(t, "blk-rw");
+rig.modeTest("blkfront: 64 MiB written, flushed and read back through Linux blkback; dom0's CRC-32 of the file matches", async (t, mode) => {
+  const s = await scenario(t, inMode("blk-rw", mode));
   const lines = s?.console ?? [];
   t.ok(lines.some((l) => /^blkfront 51712 \(xvda\): 131072 sectors \(64 MiB\), sector-size 512, read-write/.test(l)), "the guest printed the negotiated features");
   t.deepEqual(lines.filter((l) => /FAIL|trap|panic|broken/.test(l)), [], "no failure");
@@ -76,8 +72,8 @@ rig.test("blkfront: 64 MiB written, flushed and read back through Linux blkback;
   t.equal(s?.checkRc, 0, "dom0's busybox crc32 of the backing file equals the guest's");
 });
 
-rig.test("blkfront: a read-only disk refuses writes and reads back with dom0's CRC-32, next to a writable one", async (t) => {
-  const s = await scenario(t, "blk-ro");
+rig.modeTest("blkfront: a read-only disk refuses writes and reads back with dom0's CRC-32, next to a writable one", async (t, mode) => {
+  const s = await scenario(t, inMode("blk-ro", mode));
   const lines = s?.console ?? [];
   t.ok(lines.some((l) => /^blkfront 51712 \(xvda\): 16384 sectors \(8 MiB\), .*read-only \(mode r/.test(l)), "xvda connected read-only");
   t.ok(lines.some((l) => /^blkfront 51728 \(xvdb\): 8192 sectors \(4 MiB\), .*read-write/.test(l)), "xvdb connected read-write");
@@ -87,5 +83,3 @@ rig.test("blkfront: a read-only disk refuses writes and reads back with dom0's C
   t.equal(s?.reason, "poweroff");
   t.equal(s?.checkRc, 0, "both disks' CRC-32s match dom0's");
 });
-
-libvirtTests(rig);

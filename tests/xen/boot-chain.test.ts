@@ -1,12 +1,12 @@
 // Under real Xen (Xen 4.17 + Linux dom0 in QEMU, tools/rig/harness.ts): the
 // boot chain's examples, started with xl create, seen through xenconsoled,
 // with the shutdown reason xl reports; named backtraces compared with the
-// sim's; the guest statistics dom0 reads from xenstore (examples/stats). TSXEN_SKIP_XEN=1 skips (and reports
-// the skip); otherwise a missing rig is a failure, never a pass.
+// sim's; the guest statistics dom0 reads from xenstore (examples/stats).
+// Each booted as type = "pv" and as type = "pvh" (the same image).
+// TSXEN_SKIP_XEN=1 skips (and reports the skip); otherwise a missing rig is
+// a failure, never a pass.
 import path from "node:path";
-import { build } from "../../tools/build.ts";
-import { runScenarios } from "../../tools/rig/harness.ts";
-import { RigTest } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes } from "./rig-test.ts";
 import { runInSim } from "../../sim/host.ts";
 import { backtraceAfter, buildOf } from "../sim/helpers.ts";
 import { formatStats, parseXenstoreLs } from "../../tools/stats.ts";
@@ -36,22 +36,21 @@ xl shutdown "$name"
 `;
 
 const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
-  const hello = path.join(tmp, "hello.xen");
-  const trap = path.join(tmp, "trap.xen");
-  await build({ entry: "examples/hello/main.ts", output: hello, log: () => {} });
-  await build({ entry: "examples/trap/main.ts", output: trap, log: () => {} });
-  const grow = path.join(tmp, "grow.xen");
-  await build({ entry: "tests/apps/grow.ts", output: grow, log: () => {} });
-  const deep = path.join(tmp, "deep-trap.xen");
-  await build({ entry: "tests/apps/deep-trap.ts", output: deep, log: () => {} });
-  const stats = path.join(tmp, "stats.xen");
-  await build({ entry: "examples/stats/main.ts", output: stats, log: () => {} });
-  return runScenarios(
-    [
+  const [hello, trap, grow, info, deep, stats] = await Promise.all([
+    buildImage("examples/hello/main.ts", path.join(tmp, "hello.xen")),
+    buildImage("examples/trap/main.ts", path.join(tmp, "trap.xen")),
+    buildImage("tests/apps/grow.ts", path.join(tmp, "grow.xen")),
+    buildImage("tests/apps/boot-info.ts", path.join(tmp, "boot-info.xen")),
+    buildImage("tests/apps/deep-trap.ts", path.join(tmp, "deep-trap.xen")),
+    buildImage("examples/stats/main.ts", path.join(tmp, "stats.xen")),
+  ]);
+  return [
+    ...inModes([
       { name: "hello", image: hello, timeoutSec: 30 },
+      { name: "boot-info", image: info, memoryMB: 40, xlExtra: ['extra = "boot info please"'], timeoutSec: 30 },
       { name: "trap-oob", image: trap, timeoutSec: 30 },
       { name: "trap-null", image: trap, xlExtra: ['extra = "null"'], timeoutSec: 30 },
-      { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 8 },
+      { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 5 },
       { name: "grow", image: grow, memoryMB: 24, timeoutSec: 30 },
       {
         name: "stats", image: stats, timeoutSec: 60, check: STATS_CHECK,
@@ -61,27 +60,51 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
           "disk = [ 'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=/tmp/stats.img' ]",
         ],
       },
-      ...Object.keys(DEEP_FAULTS).map((mode) => ({
-        name: `deep-${mode}`, image: deep, memoryMB: 16, xlExtra: [`extra = "${mode}"`], timeoutSec: 30,
+      ...Object.keys(DEEP_FAULTS).map((fault) => ({
+        name: `deep-${fault}`, image: deep, memoryMB: 16, xlExtra: [`extra = "${fault}"`], timeoutSec: 30,
       })),
-    ],
-    { log: path.join(tmp, "serial.log") },
-  );
+    ]),
+    // Too little RAM for a tsxen guest: the PVH boot code says so before
+    // the console ring is up, on Xen's debug port (Xen's own console).
+    { name: "tiny-pvh", type: "pvh", image: hello, memoryMB: 4, timeoutSec: 20 },
+  ];
 });
 
-rig.test("hello prints through xenconsoled and powers off", async (t) => {
-  const s = await rig.scenario(t, "hello");
+rig.modeTest("hello prints through xenconsoled and powers off", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("hello", mode));
   t.equal(s?.reason, "poweroff");
   t.equal(s?.console[0], "Hello from tsxen!");
-  t.equal(s?.console[1], "RAM: 8192 pages (32 MiB)", "start_info: 32 MiB, as in the xl config");
+  t.equal(s?.console[1], "RAM: 8192 pages (32 MiB)", "32 MiB of RAM, as in the xl config");
   t.match(s?.console[2] ?? "", /^console event channel: \d+$/);
   t.match(s?.console[3] ?? "", /^xenstore event channel: \d+$/);
   const boot = /^booted in (\d+) us \(from the first instruction to main\)$/.exec(s?.console[4] ?? "");
   t.ok(boot && Number(boot[1]) > 0, `the guest timed its own boot by the pvclock: ${s?.console[4]}`);
 });
 
-rig.test("an out-of-bounds wasm access is reported and the domain crashes", async (t) => {
-  const s = await rig.scenario(t, "trap-oob");
+rig.modeTest("startInfo() describes the boot: mode, memory map, rings, command line; all RAM is mapped", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("boot-info", mode));
+  const lines = s?.console ?? [];
+  for (const l of lines) t.comment(l);
+  t.equal(s?.reason, "poweroff");
+  t.ok(lines.includes(`boot-info: mode ${mode}, magic ${mode === "pv" ? "xen-3.0-x86_64" : "336ec578"}, 10240 pages, flags 0`), "mode, magic, 40 MiB of RAM");
+  t.ok(lines.includes("boot-info: cmdline 'boot info please'"), "the command line from xl's extra=");
+  if (mode === "pv") {
+    t.ok(lines.includes("boot-info: region 0x0 size 0x2800000 type 1"), "PV: one RAM region of 40 MiB");
+  } else {
+    t.ok(lines.includes("boot-info: region 0x0 size 0x2800000 type 1"), "PVH: RAM from 0 to 40 MiB in Xen's memory map");
+    t.ok(lines.some((l) => /^boot-info: region 0x[0-9a-f]+ size 0x[0-9a-f]+ type 2$/.test(l)), "PVH: and reserved regions (special pages, ACPI)");
+    t.ok(lines.some((l) => /^boot-info: shared_info at 0x[0-9a-f]+, p2m 0x0$/.test(l)), "PVH: no p2m list");
+    const page = /^boot-info: page (0x[0-9a-f]+) is frame (0x[0-9a-f]+) in a grant$/.exec(lines.find((l) => l.includes(" in a grant")) ?? "");
+    t.ok(page && BigInt(page[1]) >> 12n === BigInt(page[2]), "PVH: grants name a page by its guest frame (address >> 12)");
+  }
+  const ring = /^boot-info: console frame (0x[0-9a-f]+) at (0x[0-9a-f]+) port \d+$/.exec(lines.find((l) => l.includes("console frame")) ?? "");
+  t.ok(ring && BigInt(ring[2]) < 4n << 20n, "the console ring is seen below the wasm memory base");
+  const wrote = /^boot-info: wrote (\d+) pages up to (0x[0-9a-f]+), grants in use 0$/.exec(lines.at(-1) ?? "");
+  t.ok(wrote && Number(BigInt(wrote[2]) >> 20n) >= 38, `every page from the heap to the end of wasm memory was written (${lines.at(-1)})`);
+});
+
+rig.modeTest("an out-of-bounds wasm access is reported and the domain crashes", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("trap-oob", mode));
   t.equal(s?.reason, "crash");
   t.deepEqual(s?.console, [
     "trap example: about to fault (oob)",
@@ -91,28 +114,24 @@ rig.test("an out-of-bounds wasm access is reported and the domain crashes", asyn
   ]);
 });
 
-rig.test("a null access page-faults on the unmapped page 0 with vector, rip and address", async (t) => {
-  const s = await rig.scenario(t, "trap-null");
+rig.modeTest("a null access page-faults on the unmapped page 0 with vector, rip and address", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("trap-null", mode));
   t.equal(s?.reason, "crash");
   t.equal(s?.console[0], "trap example: about to fault (null)");
   t.match(s?.console[1] ?? "", /^trap: page fault \(vector 14\) rip=0x[0-9a-f]{16} error=0x[0-9a-f]{16} addr=0x0{16} rsp=0x[0-9a-f]{16}$/);
   t.deepEqual(s?.console.slice(2), ["  at examples/trap/main.ts main", "  at tsxen-entry.ts tsxen_main"], "the functions running when the CPU faulted");
 });
 
-for (const [mode, header] of Object.entries(DEEP_FAULTS)) {
-  rig.test(`a fault deep in a call chain (${mode}) shows the same named frames as in the sim`, async (t) => {
-    const s = await rig.scenario(t, `deep-${mode}`);
+for (const [fault, header] of Object.entries(DEEP_FAULTS)) {
+  rig.modeTest(`a fault deep in a call chain (${fault}) shows the same named frames as in the sim`, async (t, mode) => {
+    const s = await rig.scenario(t, inMode(`deep-${fault}`, mode));
     t.equal(s?.reason, "crash");
     const xen = backtraceAfter(s?.console ?? [], header);
     const { wasm, sourceMap } = await buildOf("tests/apps/deep-trap.ts");
-    const sim = await runInSim(wasm, { cmdline: mode, sourceMap, memoryMB: 16 });
+    const sim = await runInSim(wasm, { cmdline: fault, sourceMap, memoryMB: 16, mode });
     const simFrames = backtraceAfter(sim.console.split("\n"), header);
     t.ok(xen && xen.length >= 3, `Xen printed "${header}…" and a backtrace: ${JSON.stringify(xen)}`);
-    if (mode === "oom") {
-      const line = (s?.console ?? []).find((l) => l.startsWith(header)) ?? "";
-      t.match(line, /^trap: out of memory: \d+ bytes requested, heap \d+ KiB of \d+ KiB$/, `the request and the heap, as in the sim: ${line}`);
-    }
-    if (mode === "recurse") {
+    if (fault === "recurse") {
       // The depth differs: Xen stops at the native call depth limit, V8 much later.
       const fold = (f: string[] | null) => f?.map((l) => l.replace(/\(\d+ times\)$/, "(N times)"));
       t.deepEqual(fold(xen), fold(simFrames), "the same frames; only the recursion's depth differs");
@@ -123,15 +142,14 @@ for (const [mode, header] of Object.entries(DEEP_FAULTS)) {
   });
 }
 
-
-rig.test("a hung guest is reported as a timeout, with its console kept", async (t) => {
-  const s = await rig.scenario(t, "trap-hang");
+rig.modeTest("a hung guest is reported as a timeout, with its console kept", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("trap-hang", mode));
   t.equal(s?.reason, "timeout");
   t.deepEqual(s?.console, ["trap example: about to fault (hang)"]);
 });
 
-rig.test("memory.grow succeeds up to the guest's RAM, returns -1 past it, and grown memory is zeroed", async (t) => {
-  const s = await rig.scenario(t, "grow");
+rig.modeTest("memory.grow succeeds up to the guest's RAM, returns -1 past it, and grown memory is zeroed", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("grow", mode));
   t.equal(s?.reason, "poweroff");
   const m = /^grow: (\d+) MiB grown, memory (\d+) MiB, RAM (\d+) MiB, (\d+) pages not zeroed$/.exec(s?.console[0] ?? "");
   t.ok(m, s?.console[0]);
@@ -143,8 +161,8 @@ rig.test("memory.grow succeeds up to the guest's RAM, returns -1 past it, and gr
   t.equal(dirty, 0, "every grown page read as zero");
 });
 
-rig.test("the guest's statistics appear in dom0's xenstore (data/tsxen), fresh on request", async (t) => {
-  const s = await rig.scenario(t, "stats");
+rig.modeTest("the guest's statistics appear in dom0's xenstore (data/tsxen), fresh on request", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("stats", mode));
   t.equal(s?.reason, "poweroff", "xl shutdown after the check");
   t.ok(s?.console.includes("stats: disk 51712: 1 MiB written and read back"), "the disk did I/O");
   t.equal(s?.checkRc, 0, "the guest published after dom0's request");
@@ -164,4 +182,12 @@ rig.test("the guest's statistics appear in dom0's xenstore (data/tsxen), fresh o
   t.equal(entries.get("vbd/51712/errors"), "0");
   const text = formatStats({ domid: "1", name: "stats", fresh: true, entries: [...entries] });
   t.match(text, /\nvbd\/51712\n(  .*\n)*  write-bytes +1048576\n/, "tsxen stats formats dom0's xenstore-ls output");
+});
+
+rig.test("[pvh] too little RAM: the early console reports it on Xen's debug port, before the console ring is up", async (t) => {
+  const s = await rig.scenario(t, "tiny-pvh");
+  t.equal(s?.reason, "crash");
+  const r = await rig.result();
+  const line = r.serialLog.split("\n").find((l) => /\(d\d+\) panic: /.test(l));
+  t.match(line ?? "", /\(d\d+\) panic: too little RAM below the wasm memory base$/, `Xen's console has the guest's panic: ${line}`);
 });

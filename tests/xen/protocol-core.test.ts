@@ -2,11 +2,11 @@
 // watches fired by dom0, transactions, grants, timers) against Xen 4.17's
 // real xenstored and toolstack; `xl shutdown` powers it off and `xl reboot`
 // makes it boot again (on_reboot="restart"), both through control/shutdown.
+// Each scenario runs as type = "pv" and as type = "pvh".
 import path from "node:path";
 import { build } from "../../tools/build.ts";
 import { runScenarios } from "../../tools/rig/harness.ts";
-import { RigTest } from "./rig-test.ts";
-import { soakReport, describeSoak, HEAP_MARGIN_KIB, LIVE_MARGIN_KIB } from "../soak-report.ts";
+import { RigTest, inMode, inModes } from "./rig-test.ts";
 
 
 // dom0 side of the selftest, for `boots` boots: answer the ping, wait until
@@ -27,21 +27,14 @@ done
 `;
 }
 
-// The string loop of the memory issue, short (make soak runs 1,000,000):
-// the stub runtime dies before 1,000 iterations in 16 MiB.
-const SOAK_STRINGS = 20_000;
-
 const rig = new RigTest("tsxen-xen-core-", async (tmp) => {
   const image = path.join(tmp, "selftest.xen");
   await build({ entry: "examples/selftest/main.ts", output: image, log: () => {} });
-  const soak = path.join(tmp, "soak.xen");
-  await build({ entry: "tests/apps/soak.ts", output: soak, log: () => {} });
   return runScenarios(
-    [
+    inModes([
       { name: "selftest", image, check: dom0Script(1), timeoutSec: 60 },
       { name: "selftest-reboot", image, check: dom0Script(2), onReboot: "restart", timeoutSec: 90 },
-      { name: "soak-strings", image: soak, memoryMB: 16, xlExtra: [`extra = "strings ${SOAK_STRINGS}"`], timeoutSec: 120 },
-    ],
+    ]),
     { log: path.join(tmp, "serial.log") },
   );
 });
@@ -65,8 +58,8 @@ const CHECKS = [
   /^selftest: ok 100 ms timer took \d+ ms by the pvclock$/,
 ];
 
-rig.test("the selftest passes every protocol check against Xen's xenstored", async (t) => {
-  const s = await rig.scenario(t, "selftest");
+rig.modeTest("the selftest passes every protocol check against Xen's xenstored", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("selftest", mode));
   const lines = s?.console ?? [];
   for (const re of CHECKS) t.ok(lines.some((l) => re.test(l)), `console: ${re.source}`);
   t.deepEqual(lines.filter((l) => l.includes("FAIL")), [], "no check failed");
@@ -75,28 +68,19 @@ rig.test("the selftest passes every protocol check against Xen's xenstored", asy
   if (timer) t.comment(`100 ms timer measured ${timer[1]} ms by the pvclock under QEMU/TCG`);
 });
 
-rig.test("xl shutdown: the guest acknowledges, closes down and powers off", async (t) => {
-  const s = await rig.scenario(t, "selftest");
+rig.modeTest("xl shutdown: the guest acknowledges, closes down and powers off", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("selftest", mode));
   t.equal(s?.checkRc, 0, "xl shutdown succeeded (the guest acknowledged control/shutdown)");
   t.ok(s?.console.includes("selftest: shutdown requested: poweroff"), "the app's shutdown handler ran");
   t.equal(s?.reason, "poweroff");
 });
 
-rig.test("xl reboot: the guest shuts down with reason reboot and boots again", async (t) => {
-  const s = await rig.scenario(t, "selftest-reboot");
+rig.modeTest("xl reboot: the guest shuts down with reason reboot and boots again", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("selftest-reboot", mode));
   t.equal(s?.checkRc, 0, "xl reboot, then xl shutdown of the new domain, succeeded");
   t.ok(s?.console.includes("selftest: shutdown requested: reboot"), "the first boot saw a reboot request");
   t.equal(s?.restarts, 1, "xl restarted the domain once");
   t.equal(s?.console.filter((l) => l.startsWith("selftest: boot at")).length, 2, "two boots on the console");
   t.equal(s?.console.filter((l) => l === "selftest: 0 failures").length, 2, "both boots passed the selftest");
   t.equal(s?.reason, "poweroff", "the second boot powered off");
-});
-
-rig.test("memory: a string built per iteration, 20,000 times in memory=16, leaves the heap flat (the collector, natively)", async (t) => {
-  const s = await rig.scenario(t, "soak-strings");
-  t.equal(s?.reason, "poweroff");
-  const r = soakReport((s?.console ?? []).join("\n"), "strings");
-  t.ok(r.finished && r.points.length === 11, `ran to the end: ${describeSoak(r)}`);
-  t.ok(r.heapGrowthKiB <= HEAP_MARGIN_KIB, `the heap grew ${r.heapGrowthKiB} KiB after warm-up (at most ${HEAP_MARGIN_KIB})`);
-  t.ok(r.liveGrowthKiB <= LIVE_MARGIN_KIB, `what is live grew ${r.liveGrowthKiB} KiB after warm-up (at most ${LIVE_MARGIN_KIB})`);
 });
