@@ -5,7 +5,8 @@
 // against the guest's CRC-32s), several disks at once, a read-only disk,
 // the API's edges, hostile xenstore values and a hostile backend fuzzed
 // over many seeds (no trap, the disk marked broken, no grant left mapped
-// or granted).
+// or granted). The feature combinations and three disks at once also run
+// with the guest booted as PVH (grants name guest frames there).
 import test from "tape";
 import zlib from "node:zlib";
 import { SimGuest, type SimResult } from "../../sim/host.ts";
@@ -28,8 +29,8 @@ function disk(size: number, seed: number): Uint8Array {
 
 const hex = (n: number) => n.toString(16).padStart(8, "0");
 
-async function simRun(app: string, cmdline: string, specs: DiskSpec[]) {
-  const g = new SimGuest({ cmdline });
+async function simRun(app: string, cmdline: string, specs: DiskSpec[], mode: "pv" | "pvh" = "pv") {
+  const g = new SimGuest({ cmdline, mode });
   await g.start(await wasmOf(app));
   const disks = specs.map((s, i) => disk(s.size ?? 2 * MIB, s.content ?? 100 + i));
   const initial = disks.map((d) => hex(zlib.crc32(d)));
@@ -167,9 +168,12 @@ const COMBOS: Combo[] = [
   },
 ];
 
-for (const [i, c] of COMBOS.entries()) {
-  test(`blkfront sim: ${c.name}`, async (t) => {
-    const run = await simRun(MODEL, `seed=${11 + i} ops=200 ${c.cmdline ?? ""}`, [c.spec]);
+// A test name's mode tag: none for PV (the default), " [pvh]" for PVH.
+const modeTag = (mode: "pv" | "pvh") => (mode === "pv" ? "" : ` [${mode}]`);
+
+for (const mode of ["pv", "pvh"] as const) for (const [i, c] of COMBOS.entries()) {
+  test(`blkfront sim${modeTag(mode)}: ${c.name}`, async (t) => {
+    const run = await simRun(MODEL, `seed=${11 + i} ops=200 ${c.cmdline ?? ""}`, [c.spec], mode);
     modelOk(t, run);
     const line = featureLine(run);
     for (const re of c.line) t.match(line, re, `connect line: ${re.source}`);
@@ -193,12 +197,12 @@ test("blkfront sim: random sequences, many seeds, with every feature and with no
   }
 });
 
-test("blkfront sim: three disks at once, each with its own features, channel and pool", async (t) => {
+for (const mode of ["pv", "pvh"] as const) test(`blkfront sim${modeTag(mode)}: three disks at once, each with its own features, channel and pool`, async (t) => {
   const run = await simRun(MODEL, "seed=5 ops=150", [
     { flush: true, persistent: true },
     { indirect: 64, maxRingPageOrder: 1, size: MIB },
     { discard: true, barrier: true, size: 3 * MIB },
-  ]);
+  ], mode);
   modelOk(t, run);
   t.match(featureLine(run, 51712), /2 MiB.*persistent yes, flush yes/);
   t.match(featureLine(run, 51728), /1 MiB.*ring 2 pages.*indirect/);

@@ -1,12 +1,13 @@
 // The runtime's event channels and loop (runtime/events.ts, loop.ts) in
 // the sim: a port offered to dom0, events dispatched to the handler while
-// the guest blocks in SCHEDOP_poll, notifications back to dom0.
+// the guest blocks in SCHEDOP_poll, notifications back to dom0, in both
+// boot modes (the same shared_info, the same hypercalls).
 import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
 import { wasmOf } from "./helpers.ts";
 
-test("events: dom0 binds the guest's unbound port; events reach the handler and answers reach dom0", async (t) => {
-  const g = new SimGuest();
+for (const mode of ["pv", "pvh"] as const) test(`events [${mode}]: dom0 binds the guest's unbound port; events reach the handler and answers reach dom0`, async (t) => {
+  const g = new SimGuest({ mode });
   await g.start(await wasmOf("tests/apps/evt-probe.ts"));
   let answers = 0;
   g.xenstore.watch("/local/domain/1/data/port", "t", () => {

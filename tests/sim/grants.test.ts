@@ -1,15 +1,17 @@
 // The runtime's grant table (grant-tables/index.ts) against the sim's
 // permission checks: dom0 maps what it was granted, a read-only grant
 // refuses a writable mapping, end_access waits until dom0 unmaps, and
-// nothing is left granted or mapped.
+// nothing is left granted or mapped. In both boot modes: the table is
+// mapped with update_va_mapping (PV) or placed with XENMEM_add_to_physmap
+// (PVH), and grants name machine frames (PV) or guest frames (PVH).
 import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
 import { GrantError } from "../../sim/grant-table.ts";
 import * as G from "../../runtime/abi/grant_table.ts";
 import { wasmOf } from "./helpers.ts";
 
-test("grants: dom0 maps, the guest cannot revoke until dom0 unmaps, read-only is enforced, nothing leaks", async (t) => {
-  const g = new SimGuest();
+for (const mode of ["pv", "pvh"] as const) test(`grants [${mode}]: dom0 maps, the guest cannot revoke until dom0 unmaps, read-only is enforced, nothing leaks`, async (t) => {
+  const g = new SimGuest({ mode });
   await g.start(await wasmOf("tests/apps/grant-probe.ts"));
   const refs: Record<string, number> = {};
   const notes: string[] = [];
@@ -41,4 +43,5 @@ test("grants: dom0 maps, the guest cannot revoke until dom0 unmaps, read-only is
   t.equal(lines[4], "grant: ending again refused, in use 0", "a revoked ref cannot be ended twice; no grant left");
   t.equal(g.dom0.activeGrantMappings(), 0, "no mapping left in dom0");
   t.throws(() => g.dom0.mapGrant(1, refs.rw, { readonly: true }), GrantError, "a revoked ref cannot be mapped");
+  t.ok(g.hv.grants.nrFrames >= 1 && g.hv.grants.frameAddress(0) !== null, "the table's first frame lies in guest memory");
 });

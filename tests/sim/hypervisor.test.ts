@@ -16,6 +16,8 @@ import * as E from "../../runtime/abi/event_channel.ts";
 import * as G from "../../runtime/abi/grant_table.ts";
 import * as S from "../../runtime/abi/shared_info.ts";
 import * as V from "../../runtime/abi/vcpu.ts";
+import * as HVM from "../../runtime/abi/hvm.ts";
+import * as MEM from "../../runtime/abi/memory.ts";
 import * as L from "../../sim/layout.ts";
 import { wasmOf } from "./helpers.ts";
 
@@ -413,6 +415,50 @@ test("grants: query_size, setup_table and mapping the frames with update_va_mapp
   t.end();
 });
 
+test("pvh: XENMEM_add_to_physmap places grant frames (growing the table) and refuses what Xen refuses; HVMOP_get_param reads the toolstack's values; PV-only calls fail", (t) => {
+  const { hv, v, call } = fakeGuest({ mode: "pvh" });
+  const place = (space: number, idx: number, gpfn: number, dom = E.DOMID_SELF) => {
+    v().setUint16(ARG + MEM.XEN_ADD_TO_PHYSMAP_DOMID, dom, true);
+    v().setUint32(ARG + MEM.XEN_ADD_TO_PHYSMAP_SPACE, space, true);
+    v().setBigUint64(ARG + MEM.XEN_ADD_TO_PHYSMAP_IDX, BigInt(idx), true);
+    v().setBigUint64(ARG + MEM.XEN_ADD_TO_PHYSMAP_GPFN, BigInt(gpfn), true);
+    return call(XEN.HYPERVISOR_memory_op, MEM.XENMEM_add_to_physmap, ARG);
+  };
+  hv.grants.writeEntry(3, { flags: G.GTF_permit_access, domid: 0, frame: 0x1234 });
+  t.equal(place(MEM.XENMAPSPACE_grant_table, 0, TABLE >> 12), 0, "frame 0 placed");
+  t.equal(v().getUint32(TABLE + 3 * 8 + G.GRANT_ENTRY_V1_FRAME, true), 0x1234, "its contents appear at the guest frame");
+  t.equal(place(MEM.XENMAPSPACE_grant_table, 3, (TABLE >> 12) + 3), 0, "frame 3 placed");
+  t.equal(hv.grants.nrFrames, 4, "the table grew to frame 3");
+  t.equal(hv.grants.frameAddress(3), TABLE + 0x3000);
+  t.equal(place(MEM.XENMAPSPACE_grant_table, 32, (TABLE >> 12) + 4), -XEN.XEN_EINVAL, "past max_nr_frames");
+  t.equal(place(MEM.XENMAPSPACE_grant_table, 1, 0), -XEN.XEN_EINVAL, "guest frame 0");
+  t.equal(place(MEM.XENMAPSPACE_grant_table, 1, 64 * 16), -XEN.XEN_EINVAL, "outside wasm memory");
+  t.equal(place(MEM.XENMAPSPACE_grant_table, 1, 0x50, 0), -XEN.XEN_EPERM, "another domain's physmap");
+  t.equal(place(MEM.XENMAPSPACE_shared_info, 0, hv.sharedInfo >> 12), 0, "shared_info again where it is");
+  t.equal(place(MEM.XENMAPSPACE_shared_info, 0, 0x50), -XEN.XEN_EINVAL, "the sim cannot move shared_info");
+  t.equal(place(7, 0, 0x50), -XEN.XEN_EINVAL, "an unknown space");
+  t.equal(call(XEN.HYPERVISOR_memory_op, 99, ARG), -XEN.XEN_ENOSYS, "other memory ops");
+
+  const param = (index: number, dom = E.DOMID_SELF) => {
+    v().setUint16(ARG + HVM.XEN_HVM_PARAM_DOMID, dom, true);
+    v().setUint32(ARG + HVM.XEN_HVM_PARAM_INDEX, index, true);
+    v().setBigUint64(ARG + HVM.XEN_HVM_PARAM_VALUE, 0n, true);
+    const rc = call(XEN.HYPERVISOR_hvm_op, HVM.HVMOP_get_param, ARG);
+    return rc < 0 ? rc : Number(v().getBigUint64(ARG + HVM.XEN_HVM_PARAM_VALUE, true));
+  };
+  hv.hvmParams.set(HVM.HVM_PARAM_CONSOLE_PFN, 0xfefffn);
+  t.equal(param(HVM.HVM_PARAM_CONSOLE_PFN), 0xfefff, "a parameter the toolstack set");
+  t.equal(param(HVM.HVM_PARAM_STORE_PFN), -XEN.XEN_EINVAL, "one it did not");
+  t.equal(param(HVM.HVM_PARAM_CONSOLE_PFN, 0), -XEN.XEN_EPERM, "another domain's");
+  t.equal(call(XEN.HYPERVISOR_hvm_op, HVM.HVMOP_set_param, ARG), -XEN.XEN_ENOSYS, "set_param is not offered");
+  t.equal(call(XEN.HYPERVISOR_update_va_mapping, TABLE, 0x63, 2), -XEN.XEN_ENOSYS, "update_va_mapping: PV only");
+
+  const pv = fakeGuest();
+  t.equal(pv.call(XEN.HYPERVISOR_memory_op, MEM.XENMEM_add_to_physmap, ARG), -XEN.XEN_EINVAL, "PV: add_to_physmap refused");
+  t.equal(pv.call(XEN.HYPERVISOR_hvm_op, HVM.HVMOP_get_param, ARG), -XEN.XEN_EINVAL, "PV: no HVM params");
+  t.end();
+});
+
 test("grants: dom0 maps a granted page; GTF_reading/GTF_writing show in the guest's entry while mapped", (t) => {
   const { dom0, v, grant, flags } = withGrantTable();
   grant(8, 0, DATA_PFN, G.GTF_permit_access);
@@ -483,13 +529,16 @@ test("grants: copies pin the page only while copying", (t) => {
 
 // ---- a real guest
 
-test("sim guest: the domain builder binds the console and xenstore ports to dom0 and seeds their grants", async (t) => {
-  const g = new SimGuest({ consoleEvtchn: 7, storeEvtchn: 5 });
+for (const mode of ["pv", "pvh"] as const) test(`sim guest [${mode}]: the domain builder binds the console and xenstore ports to dom0 and seeds their grants`, async (t) => {
+  const g = new SimGuest({ mode, consoleEvtchn: 7, storeEvtchn: 5 });
   await g.start(await wasmOf("examples/hello/main.ts"));
   t.deepEqual(g.hv.evtchn.channel(1, 7), { state: "interdomain", remoteDom: 0, remotePort: g.consolePort }, "console");
   t.deepEqual(g.hv.evtchn.channel(1, 5), { state: "interdomain", remoteDom: 0, remotePort: g.storePort }, "xenstore");
-  t.deepEqual(g.hv.grants.readEntry(0), { flags: G.GTF_permit_access, domid: 0, frame: L.pfnToMfn(L.CONSOLE_PFN) }, "GNTTAB_RESERVED_CONSOLE");
-  t.deepEqual(g.hv.grants.readEntry(1), { flags: G.GTF_permit_access, domid: 0, frame: L.pfnToMfn(L.STORE_PFN) }, "GNTTAB_RESERVED_XENSTORE");
+  // PV: machine frames; PVH: the special guest frames libxenguest uses.
+  const [consoleFrame, storeFrame] = mode === "pv" ? [L.pfnToMfn(L.CONSOLE_PFN), L.pfnToMfn(L.STORE_PFN)] : [L.PVH_CONSOLE_GFN, L.PVH_STORE_GFN];
+  t.deepEqual(g.hv.grants.readEntry(0), { flags: G.GTF_permit_access, domid: 0, frame: consoleFrame }, "GNTTAB_RESERVED_CONSOLE");
+  t.deepEqual(g.hv.grants.readEntry(1), { flags: G.GTF_permit_access, domid: 0, frame: storeFrame }, "GNTTAB_RESERVED_XENSTORE");
+  t.equal(g.frameAddress(consoleFrame), L.pageAddress(L.CONSOLE_PFN), "the console frame is seen at the console page");
   t.equal(g.xenstore.read("/local/domain/1/name"), "tsxen-sim", "the guest is introduced to xenstored");
   const console = g.dom0.mapGrant(1, 0, { readonly: true });
   t.equal(console.address, L.pageAddress(L.CONSOLE_PFN), "dom0 can map the console ring through the reserved grant");
@@ -502,8 +551,8 @@ test("sim guest: the domain builder binds the console and xenstore ports to dom0
   t.ok(storeEvents >= 1, `onStoreEvent saw ${storeEvents} store events (at least the one from dom0's binding)`);
 });
 
-test("sim guest: examples/selftest passes every check in virtual time, dom0 playing the real rig's part", async (t) => {
-  const g = new SimGuest();
+for (const mode of ["pv", "pvh"] as const) test(`sim guest [${mode}]: examples/selftest passes every check in virtual time, dom0 playing the real rig's part`, async (t) => {
+  const g = new SimGuest({ mode });
   await g.start(await wasmOf("examples/selftest/main.ts"));
   // tests/xen/protocol-core.test.ts's dom0: answer the ping, later ask for a poweroff.
   g.dom0.after(5n * MS, () => g.xenstore.write("/local/domain/1/data/ping", "pong"));

@@ -2,12 +2,13 @@
 // control/shutdown: the guest acknowledges (clears the key), runs the app's
 // handler and shuts down with the requested reason; it advertises
 // feature-poweroff/feature-reboot; a request it does not support is ignored.
+// Powering off and rebooting run in both boot modes.
 import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
 import { wasmOf } from "./helpers.ts";
 
-async function request(what: string, then?: string) {
-  const g = new SimGuest();
+async function request(what: string, then?: string, mode: "pv" | "pvh" = "pv") {
+  const g = new SimGuest({ mode });
   await g.start(await wasmOf("tests/apps/idle.ts"));
   const key = "/local/domain/1/control/shutdown";
   g.xenstore.mkdir("/local/domain/1/control");
@@ -18,16 +19,16 @@ async function request(what: string, then?: string) {
   return { r, cleared: g.xenstore.read(key), features: ["poweroff", "reboot"].map((f) => g.xenstore.read(`/local/domain/1/control/feature-${f}`)) };
 }
 
-test("lifecycle: control/shutdown = poweroff powers the guest off, acknowledged", async (t) => {
-  const { r, cleared, features } = await request("poweroff");
+for (const mode of ["pv", "pvh"] as const) test(`lifecycle [${mode}]: control/shutdown = poweroff powers the guest off, acknowledged`, async (t) => {
+  const { r, cleared, features } = await request("poweroff", undefined, mode);
   t.equal(r.reason, "poweroff");
   t.deepEqual(r.console.trim().split("\n"), ["idle: waiting", "idle: asked to power off"]);
   t.equal(cleared, "", "the guest cleared control/shutdown (libxl waits for that)");
   t.deepEqual(features, ["1", "1"], "feature-poweroff and feature-reboot advertised");
 });
 
-test("lifecycle: control/shutdown = reboot shuts down with reason reboot", async (t) => {
-  const { r } = await request("reboot");
+for (const mode of ["pv", "pvh"] as const) test(`lifecycle [${mode}]: control/shutdown = reboot shuts down with reason reboot`, async (t) => {
+  const { r } = await request("reboot", undefined, mode);
   t.equal(r.reason, "reboot");
   t.ok(r.console.includes("idle: asked to reboot"));
 });

@@ -2,7 +2,9 @@
 // against the sim's netback (sim/netback.ts): the xenbus handshake, ARP,
 // ICMP echo and UDP echo through examples/udp-echo, malformed frames,
 // back-pressure, notification hold-off, clean shutdown with every grant
-// revoked, and a seeded hostile backend the guest must survive.
+// revoked, and a seeded hostile backend the guest must survive. The feature
+// combinations, the UDP echo of every size and the shutdown also run with
+// the guest booted as PVH (grants name guest frames there).
 import test from "tape";
 import { type SimResult } from "../../sim/host.ts";
 import { HOSTILE_KINDS, type QueueStats, type Fault, type HostileOptions, type Vif, type VifOptions } from "../../sim/netback.ts";
@@ -13,7 +15,7 @@ import * as N from "../../runtime/abi/netif.ts";
 import * as R from "../../runtime/abi/ring.ts";
 import * as L from "../../sim/layout.ts";
 import {
-  MS, type Rig, type Exchange, rig, requestShutdown, whenConnected, introduce, noTrap, converse, grantsToDom0, pattern, equalBytes,
+  MS, UDP_ECHO, type Rig, type Exchange, rig, requestShutdown, whenConnected, introduce, noTrap, converse, grantsToDom0, pattern, equalBytes,
   udpExchange, pingExchange, report, expectedComplaint,
 } from "./net-rig.ts";
 
@@ -120,10 +122,13 @@ const FEATURE_COMBOS: { name: string; features: VifOptions["features"]; queues: 
   { name: "8 offered (we take 4) + split + sg", features: { maxQueues: 8, splitEventChannels: true, sg: true }, queues: 4, split: true, sg: true },
 ];
 
-for (const combo of FEATURE_COMBOS) {
-  test(`netfront: features [${combo.name}]: the keys written, what netback read, and traffic on every queue`, async (t) => {
+// A test name's mode tag: none for PV (the default), " [pvh]" for PVH.
+const modeTag = (mode: L.BootMode) => (mode === "pv" ? "" : ` [${mode}]`);
+
+for (const mode of ["pv", "pvh"] as const) for (const combo of FEATURE_COMBOS) {
+  test(`netfront${modeTag(mode)}: features [${combo.name}]: the keys written, what netback read, and traffic on every queue`, async (t) => {
     const slotSize = combo.sg ? 700 : undefined;
-    const r = await rig([{ features: combo.features, rx: { slotSize } }]);
+    const r = await rig([{ features: combo.features, rx: { slotSize } }], UDP_ECHO, { mode });
     const [peer, guest, vif] = [r.peers[0], r.guests[0], r.vifs[0]];
     const bad: string[] = [];
     let keys: Record<string, string | null> = {};
@@ -265,7 +270,7 @@ async function malformedChain(t: test.Test, write: (r: Rig, slots: { id: number;
   const vif = r.vifs[0];
   whenConnected(r, () => {
     const g = r.g;
-    const ring = L.pageAddress(L.mfnToPfn(g.hv.grants.readEntry(Number(g.xenstore.read(`${vif.frontendPath}/rx-ring-ref`))).frame));
+    const ring = g.frameAddress(g.hv.grants.readEntry(Number(g.xenstore.read(`${vif.frontendPath}/rx-ring-ref`))).frame);
     const v = g.view();
     const slots = Array.from({ length: 64 }, (_, i) => ({ id: v.getUint16(ring + R.SRING_RING + i * N.NETIF_RX_REQUEST_SIZE + N.NETIF_RX_REQ_ID, true), at: ring + R.SRING_RING + i * N.NETIF_RX_RESPONSE_SIZE }));
     const n = write(r, slots, v);
@@ -406,8 +411,8 @@ test("netfront: ICMP echo requests get replies with the same id, sequence and pa
   t.equal(report(res, 0)["echo replies"], sizes.length);
 });
 
-test("netfront: UDP datagrams of every size from 1 to 1472 bytes are echoed intact", async (t) => {
-  const r = await rig([{}]);
+for (const mode of ["pv", "pvh"] as const) test(`netfront${modeTag(mode)}: UDP datagrams of every size from 1 to 1472 bytes are echoed intact`, async (t) => {
+  const r = await rig([{}], UDP_ECHO, { mode });
   const [peer, guest] = [r.peers[0], r.guests[0]];
   const bad: string[] = [];
   const steps = Array.from({ length: 1472 }, (_, i) => () => udpExchange(peer, guest, 10000 + i, pattern(i + 1, i), bad));
@@ -591,7 +596,7 @@ test("netback: notification hold-off: a frontend that re-arms gets one event per
 // guest, found the way the backend finds them: through the grant table.
 function txRingOf(r: Rig): { ring: number; bufferRef: number; buffer: number } {
   const g = r.g;
-  const page = (ref: number) => L.pageAddress(L.mfnToPfn(g.hv.grants.readEntry(ref).frame));
+  const page = (ref: number) => g.frameAddress(g.hv.grants.readEntry(ref).frame);
   const bufferRef = grantsToDom0(g).find((ref) => g.hv.grants.readEntry(ref).flags & G.GTF_readonly);
   if (bufferRef === undefined) throw new Error("no TX buffer grant");
   return { ring: page(Number(g.xenstore.read(`${r.vifs[0].frontendPath}/tx-ring-ref`))), bufferRef, buffer: page(bufferRef) };
@@ -664,8 +669,8 @@ test("netback: TX requests are validated: a bad grant, offset + size past the pa
 
 // ---- shutdown
 
-test("netfront: xl shutdown closes the vif (Closing, Closed), the backend unmaps, every grant is revoked", async (t) => {
-  const r = await rig([{}]);
+for (const mode of ["pv", "pvh"] as const) test(`netfront${modeTag(mode)}: xl shutdown closes the vif (Closing, Closed), the backend unmaps, every grant is revoked`, async (t) => {
+  const r = await rig([{}], UDP_ECHO, { mode });
   const [peer, guest, vif] = [r.peers[0], r.guests[0], r.vifs[0]];
   const xs = r.g.xenstore;
   const frontStates: string[] = [];
