@@ -10,7 +10,7 @@
 import test from "tape";
 import path from "node:path";
 import { build } from "../../tools/build.ts";
-import { runScenarios, type ScenarioResult } from "../../tools/rig/harness.ts";
+import type { ScenarioResult } from "../../tools/rig/harness.ts";
 import { RigTest, inMode, inModes } from "./rig-test.ts";
 
 const disk = (vdev: string, access: "rw" | "ro", file: string) =>
@@ -33,23 +33,20 @@ exit $rc
 const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
   const image = path.join(tmp, "blk-verify.xen");
   await build({ entry: "examples/blk-verify/main.ts", output: image, log: () => {} });
-  return runScenarios(
-    inModes([
-      {
-        name: "blk-rw", image, timeoutSec: 60,
-        setup: "rm -f /tmp/rw.img && truncate -s 64M /tmp/rw.img\n",
-        xlExtra: [`disk = [ ${disk("xvda", "rw", "/tmp/rw.img")} ]`],
-        check: checkScript([["xvda", "/tmp/rw.img"]]),
-      },
-      {
-        name: "blk-ro", image, timeoutSec: 40,
-        setup: "dd if=/dev/urandom of=/tmp/ro.img bs=1M count=8 2>/dev/null && rm -f /tmp/small.img && truncate -s 4M /tmp/small.img\n",
-        xlExtra: [`disk = [ ${disk("xvda", "ro", "/tmp/ro.img")}, ${disk("xvdb", "rw", "/tmp/small.img")} ]`],
-        check: checkScript([["xvda", "/tmp/ro.img"], ["xvdb", "/tmp/small.img"]]),
-      },
-    ]),
-    { log: path.join(tmp, "serial.log") },
-  );
+  return inModes([
+    {
+      name: "blk-rw", image, timeoutSec: 60,
+      setup: "rm -f /tmp/rw.img && truncate -s 64M /tmp/rw.img\n",
+      xlExtra: [`disk = [ ${disk("xvda", "rw", "/tmp/rw.img")} ]`],
+      check: checkScript([["xvda", "/tmp/rw.img"]]),
+    },
+    {
+      name: "blk-ro", image, timeoutSec: 40,
+      setup: "dd if=/dev/urandom of=/tmp/ro.img bs=1M count=8 2>/dev/null && rm -f /tmp/small.img && truncate -s 4M /tmp/small.img\n",
+      xlExtra: [`disk = [ ${disk("xvda", "ro", "/tmp/ro.img")}, ${disk("xvdb", "rw", "/tmp/small.img")} ]`],
+      check: checkScript([["xvda", "/tmp/ro.img"], ["xvdb", "/tmp/small.img"]]),
+    },
+  ]);
 });
 
 // The scenario's result, with its driver lines and dom0's check as comments.

@@ -1,15 +1,18 @@
-// Shared scaffolding of the real-Xen test files: each file boots the rig
-// once for all its scenarios (lazily, on its first test), and each test
-// looks up its scenario's result. Every scenario runs in both boot modes
-// (the same image as type = "pv" and as type = "pvh"): inModes() doubles a
-// scenario list, modeTest() registers a test per mode, named "xen [pv]: …"
-// and "xen [pvh]: …". TSXEN_SKIP_XEN=1 turns every real-Xen test into a
-// reported skip; otherwise a rig that fails is a failure.
+// Shared scaffolding of the real-Xen test files. Every file loaded in one
+// test process contributes its scenarios (and builds their images) through
+// a RigTest; the first test that asks for a result boots the rig once, with
+// every contributed scenario, and each test looks up its scenario's result.
+// (One boot of Xen + dom0 for the whole suite, not one per file.) Every
+// scenario runs in both boot modes (the same image as type = "pv" and as
+// type = "pvh"): inModes() doubles a scenario list, modeTest() registers a
+// test per mode, named "xen [pv]: …" and "xen [pvh]: …". TSXEN_SKIP_XEN=1
+// turns every real-Xen test into a reported skip; otherwise a rig that
+// fails is a failure.
 import test from "tape";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { RunResult, Scenario, ScenarioResult } from "../../tools/rig/harness.ts";
+import { runScenarios, type RunResult, type Scenario, type ScenarioResult } from "../../tools/rig/harness.ts";
 
 export const skipXen = process.env.TSXEN_SKIP_XEN === "1";
 
@@ -26,25 +29,51 @@ export function inModes(scenarios: Scenario[], modes: BootMode[] = BOOT_MODES): 
   return modes.flatMap((mode) => scenarios.map((s) => ({ ...s, name: inMode(s.name, mode), type: mode })));
 }
 
+// The one rig boot of this process: every RigTest's scenarios.
+const session = {
+  parts: [] as RigTest[],
+  run: null as Promise<RunResult> | null,
+  buildErrors: new Map<RigTest, string>(),
+};
+
+async function bootSession(): Promise<RunResult> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-xen-rig-"));
+  test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  // Each file builds its images (concurrently: gcc runs while asc compiles
+  // the next app); a file whose build fails loses its scenarios, not the run.
+  const lists = await Promise.all(session.parts.map(async (part) => {
+    try {
+      return await part.scenarios(part.tmp);
+    } catch (e) {
+      session.buildErrors.set(part, e instanceof Error ? e.message : String(e));
+      return [];
+    }
+  }));
+  return runScenarios(lists.flat(), { log: path.join(tmp, "serial.log") });
+}
+
 export class RigTest {
   readonly tmp: string;
-  private run: Promise<RunResult> | null = null;
 
-  // `boot` builds the images into `tmp` and runs the scenarios.
-  constructor(prefix: string, private readonly boot: (tmp: string) => Promise<RunResult>) {
+  // `scenarios` builds the images into `tmp` and returns this file's scenarios.
+  constructor(prefix: string, readonly scenarios: (tmp: string) => Promise<Scenario[]>) {
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
     test.onFinish(() => fs.rmSync(this.tmp, { recursive: true, force: true }));
+    session.parts.push(this);
   }
 
   result(): Promise<RunResult> {
-    this.run ??= this.boot(this.tmp);
-    return this.run;
+    session.run ??= bootSession();
+    return session.run;
   }
 
   // The result of scenario `name`, after asserting that the rig ran to the end.
   async scenario(t: test.Test, name: string): Promise<ScenarioResult | undefined> {
     const r = await this.result();
+    const buildError = session.buildErrors.get(this);
+    if (buildError) t.fail(`building this file's images failed: ${buildError}`);
     t.equal(r.outcome, "done", `the rig ran to the end${r.failure ? ` (${r.failure})` : ""}`);
+    if (r.outcome !== "done") t.comment(`last serial lines:\n${r.serialLog.trimEnd().split("\n").slice(-30).join("\n")}`);
     const s = r.results.find((x) => x.name === name);
     t.ok(s, `scenario ${name} reported`);
     if (s) t.comment(`${name}: ${s.elapsedMs} ms from xl create to the result`);
