@@ -1,9 +1,12 @@
-// bench/run.ts: `make bench` — tsxen side by side with a Linux PV domU.
+// bench/run.ts: `make bench` — tsxen side by side with a Linux domU, both
+// booted as PV and as PVH (the same tsxen image; the same Debian kernel,
+// type = "pvh" with kernel = vmlinux).
 // Builds the guests and helpers into build/bench/, times the host-side
 // compute kernel (wasm2c native, Node/V8, plain C), then boots the real-Xen
 // rig once (tools/rig/harness.ts) with one scenario whose dom0 setup script
 // (bench/dom0/bench.sh) boots and measures every guest itself. Writes
 // bench/results/latest.{json,md}, README-section.md and the raw serial log.
+// Two tables: tsxen PV vs Linux PV, and tsxen PVH vs tsxen PV vs Linux PVH.
 // Environment: BENCH_N (runs per figure, default 3), BENCH_UDP_COUNT
 // (datagrams per UDP run, default 20000), BENCH_PINGS (default 20),
 // BENCH_MEMSCAN_TSXEN / BENCH_MEMSCAN_LINUX (MiB, ascending, space-separated).
@@ -119,8 +122,8 @@ interface Parsed {
 }
 
 function parse(lines: string[]): Parsed {
-  const series: Parsed["series"] = { hello: {}, tsxen: {}, linux: {} };
-  const memscan: Parsed["memscan"] = { tsxen: [], linux: [] };
+  const series: Parsed["series"] = { hello: {}, tsxen: {}, linux: {}, hellopvh: {}, tsxenpvh: {}, linuxpvh: {} };
+  const memscan: Parsed["memscan"] = { tsxen: [], linux: [], tsxenpvh: [], linuxpvh: [] };
   const notes: string[] = [];
   let xen = "";
   const put = (g: string, k: string, v: number): void => {
@@ -161,7 +164,7 @@ function parse(lines: string[]): Parsed {
       put(m[1], `udp${s}_mbps`, Number(o.mbps));
       put(m[1], `udp${s}_loss_pct`, (100 * Number(o.lost)) / Number(o.sent));
     } else if ((m = l.match(/^BENCH memscan (\w+) mem=(\d+) pass=(\d)/))) {
-      memscan[m[1]].push({ mem: Number(m[2]), pass: m[3] === "1" });
+      (memscan[m[1]] ??= []).push({ mem: Number(m[2]), pass: m[3] === "1" });
     } else if (/^BENCH (fail|create-failed|memlog)/.test(l)) {
       notes.push(l);
     }
@@ -172,6 +175,8 @@ function parse(lines: string[]): Parsed {
 // ---------------------------------------------------------------- report
 
 interface Row { metric: string; unit: string; tsxen: Stat | null; linux: Stat | null; better: "lower" | "higher"; goal?: string; met?: (t: number, l: number) => boolean }
+// A PVH row: tsxen PVH against tsxen PV and against Linux PVH.
+interface PvhRow { metric: string; unit: string; pvh: Stat | null; pv: Stat | null; linux: Stat | null }
 
 // A goal that compares with Linux (met takes two figures) needs Linux's figure.
 const status = (r: Row): string => (r.goal === undefined ? "" : `${r.goal}: ${r.met && r.tsxen && (r.linux || r.met.length < 2) ? (r.met(r.tsxen.median, r.linux?.median ?? NaN) ? "**met**" : "**not met**") : "n/a"}`);
@@ -218,9 +223,9 @@ async function main(): Promise<void> {
   const env = path.join(OUT, "bench.env");
   fs.writeFileSync(env, [`N=${N}`, `MEM=${MEM}`, `UDP_COUNT=${UDP_COUNT}`, `UDP_MAX_S=30`, `PINGS=${PINGS}`,
     `CHUNK_KIB=${CHUNK_KIB}`, `MEMSCAN_TSXEN="${MEMSCAN_TSXEN}"`, `MEMSCAN_LINUX="${MEMSCAN_LINUX}"`, ""].join("\n"));
-  const perRun = 60 + 120 + 2 * 40 + 30;
+  const perRun = 2 * (60 + 120 + 2 * 40 + 30);   // both modes
   const memTries = MEMSCAN_TSXEN.split(/\s+/).length + MEMSCAN_LINUX.split(/\s+/).length;
-  const totalTimeoutSec = 240 + N * perRun + memTries * 150;
+  const totalTimeoutSec = 240 + N * perRun + 2 * memTries * 150;
   say(`booting the rig (bounded at ${totalTimeoutSec} s); N=${N}, UDP ${UDP_COUNT} datagrams per size, ${PINGS} pings`);
   const benchLines: string[] = [];
   const tr = Date.now();
@@ -262,11 +267,30 @@ async function main(): Promise<void> {
     { metric: "block sequential read, 64 MiB", unit: "MB/s", tsxen: S("tsxen", "blk_read_MBps"), linux: S("linux", "blk_read_MBps"), better: "higher", goal: "tsxen ≥ Linux", met: (t, l) => t >= l },
   ];
   const one = (x: number | null): Stat | null => (x === null ? null : { n: 1, median: x, min: x, max: x, values: [x] });
-  const smallest = (g: string): number | null => p.memscan[g].find((t) => t.pass)?.mem ?? null;
+  const smallest = (g: string): number | null => p.memscan[g]?.find((t) => t.pass)?.mem ?? null;
   const staticRows: Row[] = [
     { metric: "image: tsxen udp-echo.xen vs Linux vmlinux + initramfs.gz", unit: "KiB", tsxen: one(sizes.tsxen_udp_echo / 1024), linux: one((sizes.linux_vmlinux + sizes.linux_initrd_gz) / 1024), better: "lower", goal: "udp-echo ≤ 256 KiB", met: (t) => t <= 256 },
     { metric: "image: tsxen bench app (net+blk) vs Linux vmlinuz (xz) + initramfs.gz", unit: "KiB", tsxen: one(sizes.tsxen_netblk / 1024), linux: one(sizes.linux_vmlinuz === null ? null : (sizes.linux_vmlinuz + sizes.linux_initrd_gz) / 1024), better: "lower" },
     { metric: "smallest memory= that passes the net+blk workload", unit: "MiB", tsxen: one(smallest("tsxen")), linux: one(smallest("linux")), better: "lower", goal: "tsxen net+blk app in 8 MiB", met: (t) => t <= 8 },
+  ];
+  // PVH: the same metrics for tsxen PVH, tsxen PV and Linux PVH (same run).
+  const pvhRows: PvhRow[] = [
+    { metric: "boot: xl unpause → first app line (tsxen bench app / Linux /init)", unit: "ms", pvh: S("tsxenpvh", "boot_marker_ms"), pv: S("tsxen", "boot_marker_ms"), linux: S("linuxpvh", "boot_marker_ms") },
+    { metric: "boot: xl unpause → first line, examples/hello", unit: "ms", pvh: S("hellopvh", "boot_marker_ms"), pv: S("hello", "boot_marker_ms"), linux: S("linuxpvh", "boot_marker_ms") },
+    { metric: "  `xl unpause` process returned after", unit: "ms", pvh: S("tsxenpvh", "unpause_return_ms"), pv: S("tsxen", "unpause_return_ms"), linux: S("linuxpvh", "unpause_return_ms") },
+    { metric: "  `xl unpause` returned → first app line (clamped at 0)", unit: "ms", pvh: S("tsxenpvh", "unpause_return_to_marker_ms"), pv: S("tsxen", "unpause_return_to_marker_ms"), linux: S("linuxpvh", "unpause_return_to_marker_ms") },
+    { metric: "  `xl create -p` (not in boot time)", unit: "ms", pvh: S("tsxenpvh", "create_ms"), pv: S("tsxen", "create_ms"), linux: S("linuxpvh", "create_ms") },
+    { metric: `ping RTT min (${PINGS} pings, -i 0.2)`, unit: "ms", pvh: S("tsxenpvh", "ping_min_ms"), pv: S("tsxen", "ping_min_ms"), linux: S("linuxpvh", "ping_min_ms") },
+    { metric: "ping RTT avg", unit: "ms", pvh: S("tsxenpvh", "ping_avg_ms"), pv: S("tsxen", "ping_avg_ms"), linux: S("linuxpvh", "ping_avg_ms") },
+    { metric: "UDP echo 64 B", unit: "pkt/s", pvh: S("tsxenpvh", "udp64_pps"), pv: S("tsxen", "udp64_pps"), linux: S("linuxpvh", "udp64_pps") },
+    { metric: "UDP echo 64 B loss", unit: "%", pvh: S("tsxenpvh", "udp64_loss_pct"), pv: S("tsxen", "udp64_loss_pct"), linux: S("linuxpvh", "udp64_loss_pct") },
+    { metric: "UDP echo 1400 B", unit: "pkt/s", pvh: S("tsxenpvh", "udp1400_pps"), pv: S("tsxen", "udp1400_pps"), linux: S("linuxpvh", "udp1400_pps") },
+    { metric: "UDP echo 1400 B", unit: "Mbit/s", pvh: S("tsxenpvh", "udp1400_mbps"), pv: S("tsxen", "udp1400_mbps"), linux: S("linuxpvh", "udp1400_mbps") },
+    { metric: "UDP echo 1400 B loss", unit: "%", pvh: S("tsxenpvh", "udp1400_loss_pct"), pv: S("tsxen", "udp1400_loss_pct"), linux: S("linuxpvh", "udp1400_loss_pct") },
+    { metric: "block sequential write, 64 MiB", unit: "MB/s", pvh: S("tsxenpvh", "blk_write_MBps"), pv: S("tsxen", "blk_write_MBps"), linux: S("linuxpvh", "blk_write_MBps") },
+    { metric: "block sequential read, 64 MiB", unit: "MB/s", pvh: S("tsxenpvh", "blk_read_MBps"), pv: S("tsxen", "blk_read_MBps"), linux: S("linuxpvh", "blk_read_MBps") },
+    { metric: "image: tsxen udp-echo.xen (one image, both modes) vs Linux vmlinux + initramfs.gz", unit: "KiB", pvh: one(sizes.tsxen_udp_echo / 1024), pv: one(sizes.tsxen_udp_echo / 1024), linux: one((sizes.linux_vmlinux + sizes.linux_initrd_gz) / 1024) },
+    { metric: "smallest memory= that passes the net+blk workload", unit: "MiB", pvh: one(smallest("tsxenpvh")), pv: one(smallest("tsxen")), linux: one(smallest("linuxpvh")) },
   ];
   const c = compute;
   const computeRows: { metric: string; s: Stat | null }[] = [
@@ -287,7 +311,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
 
   const md: string[] = [];
-  md.push(`# tsxen vs Linux PV domU — ${date}`, "");
+  md.push(`# tsxen vs a Linux domU, PV and PVH — ${date}`, "");
   md.push(`Source: commit ${commit}${dirty ? ` plus ${dirty} uncommitted changed file(s) in the guest sources (the working tree as built)` : ""}. Host ${load}.`);
   md.push(`Host: ${host}. ${qemu} (TCG, 1 vCPU, -m 1024); Xen ${p.xen || "4.17 (version line missing)"}; dom0 and domU kernel: Debian ${path.basename(vmlinuz ?? "vmlinuz-?").replace("vmlinuz-", "")}.`);
   md.push(`N = ${N} runs per figure (median (min–max)); both guests memory=${MEM}, 1 vCPU, one vif on xenbr0, one 64 MiB disk (file on dom0 tmpfs via loop). Rig session ${rigSec.toFixed(0)} s (outcome: ${run.outcome}), compute ${computeSec.toFixed(0)} s, whole \`make bench\` ${totalSec.toFixed(0)} s.`, "");
@@ -307,13 +331,17 @@ async function main(): Promise<void> {
     const met = inc && stub && stub.median > 0 ? (inc.median >= 0.95 * stub.median ? "**met**" : "**not met**") : "n/a";
     md.push(`| ${g.metric} | ${g.unit} | ${cell(inc)} | ${cell(stub)} | ${ratio(inc, stub)} | within 5 %: ${met} |`);
   }
+  md.push("", "PVH (type = \"pvh\"; the same tsxen image, the same Linux kernel as vmlinux with the same initramfs), same run:", "");
+  md.push("| metric | unit | tsxen PVH | tsxen PV | Linux PVH | tsxen PVH/PV | tsxen PVH/Linux PVH |", "|---|---|---|---|---|---|---|");
+  for (const r of pvhRows) md.push(`| ${r.metric} | ${r.unit} | ${cell(r.pvh)} | ${cell(r.pv)} | ${cell(r.linux)} | ${ratio(r.pvh, r.pv)} | ${ratio(r.pvh, r.linux)} |`);
   md.push("", `Host compute: copy + Internet checksum of a ${COMPUTE_MIB} MiB buffer × ${COMPUTE_PASSES} passes (1 GiB), ms, N = ${N} interleaved runs:`, "");
   md.push("| variant | ms | ×C | goal |", "|---|---|---|---|");
   for (const [i, r] of computeRows.entries()) {
     const goal = i === 0 && r.s && c.c_O2 ? `≤ 1.3× C: ${r.s.median <= 1.3 * c.c_O2.median ? "**met**" : "**not met**"}` : "";
     md.push(`| ${r.metric} | ${cell(r.s)} | ${ratio(r.s, c.c_O2)} | ${goal} |`);
   }
-  md.push("", `Memory scan (ascending, stops at the first pass; pass = ready + blk write/read ok + ping + ≥ 495/500 UDP echoes of 1400 B): tsxen tried ${p.memscan.tsxen.map((t) => `${t.mem}:${t.pass ? "pass" : "fail"}`).join(" ") || "nothing"}; Linux tried ${p.memscan.linux.map((t) => `${t.mem}:${t.pass ? "pass" : "fail"}`).join(" ") || "nothing"}.`);
+  const tried = (g: string): string => (p.memscan[g] ?? []).map((t) => `${t.mem}:${t.pass ? "pass" : "fail"}`).join(" ") || "nothing";
+  md.push("", `Memory scan (ascending, stops at the first pass; pass = ready + blk write/read ok + ping + ≥ 495/500 UDP echoes of 1400 B): tsxen PV tried ${tried("tsxen")}; Linux PV tried ${tried("linux")}; tsxen PVH tried ${tried("tsxenpvh")}; Linux PVH tried ${tried("linuxpvh")}.`);
   md.push("", `Sizes (bytes): ${Object.entries(sizes).map(([k, v]) => `${k} ${v}`).join(", ")}.`);
   const med = (g: string, k: string): string => { const x = S(g, k); return x ? fmt(x.median) : "?"; };
   md.push("", `Where boot time goes (medians): tsxen ${med("tsxen", "boot_marker_ms")} ms, of which the \`xl unpause\` process itself (dom0 toolstack under TCG) took ${med("tsxen", "unpause_return_ms")} ms; the app's first line came ${med("tsxen", "unpause_return_to_marker_ms")} ms after it returned. Linux: ${med("linux", "boot_marker_ms")} ms, /init's first line ${med("linux", "unpause_return_to_marker_ms")} ms after \`xl unpause\` returned (kernel boot). So tsxen's boot figure is bounded below by xl's own ~${med("tsxen", "unpause_return_ms")} ms; a real (KVM/bare-metal) dom0 would shrink that part.`);
@@ -325,6 +353,7 @@ async function main(): Promise<void> {
     date, commit, dirtyGuestFiles: dirty, hostLoad: load, host, qemu, xen: p.xen, n: N, memoryMB: MEM, udpCount: UDP_COUNT, pings: PINGS, chunkKiB: CHUNK_KIB,
     outcome: run.outcome, failure: run.failure ?? null, seconds: { total: totalSec, rig: rigSec, compute: computeSec },
     metrics: Object.fromEntries([...rows, ...staticRows].map((r) => [`${r.metric} [${r.unit}]`, { tsxen: r.tsxen, linux: r.linux, better: r.better, goal: r.goal ?? null }])),
+    pvhMetrics: Object.fromEntries(pvhRows.map((r) => [`${r.metric} [${r.unit}]`, { tsxenPvh: r.pvh, tsxenPv: r.pv, linuxPvh: r.linux }])),
     hello: p.series.hello, series: p.series, memscan: p.memscan, sizes,
     compute: { mib: COMPUTE_MIB, passes: COMPUTE_PASSES, ms: compute }, notes: p.notes, rawLines: benchLines,
   };
@@ -341,9 +370,10 @@ function readmeSection(table: string): string {
 
 \`make bench\` boots the real-Xen rig (Xen 4.17 + Debian 6.1 dom0 in QEMU/TCG,
 one emulated CPU shared by dom0 and the guest) once and measures a tsxen guest
-and a Linux PV domU (the same Debian 6.1 kernel as dom0, a busybox initramfs
+and a Linux domU (the same Debian 6.1 kernel as dom0, a busybox initramfs
 with xen-netfront/xen-blkfront and a static UDP echo server) with the same
-memory, vif and 64 MiB disk. Boot is timed in dom0 from just before
+memory, vif and 64 MiB disk, each booted as PV and as PVH (the same tsxen
+image; Linux as \`type = "pvh"\` with \`kernel = vmlinux\`). Boot is timed in dom0 from just before
 \`xl unpause\` to the guest's first line in xenconsoled's log; ping and the
 windowed UDP load generator run in dom0 against 10.0.0.2; block throughput is
 timed inside each guest (tsxen: drivers/blkfront.ts, 1 MiB requests, two in

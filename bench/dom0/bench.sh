@@ -5,6 +5,9 @@
 # itself (xl create -p, then `benchtool bootwait ... -- xl unpause`) and
 # prints "BENCH <kind> <guest> run=<i> key=value..." lines on dom0's console,
 # which bench/run.ts parses from the serial log. Every wait is bounded.
+# Each guest runs as type = "pv" and as type = "pvh" (the same tsxen image,
+# the same Linux vmlinux + initramfs); the PVH runs are labelled with a
+# "pvh" suffix (tsxenpvh, linuxpvh, hellopvh).
 . ./bench.env
 chmod +x ./benchtool
 B=$PWD/benchtool
@@ -26,10 +29,13 @@ wait_for() {
     return 1
 }
 
-# cfg NAME KIND MEM DISK(0/1): writes NAME.cfg
+# label KIND TYPE: the guest's name in BENCH lines (tsxen, tsxenpvh, ...)
+label() { [ "$2" = pvh ] && echo "$1"pvh || echo "$1"; }
+
+# cfg NAME KIND MEM DISK(0/1) TYPE(pv/pvh): writes NAME.cfg
 cfg() {
     {
-        echo "name = \"$1\""; echo 'type = "pv"'; echo "memory = $3"; echo 'vcpus = 1'
+        echo "name = \"$1\""; echo "type = \"$5\""; echo "memory = $3"; echo 'vcpus = 1'
         echo 'on_poweroff = "preserve"'; echo 'on_crash = "preserve"'; echo 'on_reboot = "preserve"'
         case $2 in
         linux) echo "kernel = \"$PWD/vmlinux\""; echo "ramdisk = \"$PWD/linux-initrd.cpio.gz\""
@@ -43,21 +49,21 @@ cfg() {
     } > "$1.cfg"
 }
 
-# start NAME KIND MEM DISK MARKER: create paused, unpause under bootwait; prints the boot line.
+# start NAME KIND MEM DISK MARKER TYPE: create paused, unpause under bootwait; prints the boot line.
 start() {
     LOG=/var/log/xen/guest-$1.log; DOM=$1
     : > "$LOG"
     rm -f /tmp/bench-disk.img; [ "$4" = 1 ] && truncate -s 64M /tmp/bench-disk.img
-    cfg "$1" "$2" "$3" "$4"
+    cfg "$1" "$2" "$3" "$4" "$6"
     local t0 t1
     t0=$(cut -d' ' -f1 /proc/uptime)
     if ! timeout 90 xl create -q -p "$1.cfg" > "$1.create" 2>&1; then
-        say "create-failed $1 mem=$3 $( (grep -m 1 'xc_dom\|too large\|panic' "$1.create" || tail -n 2 "$1.create") | tr '\n' ' ')"
+        say "create-failed $1 type=$6 mem=$3 $( (grep -m 1 'xc_dom\|too large\|panic' "$1.create" || tail -n 2 "$1.create") | tr '\n' ' ')"
         xl destroy "$1" 2>/dev/null; return 1
     fi
     t1=$(cut -d' ' -f1 /proc/uptime)
     BOOT=$(timeout 100 "$B" bootwait "$LOG" 90000 "$5" "Kernel panic" -- xl unpause "$1")
-    say "boot $2 run=$RUN mem=$3 create_s=$(awk "BEGIN{print $t1-$t0}") $BOOT"
+    say "boot $(label "$2" "$6") run=$RUN mem=$3 create_s=$(awk "BEGIN{print $t1-$t0}") $BOOT"
 }
 
 stop() { timeout 30 xl destroy "$1" 2>/dev/null; rm -f /tmp/bench-disk.img; }
@@ -72,32 +78,34 @@ net() {
     done
 }
 
-# full KIND NAME MEM: one measured run of the workload
+# full KIND NAME MEM TYPE: one measured run of the workload
 full() {
-    local marker=BENCH-INIT ready="BENCH ready"
+    local marker=BENCH-INIT ready="BENCH ready" l
+    l=$(label "$1" "$4")
     [ "$1" != linux ] && { marker="bench: tsxen up"; ready="bench: ready"; }
-    if start "$2" "$1" "$3" 1 "$marker" && wait_for "$LOG" "$ready" 120; then
-        grep -h "tsxen up\|blk write\|blk read\|blk flush\|rx-pause\|ready" "$LOG" | tr -d '\r' | sed "s/^/BENCH guest $1 run=$RUN | /"
-        net "$2" "$1" "$UDP_COUNT"
+    if start "$2" "$1" "$3" 1 "$marker" "$4" && wait_for "$LOG" "$ready" 120; then
+        grep -h "tsxen up\|blk write\|blk read\|blk flush\|rx-pause\|ready" "$LOG" | tr -d '\r' | sed "s/^/BENCH guest $l run=$RUN | /"
+        net "$2" "$l" "$UDP_COUNT"
     else
-        say "fail $1 run=$RUN"; tail -n 5 "$LOG"
+        say "fail $l run=$RUN"; tail -n 5 "$LOG"
     fi
     stop "$2"
 }
 
-# probe KIND NAME MEM: does the workload pass with memory=MEM? (ready, blk ok, ping, 500 echoes)
+# probe KIND NAME MEM TYPE: does the workload pass with memory=MEM? (ready, blk ok, ping, 500 echoes)
 probe() {
-    local marker=BENCH-INIT ready="BENCH ready" ok=0 u
+    local marker=BENCH-INIT ready="BENCH ready" ok=0 u l
+    l=$(label "$1" "$4")
     [ "$1" = tsxen ] && { marker="bench: tsxen up"; ready="bench: ready.* ok"; }
-    if start "$2" "$1" "$3" 1 "$marker" && wait_for "$LOG" "$ready" 120; then
+    if start "$2" "$1" "$3" 1 "$marker" "$4" && wait_for "$LOG" "$ready" 120; then
         if timeout 20 ping -c 3 -W 2 $IP > /dev/null 2>&1; then
             u=$(timeout 30 "$B" udp $IP 7 500 1400 32 200 20)
             echo "$u" | grep -q 'echoed=\(49[5-9]\|500\) ' && ok=1
         fi
         grep -q "blk read bytes=67108864" "$LOG" || ok=0
     fi
-    [ $ok = 1 ] || tail -n 3 "$LOG" 2>/dev/null | tr -d '\r' | sed "s/^/BENCH memlog $1 mem=$3 | /"
-    say "memscan $1 mem=$3 pass=$ok"
+    [ $ok = 1 ] || tail -n 3 "$LOG" 2>/dev/null | tr -d '\r' | sed "s/^/BENCH memlog $l mem=$3 | /"
+    say "memscan $l mem=$3 pass=$ok"
     stop "$2"
     [ $ok = 1 ]
 }
@@ -105,14 +113,19 @@ probe() {
 say "start N=$N kernel=$(uname -r) $(xl info 2>/dev/null | awk -F' *: *' '/^xen_major/ {a = $2} /^xen_minor/ {b = $2} /^xen_extra/ {c = $2} END {printf "xen_version=%s.%s%s", a, b, c}')"
 RUN=0
 for RUN in $(seq 1 "$N"); do
-    start bhello hello "$MEM" 0 "Hello from tsxen" && wait_for "$LOG" "Hello from tsxen" 30
-    stop bhello
-    full tsxen btsxen "$MEM"
-    full tsxenstub bstub "$MEM"
-    full linux blinux "$MEM"
+    for T in pv pvh; do
+        start bhello hello "$MEM" 0 "Hello from tsxen" "$T" && wait_for "$LOG" "Hello from tsxen" 30
+        stop bhello
+        full tsxen btsxen "$MEM" "$T"
+        # the collector's cost (stub runtime) is compared under PV only
+        [ "$T" = pv ] && full tsxenstub bstub "$MEM" "$T"
+        full linux blinux "$MEM" "$T"
+    done
 done
 RUN=0
-for m in $MEMSCAN_TSXEN; do probe tsxen mtsxen "$m" && break; done
-for m in $MEMSCAN_LINUX; do probe linux mlinux "$m" && break; done
+for T in pv pvh; do
+    for m in $MEMSCAN_TSXEN; do probe tsxen mtsxen "$m" "$T" && break; done
+    for m in $MEMSCAN_LINUX; do probe linux mlinux "$m" "$T" && break; done
+done
 say "done"
 exit 0
