@@ -11,11 +11,15 @@
 @external("xen", "hypercall")
 export declare function hypercall(op: i32, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64): i64;
 
-// Machine frame -> pseudo-physical frame (Xen's read-only M2P table).
+// The frame Xen names a page by -> the frame at which we see it. PV:
+// machine frame -> pseudo-physical frame (Xen's read-only M2P table). PVH:
+// guest frames are already ours (identity), except the console and xenstore
+// ring frames, which are seen at window pages below the wasm memory base.
 @external("xen", "mfn_to_pfn")
 export declare function mfnToPfn(mfn: u64): u64;
 
-// Address of the start_info page Xen handed the guest at boot.
+// Address of what Xen handed the guest at boot: start_info (PV) or
+// hvm_start_info (PVH); their magic tells them apart.
 @external("xen", "start_info")
 export declare function startInfoAddress(): usize;
 

@@ -3,7 +3,7 @@
  *
  * Memory model: the module's linear memory starts at virtual address 0, so a
  * wasm address is a guest virtual address is a pseudo-physical address. The
- * memory may grow up to the RAM mm.c mapped (wasm_ram_limit); past it
+ * memory may grow up to the RAM mm_pv.c/mm_pvh.c mapped (wasm_ram_limit); past it
  * memory.grow returns -1 as the wasm spec allows. Bounds are checked
  * explicitly by the generated code (WASM_RT_MEMCHECK_SIGNAL_HANDLER=0), and
  * call depth is counted, so traps arrive here rather than as page faults. */
