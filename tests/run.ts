@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { EventEmitter } from "node:events";
+import { beforeRun } from "./before-run.ts";
 
 // Each test file that makes temporary files registers a test.onFinish
 // cleanup, a listener on tape's results: more than Node's default 10.
@@ -50,4 +51,5 @@ tap.on("end", () => {
   if (failed > 0 || passed === 0) process.exitCode = 1;
 });
 for (const file of files) await import(pathToFileURL(path.resolve(file)).href);
+for (const hook of beforeRun) hook();
 harness.run();

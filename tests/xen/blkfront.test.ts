@@ -9,9 +9,8 @@
 // type = "pv" and as type = "pvh".
 import test from "tape";
 import path from "node:path";
-import { build } from "../../tools/build.ts";
 import type { ScenarioResult } from "../../tools/rig/harness.ts";
-import { RigTest, inMode, inModes } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes } from "./rig-test.ts";
 
 const disk = (vdev: string, access: "rw" | "ro", file: string) =>
   `'format=raw,vdev=${vdev},access=${access},script=block-tsxen,target=${file}'`;
@@ -32,7 +31,7 @@ exit $rc
 
 const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
   const image = path.join(tmp, "blk-verify.xen");
-  await build({ entry: "examples/blk-verify/main.ts", output: image, log: () => {} });
+  await buildImage("examples/blk-verify/main.ts", image);
   return inModes([
     {
       name: "blk-rw", image, timeoutSec: 60,

@@ -6,8 +6,7 @@
 // scenario runs as type = "pv" and as type = "pvh".
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { build } from "../../tools/build.ts";
-import { RigTest, inMode, inModes } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes } from "./rig-test.ts";
 
 
 // dom0 side: wait until the guest is ready, ping each address, run the UDP
@@ -36,7 +35,7 @@ exit $rc
 const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
   const image = path.join(tmp, "udp-echo.xen");
   const udpcheck = path.join(tmp, "udpcheck");
-  await build({ entry: "examples/udp-echo/main.ts", output: image, log: () => {} });
+  await buildImage("examples/udp-echo/main.ts", image);
   execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
   return inModes([
     {

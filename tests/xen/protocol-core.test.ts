@@ -5,8 +5,7 @@
 // One scenario covers all of it (boot 1: selftest, xl reboot; boot 2:
 // selftest, xl shutdown), as type = "pv" and as type = "pvh".
 import path from "node:path";
-import { build } from "../../tools/build.ts";
-import { RigTest, inMode, inModes } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes } from "./rig-test.ts";
 
 
 // dom0 side of the selftest, for `boots` boots: answer the ping, wait until
@@ -29,7 +28,7 @@ done
 
 const rig = new RigTest("tsxen-xen-core-", async (tmp) => {
   const image = path.join(tmp, "selftest.xen");
-  await build({ entry: "examples/selftest/main.ts", output: image, log: () => {} });
+  await buildImage("examples/selftest/main.ts", image);
   return inModes([
     { name: "selftest-reboot", image, check: dom0Script(2), onReboot: "restart", timeoutSec: 90 },
   ]);

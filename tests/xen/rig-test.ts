@@ -2,7 +2,9 @@
 // test process contributes its scenarios (and builds their images) through
 // a RigTest; the first test that asks for a result boots the rig once, with
 // every contributed scenario, and each test looks up its scenario's result.
-// (One boot of Xen + dom0 for the whole suite, not one per file.) Every
+// (One boot of Xen + dom0 for the whole suite, not one per file; under
+// tests/run.ts it starts as soon as every test file is loaded, so it runs
+// alongside the unit and sim tests.) Every
 // scenario runs in both boot modes (the same image as type = "pv" and as
 // type = "pvh"): inModes() doubles a scenario list, modeTest() registers a
 // test per mode, named "xen [pv]: …" and "xen [pvh]: …". TSXEN_SKIP_XEN=1
@@ -12,7 +14,9 @@ import test from "tape";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { build } from "../../tools/build.ts";
 import { runScenarios, type RunResult, type Scenario, type ScenarioResult } from "../../tools/rig/harness.ts";
+import { beforeRun } from "../before-run.ts";
 
 export const skipXen = process.env.TSXEN_SKIP_XEN === "1";
 
@@ -27,6 +31,14 @@ export function inMode(name: string, mode: BootMode): string {
 // Each scenario once per mode (all PV runs first, then all PVH runs).
 export function inModes(scenarios: Scenario[], modes: BootMode[] = BOOT_MODES): Scenario[] {
   return modes.flatMap((mode) => scenarios.map((s) => ({ ...s, name: inMode(s.name, mode), type: mode })));
+}
+
+// Builds `entry` into the image `output` (quietly); resolves to `output`.
+// In-process: one child process per image measured slower here (each child
+// loads binaryen.js again, and the machine has 2 cores).
+export async function buildImage(entry: string, output: string): Promise<string> {
+  await build({ entry, output, log: () => {} });
+  return output;
 }
 
 // The one rig boot of this process: every RigTest's scenarios.
@@ -49,8 +61,12 @@ async function bootSession(): Promise<RunResult> {
       return [];
     }
   }));
-  return runScenarios(lists.flat(), { log: path.join(tmp, "serial.log") });
+  // TSXEN_SERIAL_LOG=<file> keeps the timestamped serial log (Xen, dom0, guests).
+  return runScenarios(lists.flat(), { log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
 }
+
+// Boot early (see tests/before-run.ts), unless real Xen is skipped.
+if (!skipXen) beforeRun.push(() => void (session.run ??= bootSession()));
 
 export class RigTest {
   readonly tmp: string;
