@@ -6,7 +6,7 @@
 // scenario runs as type = "pv" and as type = "pvh".
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { RigTest, buildImage, inMode, inModes } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes, udpOk } from "./rig-test.ts";
 
 
 // dom0 side: wait until the guest is ready, ping each address, run the UDP
@@ -59,16 +59,6 @@ const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
 
 const pingOk = (out: string[]) => out.filter((l) => /^5 packets transmitted, 5 packets received, 0% packet loss$/.test(l)).length;
 
-// udpcheck summaries with every datagram echoed intact. A retry (no echo
-// within 500 ms, sent again) is a timing matter on this shared, emulated
-// machine, not a failure: it is reported as a comment.
-function udpOk(t: { comment(s: string): void }, out: string[], count: number): number {
-  const re = new RegExp(`^udpcheck: sent ${count}, echoed ${count} intact, lost 0, retries (\\d+), mismatched 0$`);
-  const ok = out.map((l) => re.exec(l)).filter((m) => m !== null);
-  for (const m of ok) if (m[1] !== "0") t.comment(`udpcheck needed ${m[1]} retries (late echoes under host load)`);
-  for (const l of out) if (l.startsWith("udpcheck:") && !re.test(l)) t.comment(l);
-  return ok.length;
-}
 
 rig.modeTest("netfront connects to netback and dom0 pings the guest with no loss", async (t, mode) => {
   const s = await rig.scenario(t, inMode("udp-echo", mode));
