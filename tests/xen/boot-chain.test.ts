@@ -50,7 +50,7 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
       { name: "boot-info", image: info, memoryMB: 40, xlExtra: ['extra = "boot info please"'], timeoutSec: 30 },
       { name: "trap-oob", image: trap, timeoutSec: 30 },
       { name: "trap-null", image: trap, xlExtra: ['extra = "null"'], timeoutSec: 30 },
-      { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 5 },
+      { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 3 },
       { name: "grow", image: grow, memoryMB: 24, timeoutSec: 30 },
       {
         name: "stats", image: stats, timeoutSec: 60, check: STATS_CHECK,

@@ -19,7 +19,7 @@ chmod +x ./udpcheck
 wait_for "hotplug: ready" || exit 1
 rc=0
 ping -c 3 -W 2 10.0.0.2 || rc=1
-./udpcheck 10.0.0.2 7 100 1472 || rc=1
+./udpcheck 10.0.0.2 7 30 1472 || rc=1
 t0=$(up_ms)
 xl network-detach "$name" 0 || { echo "dom0: network-detach failed"; rc=1; }
 echo "dom0: network-detach took $(( $(up_ms) - t0 )) ms"
@@ -28,7 +28,7 @@ echo "dom0: vifs after detach: $(xl network-list "$name" | tail -n +2 | wc -l)"
 xl network-attach "$name" mac=00:16:3e:00:00:12 ip=10.0.0.2 || { echo "dom0: network-attach failed"; rc=1; }
 wait_for "hotplug: vif 0 connected again" || rc=1
 ping -c 3 -W 2 10.0.0.2 || rc=1
-./udpcheck 10.0.0.2 7 100 1472 || rc=1
+./udpcheck 10.0.0.2 7 30 1472 || rc=1
 wait_for "hotplug: xvda connected (1)" || rc=1
 t0=$(up_ms)
 xl block-detach "$name" xvda || { echo "dom0: block-detach failed"; rc=1; }
@@ -62,12 +62,12 @@ rig.modeTest("hot-plug: a vif detached and attached again while the guest runs: 
   const con = s?.console ?? [];
   for (const l of out.filter((x) => x.startsWith("dom0:") || x.startsWith("udpcheck:") || /packet loss/.test(x))) t.comment(l);
   t.equal(out.filter((l) => /^3 packets transmitted, 3 packets received, 0% packet loss$/.test(l)).length, 2, "ping answered before and after");
-  t.equal(udpOk(t, out, 100), 2, "UDP echoed intact before and after");
+  t.equal(udpOk(t, out, 30), 2, "UDP echoed intact before and after");
   t.ok(con.includes("netfront 0: disconnected: the backend is closing"), "netfront saw the backend close");
   t.ok(out.includes("dom0: vifs after detach: 0"), "xl removed the vif");
   t.ok(con.includes("hotplug: vif 0 connected again"), "the app kept its stack and was told of the new connect");
-  // At least 200 datagrams: a udpcheck retry (a late echo) sends one more.
-  t.ok(con.some((l) => Number(/^hotplug: vif 0: connects 2, udp in (\d+), leaked grants 0$/.exec(l)?.[1] ?? 0) >= 200), "two connects, 200 datagrams, no grant leaked");
+  // At least 60 datagrams: a udpcheck retry (a late echo) sends one more.
+  t.ok(con.some((l) => Number(/^hotplug: vif 0: connects 2, udp in (\d+), leaked grants 0$/.exec(l)?.[1] ?? 0) >= 60), "two connects, 60 datagrams, no grant leaked");
 });
 
 rig.modeTest("hot-plug: a disk detached and attached again while in use: I/O stops cleanly and resumes", async (t, mode) => {

@@ -11,10 +11,10 @@
 // turns every real-Xen test into a reported skip; otherwise a rig that
 // fails is a failure.
 import test from "tape";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { build } from "../../tools/build.ts";
 import { runScenarios, type RunResult, type Scenario, type ScenarioResult } from "../../tools/rig/harness.ts";
 import { beforeRun } from "../before-run.ts";
 
@@ -33,12 +33,31 @@ export function inModes(scenarios: Scenario[], modes: BootMode[] = BOOT_MODES): 
   return modes.flatMap((mode) => scenarios.map((s) => ({ ...s, name: inMode(s.name, mode), type: mode })));
 }
 
-// Builds `entry` into the image `output` (quietly); resolves to `output`.
-// In-process: one child process per image measured slower here (each child
-// loads binaryen.js again, and the machine has 2 cores).
+// Builds `entry` into the image `output` with the tsxen CLI in a child
+// process; resolves to `output`. Child processes, because the main thread
+// is busy with the unit and sim tests while the rig is prepared (asc runs
+// on its caller's thread); at most BUILD_WORKERS at once, for a 2-core
+// machine (each child also loads binaryen.js).
+const BUILD_WORKERS = 2;
+let buildsRunning = 0;
+const buildQueue: (() => void)[] = [];
+
 export async function buildImage(entry: string, output: string): Promise<string> {
-  await build({ entry, output, log: () => {} });
-  return output;
+  if (buildsRunning >= BUILD_WORKERS) await new Promise<void>((resolve) => buildQueue.push(resolve));
+  buildsRunning++;
+  try {
+    const cli = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../tools/tsxen.mjs");
+    await new Promise<void>((resolve, reject) => {
+      execFile(process.execPath, [cli, "build", entry, "-o", output], { maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
+        if (err) reject(new Error(`tsxen build ${entry} failed: ${stderr.trim() || err.message}`));
+        else resolve();
+      });
+    });
+    return output;
+  } finally {
+    buildsRunning--;
+    buildQueue.shift()?.();
+  }
 }
 
 // udpcheck summaries with every datagram echoed intact. A retry (no echo
@@ -57,6 +76,8 @@ const session = {
   parts: [] as RigTest[],
   run: null as Promise<RunResult> | null,
   buildErrors: new Map<RigTest, string>(),
+  buildMs: 0,
+  reported: false,
 };
 
 async function bootSession(): Promise<RunResult> {
@@ -64,6 +85,7 @@ async function bootSession(): Promise<RunResult> {
   test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
   // Each file builds its images (concurrently: gcc runs while asc compiles
   // the next app); a file whose build fails loses its scenarios, not the run.
+  const t0 = Date.now();
   const lists = await Promise.all(session.parts.map(async (part) => {
     try {
       return await part.scenarios(part.tmp);
@@ -72,6 +94,7 @@ async function bootSession(): Promise<RunResult> {
       return [];
     }
   }));
+  session.buildMs = Date.now() - t0;
   // TSXEN_SERIAL_LOG=<file> keeps the timestamped serial log (Xen, dom0, guests).
   return runScenarios(lists.flat(), { log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
 }
@@ -97,6 +120,10 @@ export class RigTest {
   // The result of scenario `name`, after asserting that the rig ran to the end.
   async scenario(t: test.Test, name: string): Promise<ScenarioResult | undefined> {
     const r = await this.result();
+    if (!session.reported) {
+      session.reported = true;
+      t.comment(`rig: images built in ${(session.buildMs / 1000).toFixed(0)} s; QEMU ran ${(r.totalMs / 1000).toFixed(0)} s for ${r.results.length} scenarios (Xen + dom0 up after ${((r.bootMs ?? 0) / 1000).toFixed(0)} s)`);
+    }
     const buildError = session.buildErrors.get(this);
     if (buildError) t.fail(`building this file's images failed: ${buildError}`);
     t.equal(r.outcome, "done", `the rig ran to the end${r.failure ? ` (${r.failure})` : ""}`);
