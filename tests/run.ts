@@ -51,5 +51,5 @@ tap.on("end", () => {
   if (failed > 0 || passed === 0) process.exitCode = 1;
 });
 for (const file of files) await import(pathToFileURL(path.resolve(file)).href);
-for (const hook of beforeRun) hook();
+await Promise.all(beforeRun.map((hook) => hook()));
 harness.run();

@@ -3,7 +3,7 @@
 // a RigTest; the first test that asks for a result boots the rig once, with
 // every contributed scenario, and each test looks up its scenario's result.
 // (One boot of Xen + dom0 for the whole suite, not one per file; under
-// tests/run.ts it starts as soon as every test file is loaded, so it runs
+// tests/run.ts the images are built before the first test and the rig runs
 // alongside the unit and sim tests.) Every
 // scenario runs in both boot modes (the same image as type = "pv" and as
 // type = "pvh"): inModes() doubles a scenario list, modeTest() registers a
@@ -11,10 +11,10 @@
 // turns every real-Xen test into a reported skip; otherwise a rig that
 // fails is a failure.
 import test from "tape";
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { build } from "../../tools/build.ts";
 import { runScenarios, type RunResult, type Scenario, type ScenarioResult } from "../../tools/rig/harness.ts";
 import { beforeRun } from "../before-run.ts";
 
@@ -33,31 +33,10 @@ export function inModes(scenarios: Scenario[], modes: BootMode[] = BOOT_MODES): 
   return modes.flatMap((mode) => scenarios.map((s) => ({ ...s, name: inMode(s.name, mode), type: mode })));
 }
 
-// Builds `entry` into the image `output` with the tsxen CLI in a child
-// process; resolves to `output`. Child processes, because the main thread
-// is busy with the unit and sim tests while the rig is prepared (asc runs
-// on its caller's thread); at most BUILD_WORKERS at once, for a 2-core
-// machine (each child also loads binaryen.js).
-const BUILD_WORKERS = 2;
-let buildsRunning = 0;
-const buildQueue: (() => void)[] = [];
-
+// Builds `entry` into the image `output` (quietly); resolves to `output`.
 export async function buildImage(entry: string, output: string): Promise<string> {
-  if (buildsRunning >= BUILD_WORKERS) await new Promise<void>((resolve) => buildQueue.push(resolve));
-  buildsRunning++;
-  try {
-    const cli = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../tools/tsxen.mjs");
-    await new Promise<void>((resolve, reject) => {
-      execFile(process.execPath, [cli, "build", entry, "-o", output], { maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
-        if (err) reject(new Error(`tsxen build ${entry} failed: ${stderr.trim() || err.message}`));
-        else resolve();
-      });
-    });
-    return output;
-  } finally {
-    buildsRunning--;
-    buildQueue.shift()?.();
-  }
+  await build({ entry, output, log: () => {} });
+  return output;
 }
 
 // udpcheck summaries with every datagram echoed intact. A retry (no echo
@@ -74,17 +53,16 @@ export function udpOk(t: { comment(s: string): void }, out: string[], count: num
 // The one rig boot of this process: every RigTest's scenarios.
 const session = {
   parts: [] as RigTest[],
+  built: null as Promise<Scenario[]> | null,
   run: null as Promise<RunResult> | null,
   buildErrors: new Map<RigTest, string>(),
   buildMs: 0,
   reported: false,
 };
 
-async function bootSession(): Promise<RunResult> {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-xen-rig-"));
-  test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  // Each file builds its images (concurrently: gcc runs while asc compiles
-  // the next app); a file whose build fails loses its scenarios, not the run.
+// Each file builds its images (concurrently: gcc runs while asc compiles
+// the next app); a file whose build fails loses its scenarios, not the run.
+async function buildAll(): Promise<Scenario[]> {
   const t0 = Date.now();
   const lists = await Promise.all(session.parts.map(async (part) => {
     try {
@@ -95,12 +73,30 @@ async function bootSession(): Promise<RunResult> {
     }
   }));
   session.buildMs = Date.now() - t0;
-  // TSXEN_SERIAL_LOG=<file> keeps the timestamped serial log (Xen, dom0, guests).
-  return runScenarios(lists.flat(), { log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
+  return lists.flat();
 }
 
-// Boot early (see tests/before-run.ts), unless real Xen is skipped.
-if (!skipXen) beforeRun.push(() => void (session.run ??= bootSession()));
+// Builds, then boots the rig once with every scenario.
+function startSession(): Promise<RunResult> {
+  session.built ??= buildAll();
+  session.run ??= session.built.then((scenarios) => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-xen-rig-"));
+    test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
+    // TSXEN_SERIAL_LOG=<file> keeps the timestamped serial log (Xen, dom0, guests).
+    return runScenarios(scenarios, { log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
+  });
+  return session.run;
+}
+
+// Under tests/run.ts (see tests/before-run.ts): build the images before the
+// first test runs, with the main thread to ourselves (asc runs on it), then
+// boot the rig while the unit and sim tests run. Not when Xen is skipped.
+if (!skipXen) {
+  beforeRun.push(() => {
+    void startSession();
+    return session.built!.then(() => undefined);
+  });
+}
 
 export class RigTest {
   readonly tmp: string;
@@ -113,8 +109,7 @@ export class RigTest {
   }
 
   result(): Promise<RunResult> {
-    session.run ??= bootSession();
-    return session.run;
+    return startSession();
   }
 
   // The result of scenario `name`, after asserting that the rig ran to the end.
