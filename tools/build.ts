@@ -63,6 +63,10 @@ export interface BuildOptions {
   // Devices and command line for the xl config (and the libvirt domain):
   devices?: ConfigDevices;
   libvirt?: boolean;      // also write <output>.xml, a libvirt domain (tools/libvirt.ts)
+  // The module buildWasm already made for this entry, memory base and
+  // runtime: asc is skipped (the test suite compiles each app once for the
+  // sim and the image). It is checked again like a fresh one.
+  prebuilt?: Uint8Array;
 }
 
 export interface ConfigDevices {
@@ -307,7 +311,15 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const header = wasmRtHeader();
 
   const workDir = `${output}.d`;
-  const { wasm } = await buildWasm(opts.entry, workDir, memoryBase, log, false, opts.runtime ?? DEFAULT_RUNTIME);
+  let wasm: Uint8Array;
+  if (opts.prebuilt) {
+    fs.rmSync(workDir, { recursive: true, force: true });
+    fs.mkdirSync(workDir, { recursive: true });
+    checkWasm(opts.prebuilt);
+    wasm = opts.prebuilt;
+  } else {
+    ({ wasm } = await buildWasm(opts.entry, workDir, memoryBase, log, false, opts.runtime ?? DEFAULT_RUNTIME));
+  }
   await step(log, "wasm2c -> app.c", async () => {
     // Without the name section wasm2c names functions by index (w2c_f<index>),
     // which is how the symbol table finds them.

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { build, BuildError } from "../../tools/build.ts";
+import { build, buildWasm, BuildError, DEFAULT_MEMORY_BASE } from "../../tools/build.ts";
 import { readXenNotes, noteString, noteNumber, checkImage, phys32Entry, XEN_ELFNOTE } from "../../tools/elf-notes.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-image-test-"));
@@ -60,6 +60,14 @@ test("build --pvh: the same image, an xl config with type = \"pvh\"", async (t) 
   } catch (e) {
     t.ok(e instanceof BuildError && /type must be "pv" or "pvh"/.test(e.message), "any other type is refused");
   }
+});
+
+test("build with a prebuilt module (the test suite's shared compile): the same image, byte for byte", async (t) => {
+  await hello();
+  const { wasm } = await buildWasm("examples/hello/main.ts", path.join(tmp, "prebuilt.d"), DEFAULT_MEMORY_BASE, () => {});
+  const out2 = path.join(tmp, "hello-prebuilt.xen");
+  await build({ entry: "examples/hello/main.ts", output: out2, prebuilt: wasm, log: () => {} });
+  t.ok(fs.readFileSync(out2).equals(fs.readFileSync(out)), "identical to the image asc compiled for itself");
 });
 
 test("elf notes: a file that is not an ELF image is rejected", (t) => {

@@ -15,6 +15,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { build } from "../../tools/build.ts";
+import { buildOf } from "../sim/helpers.ts";
 import { runScenarios, type RunResult, type Scenario, type ScenarioResult } from "../../tools/rig/harness.ts";
 import { beforeRun } from "../before-run.ts";
 
@@ -34,8 +35,11 @@ export function inModes(scenarios: Scenario[], modes: BootMode[] = BOOT_MODES): 
 }
 
 // Builds `entry` into the image `output` (quietly); resolves to `output`.
+// The wasm comes from the sim tests' cache (tests/sim/helpers.ts): one asc
+// compile per app serves the sim tests and the image.
 export async function buildImage(entry: string, output: string): Promise<string> {
-  await build({ entry, output, log: () => {} });
+  const { wasm } = await buildOf(entry);
+  await build({ entry, output, prebuilt: wasm, log: () => {} });
   return output;
 }
 
