@@ -380,7 +380,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.libvirt) {
     const d = opts.devices ?? {};
     libvirtXml = `${output}.xml`;
-    fs.writeFileSync(libvirtXml, domainXml({ name, kernel: output, memoryMB, cmdline: d.extra, vifs: d.vifs, disks: d.disks, bridge: d.bridge }));
+    fs.writeFileSync(libvirtXml, domainXml({ name, kernel: output, memoryMB, type, cmdline: d.extra, vifs: d.vifs, disks: d.disks, bridge: d.bridge }));
     written.push(libvirtXml);
   }
   const imageBytes = fs.statSync(output).size;

@@ -1,6 +1,7 @@
 // `tsxen build --libvirt`: the guest as a libvirt domain for the libxl
 // (Xen) driver (https://libvirt.org/formatdomain.html, drvxen.html): a PV
-// kernel with its command line, memory, one vCPU, the console, vifs on a
+// kernel (os type `linux`, machine `xenpv`) or, for a PVH guest, os type
+// and machine `xenpvh` (libxl's type = "pvh"), with its command line, memory, one vCPU, the console, vifs on a
 // bridge and disks. A disk under /dev/ is a block device (libxl's phy
 // backend); any other path is a file (libxl then picks its backend: qdisk,
 // QEMU in dom0, on a stock Xen host).
@@ -10,6 +11,7 @@ export interface DomainOptions {
   name: string;
   kernel: string;        // absolute path of the image on the Xen host
   memoryMB: number;
+  type?: "pv" | "pvh";   // default "pv"
   cmdline?: string;
   vifs?: VifSpec[];
   disks?: DiskSpec[];
@@ -50,7 +52,7 @@ export function domainXml(o: DomainOptions): string {
     `  <currentMemory unit='MiB'>${o.memoryMB}</currentMemory>`,
     "  <vcpu>1</vcpu>",
     "  <os>",
-    "    <type arch='x86_64' machine='xenpv'>linux</type>",
+    o.type === "pvh" ? "    <type arch='x86_64' machine='xenpvh'>xenpvh</type>" : "    <type arch='x86_64' machine='xenpv'>linux</type>",
     `    <kernel>${esc(o.kernel)}</kernel>`,
     ...(o.cmdline ? [`    <cmdline>${esc(o.cmdline)}</cmdline>`] : []),
     "  </os>",

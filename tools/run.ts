@@ -57,7 +57,7 @@ export function readConfig(cfgPath: string): ConfigDefaults {
   };
   const type = cfg.get("type");
   if (type !== undefined && type !== "pv" && type !== "pvh") throw new DeviceError(`${file}: type must be "pv" or "pvh" (a tsxen image boots either way)`);
-  out.type = type;
+  if (type !== undefined) out.type = type;
   const memory = cfg.get("memory");
   if (typeof memory === "number") out.memoryMB = memory;
   const extra = cfg.get("extra");

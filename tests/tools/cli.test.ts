@@ -49,10 +49,11 @@ test("cli: `tsxen help <command>` and `tsxen <command> --help` print the same he
     t.match(a.out, new RegExp(`^usage: tsxen ${command} `), `${command}: a usage line`);
   }
   const sim = await cli("sim", "--help");
-  for (const opt of ["--vif", "--disk", "--forward", "--expect", "--json", "--timeout", "--memory", "--extra"]) t.ok(sim.out.includes(opt), `sim --help lists ${opt}`);
+  for (const opt of ["--vif", "--disk", "--forward", "--expect", "--json", "--timeout", "--memory", "--extra", "--pvh"]) t.ok(sim.out.includes(opt), `sim --help lists ${opt}`);
   t.match(sim.out, /exit codes: 0 powered off/, "and the exit codes");
   const build = await cli("build", "--help");
-  for (const opt of ["--vif", "--disk", "--libvirt", "--bridge", "--runtime", "-o, --output"]) t.ok(build.out.includes(opt), `build --help lists ${opt}`);
+  for (const opt of ["--vif", "--disk", "--libvirt", "--bridge", "--runtime", "-o, --output", "--pvh"]) t.ok(build.out.includes(opt), `build --help lists ${opt}`);
+  t.ok((await cli("run", "--help")).out.includes("--pvh"), "run --help lists --pvh");
   const all = await cli("help");
   for (const command of ["build", "sim", "run", "init"]) t.match(all.out, new RegExp(`tsxen ${command} `), `help lists ${command}`);
 });

@@ -52,6 +52,11 @@ test("devices: what tsxen build writes into the .cfg, tsxen run reads back", (t)
   t.deepEqual(back.disks, disks, "the same disks");
   t.equal(back.memoryMB, 48);
   t.equal(back.extra, "mode=fast");
+  t.equal(back.type, "pv", "type = \"pv\" by default");
+  fs.writeFileSync(`${image}.cfg`, xlConfig("app", image, 48, {}, "pvh"));
+  t.equal(readConfig(`${image}.cfg`).type, "pvh", "build --pvh's type = \"pvh\" (tsxen run boots it as PVH)");
+  fs.writeFileSync(`${image}.cfg`, 'type = "hvm"\n');
+  t.throws(() => readConfig(`${image}.cfg`), /type must be "pv" or "pvh"/, "type = \"hvm\" is refused: a tsxen image is no HVM disk");
   t.deepEqual(readConfig(path.join(tmp, "none.cfg")), { vifs: [], disks: [] }, "no config: no devices");
   t.end();
 });
@@ -107,6 +112,15 @@ test("libvirt: the domain has the PV kernel, cmdline, memory, vifs and disks", (
     "<disk type='file' device='disk'>", "<source file='/srv/ro.img'/>", "<readonly/>",
   ]) t.ok(xml.includes(part), part);
   t.equal(unbalanced(xml), null, "well-formed: every element closed in order");
+  t.end();
+});
+
+test("libvirt: a PVH domain is os type xenpvh (libxl's type = \"pvh\"), with the same kernel", (t) => {
+  const xml = domainXml({ name: "app", kernel: "/srv/app.xen", memoryMB: 32, type: "pvh" });
+  t.ok(xml.includes("<type arch='x86_64' machine='xenpvh'>xenpvh</type>"), "os type and machine xenpvh");
+  t.notOk(xml.includes("xenpv'"), "no PV os type");
+  t.ok(xml.includes("<kernel>/srv/app.xen</kernel>"), "the kernel");
+  t.equal(unbalanced(xml), null, "well-formed");
   t.end();
 });
 
