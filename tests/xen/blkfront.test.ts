@@ -6,11 +6,14 @@
 // equal the guest's CRC-32. In the same guest, a read-only 8 MiB disk of
 // random bytes refuses the write and reads back with dom0's CRC-32, next
 // to a small writable disk (three vbds in one guest). The scenario runs as
-// type = "pv" and as type = "pvh".
+// type = "pv" and as type = "pvh". The same rig boot runs the libvirt
+// scenarios of libvirt-scenario.ts (in both modes too).
 import test from "tape";
 import path from "node:path";
 import type { ScenarioResult } from "../../tools/rig/harness.ts";
 import { RigTest, buildImage, inMode, inModes } from "./rig-test.ts";
+import fs from "node:fs";
+import { LIBVIRT_BUILD, libvirtRigOptions, libvirtScenario, libvirtTests, pvhDomainXml } from "./libvirt-scenario.ts";
 
 const disk = (vdev: string, access: "rw" | "ro", file: string) =>
   `'format=raw,vdev=${vdev},access=${access},script=block-tsxen,target=${file}'`;
@@ -29,9 +32,14 @@ exit $rc
 `;
 }
 
+const xml = { pv: "", pvh: "" };
+
 const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
   const image = path.join(tmp, "blk-verify.xen");
-  await buildImage("examples/blk-verify/main.ts", image);
+  // (with the libvirt domain for libvirt-scenario.ts)
+  await buildImage("examples/blk-verify/main.ts", image, LIBVIRT_BUILD);
+  xml.pv = fs.readFileSync(`${image}.xml`, "utf8");
+  xml.pvh = pvhDomainXml(image);
   // One guest, three disks (one boot per mode instead of two).
   return inModes([{
     name: "blk", image, timeoutSec: 90,
@@ -39,8 +47,8 @@ const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
       "dd if=/dev/urandom of=/tmp/ro.img bs=1M count=8 2>/dev/null\n",
     xlExtra: [`disk = [ ${disk("xvda", "rw", "/tmp/rw.img")}, ${disk("xvdb", "ro", "/tmp/ro.img")}, ${disk("xvdc", "rw", "/tmp/small.img")} ]`],
     check: checkScript([["xvda", "/tmp/rw.img"], ["xvdb", "/tmp/ro.img"], ["xvdc", "/tmp/small.img"]]),
-  }]);
-});
+  }]).concat(libvirtScenario(image, xml.pv, "pv"), libvirtScenario(image, xml.pvh, "pvh"));
+}, libvirtRigOptions);
 
 // The scenario's result, with its driver lines and dom0's check as comments.
 async function scenario(t: test.Test, name: string): Promise<ScenarioResult | undefined> {
@@ -72,3 +80,5 @@ rig.modeTest("blkfront: a read-only disk refuses writes and reads back with dom0
   t.ok(lines.some((l) => /^blk-verify: xvdc: read back 4194304 bytes .* 0 mismatched sectors$/.test(l)), "the small disk read back with no mismatch");
   t.ok(s?.checkOutput.some((l) => /^dom0: xvdb \/tmp\/ro\.img crc32 [0-9a-f]+$/.test(l)), "dom0 checked the read-only disk's CRC-32 (the check passes only if it matches)");
 });
+
+libvirtTests(rig, () => xml.pv, () => xml.pvh);

@@ -127,6 +127,10 @@ for (const [fault, header] of Object.entries(DEEP_FAULTS)) {
     const sim = await runInSim(wasm, { cmdline: fault, sourceMap, memoryMB: 16, mode });
     const simFrames = backtraceAfter(sim.console.split("\n"), header);
     t.ok(xen && xen.length >= 3, `Xen printed "${header}…" and a backtrace: ${JSON.stringify(xen)}`);
+    if (fault === "oom") {
+      const line = (s?.console ?? []).find((l) => l.startsWith(header)) ?? "";
+      t.match(line, /^trap: out of memory: \d+ bytes requested, heap \d+ KiB of \d+ KiB$/, `the request and the heap, as in the sim: ${line}`);
+    }
     if (fault === "recurse") {
       // The depth differs: Xen stops at the native call depth limit, V8 much later.
       const fold = (f: string[] | null) => f?.map((l) => l.replace(/\(\d+ times\)$/, "(N times)"));

@@ -1,7 +1,8 @@
-// Under real Xen, in blkfront.test.ts's rig boot (one boot for both): the
-// libvirt domain `tsxen build --libvirt` writes for examples/blk-verify
-// (PV kernel, cmdline, memory, a vif, a disk), started with `virsh -c
-// xen:///system create` in dom0 (libvirtd 9.0 with its libxl driver, from
+// Under real Xen, in the suite's one rig boot (scenarios of blkfront.test.ts):
+// the libvirt domain `tsxen build --libvirt` writes for examples/blk-verify
+// (kernel, cmdline, memory, a vif, a disk), started with `virsh -c
+// xen:///system create` in dom0, once as a PV domain (os type linux,
+// machine xenpv) and once as a PVH one (os type xenpvh) (libvirtd 9.0 with its libxl driver, from
 // the rig's libvirt tree). The disk is a host file QEMU gives dom0
 // (/dev/tsxen-disk0): the guest's pattern must be in that file afterwards.
 // Meanwhile the host reaches a TCP listener in dom0 through the rig's port
@@ -16,7 +17,8 @@ import type test from "tape";
 import { prepareRig, type RigOptions, type Scenario } from "../../tools/rig/harness.ts";
 import { parseVif } from "../../tools/devices.ts";
 import type { BuildOptions } from "../../tools/build.ts";
-import type { RigTest } from "./rig-test.ts";
+import { domainXml } from "../../tools/libvirt.ts";
+import { inMode, type BootMode, type RigTest } from "./rig-test.ts";
 
 export const LIBVIRT_DOMAIN = "libvirt-blk";
 
@@ -32,11 +34,11 @@ const host = { disk: "", tcpPort: 0, tcp: "" };
 // host's TCP connection brought to dom0's listener.
 const CHECK = `phase=$1 name=$3
 [ "$phase" = running ] || exit 0
-virsh -c xen:///system dumpxml "$name" | grep -E "<(kernel|cmdline|memory|mac|ip|source)[ >]"
+virsh -c xen:///system dumpxml "$name" | grep -E "<(type|kernel|cmdline|memory|mac|ip|source)[ >]"
 domid=$(xl domid "$name")
 for k in mac ip bridge; do echo "backend vif $k $(xenstore-read /local/domain/0/backend/vif/$domid/0/$k)"; done
 echo "backend vbd params $(xenstore-read /local/domain/0/backend/vbd/$domid/51712/params)"
-xl list -l "$name" | grep -E '"(cmdline|max_memkb)"' | tr -d ' ,'
+xl list -l "$name" | grep -E '"(cmdline|max_memkb|type)"' | tr -d ' ,'
 i=0; until [ -s /tmp/tcp-got ]; do i=$((i+1)); [ $i -gt 300 ] && { echo "dom0: nothing came through the TCP forward"; exit 1; }; sleep 0.1; done
 echo "dom0 listener got: $(cat /tmp/tcp-got)"
 `;
@@ -62,14 +64,26 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export function libvirtScenario(image: string, xml: string): Scenario {
+// The PVH domain: what tsxen build --pvh --libvirt writes for the same
+// options (the PV one's XML but for the os type; the test checks that).
+export function pvhDomainXml(image: string): string {
+  const d = LIBVIRT_BUILD.devices!;
+  return domainXml({
+    name: inMode(LIBVIRT_DOMAIN, "pvh"), kernel: image, memoryMB: LIBVIRT_BUILD.memoryMB!, type: "pvh",
+    cmdline: d.extra, vifs: d.vifs, disks: d.disks, bridge: d.bridge,
+  });
+}
+
+export function libvirtScenario(image: string, xml: string, mode: BootMode): Scenario {
   return {
-    name: LIBVIRT_DOMAIN, image, timeoutSec: 60, files: { "domain.xml": xml },
-    // dom0's TCP echo listener (the far end of the forward), which also keeps what it got
-    setup: "printf '#!/bin/sh\\ntee /tmp/tcp-got\\n' > /tmp/echo.sh && chmod +x /tmp/echo.sh\n(busybox nc -l -p 8000 -e /tmp/echo.sh </dev/null >/dev/null 2>&1 &)\n",
-    // the image is in the scenario dir here; preserve: the harness reads the shutdown reason of the stopped domain
+    name: inMode(LIBVIRT_DOMAIN, mode), image, timeoutSec: 60, files: { "domain.xml": xml },
+    // dom0's TCP echo listener (the far end of the forward), which also keeps
+    // what it got: started by the first libvirt scenario (PV), used by both
+    ...(mode === "pv" ? { setup: "printf '#!/bin/sh\\ntee /tmp/tcp-got\\n' > /tmp/echo.sh && chmod +x /tmp/echo.sh\n(busybox nc -l -p 8000 -e /tmp/echo.sh </dev/null >/dev/null 2>&1 &)\n" } : {}),
+    // the image is in the scenario dir here; preserve: the harness reads the
+    // shutdown reason of the stopped domain; libvirtd is started once
     create: `sed -i "s|<kernel>.*</kernel>|<kernel>$PWD/${path.basename(image)}</kernel>|; s|<on_poweroff>destroy<|<on_poweroff>preserve<|" domain.xml
-libvirt-start || exit 1
+[ -S /run/libvirt/libvirt-sock ] || libvirt-start || exit 1
 virsh -c xen:///system create domain.xml
 `,
     check: CHECK,
@@ -96,11 +110,18 @@ export async function libvirtRigOptions(tmp: string): Promise<RigOptions> {
   };
 }
 
-export function libvirtTests(rig: RigTest): void {
-  rig.test("libvirt: virsh create starts the domain tsxen build --libvirt wrote, with its kernel, cmdline, memory, vif and disk", async (t: test.Test) => {
-    const s = await rig.scenario(t, LIBVIRT_DOMAIN);
+export function libvirtTests(rig: RigTest, pvXml: () => string, pvhXml: () => string): void {
+  rig.modeTest("libvirt: virsh create starts the domain tsxen build --libvirt wrote, with its kernel, cmdline, memory, vif and disk", async (t: test.Test, mode) => {
+    const s = await rig.scenario(t, inMode(LIBVIRT_DOMAIN, mode));
     const out = s?.checkOutput ?? [];
     for (const l of out) t.comment(l);
+    if (mode === "pvh") {
+      const [pv, pvh] = [pvXml(), pvhXml()].map((x) => x.split("\n").filter((l) => !l.startsWith("<!--")));
+      const differ = pv.filter((l, i) => l !== pvh[i]);
+      t.deepEqual(differ.map((l) => l.trim().replace(/>.*/, ">")), ["<name>", "<type arch='x86_64' machine='xenpv'>"], "the PVH domain is the PV one but for its name and os type");
+      t.ok(out.some((l) => /<type arch='x86_64' machine='xenpvh'>xenpvh<\/type>/.test(l)), "libvirt has os type xenpvh");
+    }
+    t.ok(out.includes(`"type":"${mode}"`), `libxl built a ${mode} domain`);
     t.ok(out.some((l) => /<cmdline>seed=7<\/cmdline>/.test(l)), "libvirt has the cmdline");
     t.ok(out.some((l) => /<memory unit='KiB'>40960<\/memory>/.test(l)), "and the memory");
     t.ok(out.includes('"cmdline":"seed=7"') && out.includes('"max_memkb":40960'), "libxl built the domain with them");
@@ -111,6 +132,7 @@ export function libvirtTests(rig: RigTest): void {
     t.ok(c.includes("blk-verify: PASS"), "and verified it");
     t.equal(s?.reason, "poweroff", "the guest powered off");
     t.equal(s?.checkRc, 0, "the dom0 check passed");
+    // (read after both modes ran; blk-verify's pattern depends only on seed=7, so both write the same bytes)
     const written = c.find((l) => l.startsWith("blk-verify: xvda: verified, crc32 "))?.split(" ").pop();
     t.equal(crc32(fs.readFileSync(host.disk)).toString(16).padStart(8, "0"), written, "the host file holds what the guest wrote (same CRC-32)");
   });

@@ -7,16 +7,18 @@
 // alongside the unit and sim tests.) Every
 // scenario runs in both boot modes (the same image as type = "pv" and as
 // type = "pvh"): inModes() doubles a scenario list, modeTest() registers a
-// test per mode, named "xen [pv]: …" and "xen [pvh]: …". TSXEN_SKIP_XEN=1
+// test per mode, named "xen [pv]: …" and "xen [pvh]: …". A file may also
+// ask for rig options (libvirt's tree, host disks, forwards): they are
+// merged into the one boot. TSXEN_SKIP_XEN=1
 // turns every real-Xen test into a reported skip; otherwise a rig that
 // fails is a failure.
 import test from "tape";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { build } from "../../tools/build.ts";
+import { build, type BuildOptions } from "../../tools/build.ts";
 import { buildOf } from "../sim/helpers.ts";
-import { runScenarios, type RunResult, type Scenario, type ScenarioResult } from "../../tools/rig/harness.ts";
+import { runScenarios, type RigOptions, type RunResult, type Scenario, type ScenarioResult } from "../../tools/rig/harness.ts";
 import { beforeRun } from "../before-run.ts";
 
 export const skipXen = process.env.TSXEN_SKIP_XEN === "1";
@@ -36,10 +38,11 @@ export function inModes(scenarios: Scenario[], modes: BootMode[] = BOOT_MODES): 
 
 // Builds `entry` into the image `output` (quietly); resolves to `output`.
 // The wasm comes from the sim tests' cache (tests/sim/helpers.ts): one asc
-// compile per app serves the sim tests and the image.
-export async function buildImage(entry: string, output: string): Promise<string> {
+// compile per app serves the sim tests and the image. `more`: more build
+// options (devices, libvirt).
+export async function buildImage(entry: string, output: string, more: Partial<BuildOptions> = {}): Promise<string> {
   const { wasm } = await buildOf(entry);
-  await build({ entry, output, prebuilt: wasm, log: () => {} });
+  await build({ ...more, entry, output, prebuilt: wasm, log: () => {} });
   return output;
 }
 
@@ -60,6 +63,7 @@ const session = {
   built: null as Promise<Scenario[]> | null,
   run: null as Promise<RunResult> | null,
   buildErrors: new Map<RigTest, string>(),
+  options: [] as RigOptions[],
   buildMs: 0,
   reported: false,
 };
@@ -70,7 +74,9 @@ async function buildAll(): Promise<Scenario[]> {
   const t0 = Date.now();
   const lists = await Promise.all(session.parts.map(async (part) => {
     try {
-      return await part.scenarios(part.tmp);
+      const scenarios = await part.scenarios(part.tmp);
+      if (part.options) session.options.push(await part.options(part.tmp));
+      return scenarios;
     } catch (e) {
       session.buildErrors.set(part, e instanceof Error ? e.message : String(e));
       return [];
@@ -87,9 +93,24 @@ function startSession(): Promise<RunResult> {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-xen-rig-"));
     test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
     // TSXEN_SERIAL_LOG=<file> keeps the timestamped serial log (Xen, dom0, guests).
-    return runScenarios(scenarios, { log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
+    return runScenarios(scenarios, { ...mergedOptions(session.options), log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
   });
   return session.run;
+}
+
+// The files' rig options as one. Host disks are numbered in order
+// (/dev/tsxen-disk<N>), so only one file may bring them; the prepared rig
+// with libvirt's tree serves every scenario.
+function mergedOptions(all: RigOptions[]): RigOptions {
+  if (all.filter((o) => o.disks?.length).length > 1) throw new Error("rig-test: only one test file may give dom0 host disks");
+  const handlers = all.map((o) => o.onConsole).filter((h) => h !== undefined);
+  return {
+    rig: all.find((o) => o.rig)?.rig,
+    shares: all.flatMap((o) => o.shares ?? []),
+    disks: all.flatMap((o) => o.disks ?? []),
+    forwards: all.flatMap((o) => o.forwards ?? []),
+    onConsole: handlers.length ? (scenario, line) => { for (const h of handlers) h(scenario, line); } : undefined,
+  };
 }
 
 // Under tests/run.ts (see tests/before-run.ts): build the images before the
@@ -105,8 +126,12 @@ if (!skipXen) {
 export class RigTest {
   readonly tmp: string;
 
-  // `scenarios` builds the images into `tmp` and returns this file's scenarios.
-  constructor(prefix: string, readonly scenarios: (tmp: string) => Promise<Scenario[]>) {
+  // `scenarios` builds the images into `tmp` and returns this file's
+  // scenarios; `options`, run after it, what the file needs of the rig.
+  constructor(
+    prefix: string, readonly scenarios: (tmp: string) => Promise<Scenario[]>,
+    readonly options?: (tmp: string) => Promise<RigOptions>,
+  ) {
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
     test.onFinish(() => fs.rmSync(this.tmp, { recursive: true, force: true }));
     session.parts.push(this);
