@@ -25,7 +25,7 @@ test("package: npm pack ships the CLI, runtime, drivers, sim, rig and init templ
   tarball = path.join(tmp, info.filename);
   const files = info.files.map((f) => f.path);
   for (const f of ["tools/tsxen.mjs", "tools/cli.ts", "tools/sim-worker.mjs", "tools/rig/harness.ts", "tools/rig/rig.sh", "tools/rig/dom0/init.sh",
-    "tools/init-template/src/main.ts", "tools/init-template/test/app.test.mjs", "sim/machine.ts", "runtime/native/boot.c", "boot/shim.asm", "index.ts"]) {
+    "tools/init-template/src/main.ts", "tools/init-template/test/app.test.mjs", "sim/machine.ts", "runtime/native/boot_pv.c", "runtime/native/boot_pvh.c", "boot/shim.asm", "index.ts"]) {
     t.ok(files.includes(f), f);
   }
   t.deepEqual(files.filter((f) => f.startsWith("tests/") || f.startsWith("examples/")), [], "no tests/ or examples/");

@@ -49,7 +49,7 @@ export function initProject(opts: InitOptions): string[] {
   const files = new Map<string, string>();
   files.set("package.json", JSON.stringify({
     name, version: "0.1.0", private: true, type: "module",
-    description: "A Xen PV guest written with tsxen",
+    description: "A Xen guest (PV or PVH) written with tsxen",
     scripts: {
       build: "tsxen build src/main.ts -o build/app.xen",
       sim: "tsxen sim src/main.ts",

@@ -12,8 +12,8 @@ export const TOOLS: Record<string, Tool> = {
   nasm: { command: "nasm", debianPackage: "nasm", purpose: "assembles the boot shim" },
   wasm2c: { command: "wasm2c", debianPackage: "wabt", purpose: "translates wasm to C" },
   gcc: { command: "gcc", debianPackage: "gcc", purpose: "compiles the C to native code" },
-  ld: { command: "ld", debianPackage: "binutils", purpose: "links the PV image" },
-  objcopy: { command: "objcopy", debianPackage: "binutils", purpose: "strips the PV image" },
+  ld: { command: "ld", debianPackage: "binutils", purpose: "links the image" },
+  objcopy: { command: "objcopy", debianPackage: "binutils", purpose: "strips the image" },
 };
 
 export class MissingToolError extends Error {
