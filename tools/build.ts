@@ -262,7 +262,7 @@ function deviceLines(d: ConfigDevices): string[] {
 
 export function xlConfig(name: string, image: string, memoryMB: number, devices: ConfigDevices = {}, type: GuestType = "pv"): string {
   return [
-    `# xl config for ${name}, written by tsxen build (the image boots as "pv" or "pvh")`,
+    `# xl config for ${name}, written by tsxen build (the image boots as PV or PVH)`,
     `name = "${name}"`,
     `type = "${type}"`,
     `kernel = "${image}"`,
