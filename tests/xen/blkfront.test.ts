@@ -32,14 +32,16 @@ exit $rc
 `;
 }
 
+// The libvirt domains (XML files): PV from tsxen build --libvirt, PVH for the same options.
 const xml = { pv: "", pvh: "" };
 
 const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
   const image = path.join(tmp, "blk-verify.xen");
   // (with the libvirt domain for libvirt-scenario.ts)
   await buildImage("examples/blk-verify/main.ts", image, LIBVIRT_BUILD);
-  xml.pv = fs.readFileSync(`${image}.xml`, "utf8");
-  xml.pvh = pvhDomainXml(image);
+  xml.pv = `${image}.xml`;
+  xml.pvh = path.join(tmp, "blk-verify-pvh.xml");
+  fs.writeFileSync(xml.pvh, pvhDomainXml(image));
   // One guest, three disks (one boot per mode instead of two).
   return inModes([{
     name: "blk", image, timeoutSec: 90,
@@ -81,4 +83,4 @@ rig.modeTest("blkfront: a read-only disk refuses writes and reads back with dom0
   t.ok(s?.checkOutput.some((l) => /^dom0: xvdb \/tmp\/ro\.img crc32 [0-9a-f]+$/.test(l)), "dom0 checked the read-only disk's CRC-32 (the check passes only if it matches)");
 });
 
-libvirtTests(rig, () => xml.pv, () => xml.pvh);
+libvirtTests(rig, () => fs.readFileSync(xml.pv, "utf8"), () => fs.readFileSync(xml.pvh, "utf8"));

@@ -74,6 +74,7 @@ export function pvhDomainXml(image: string): string {
   });
 }
 
+// `xml`: the domain's XML file.
 export function libvirtScenario(image: string, xml: string, mode: BootMode): Scenario {
   return {
     name: inMode(LIBVIRT_DOMAIN, mode), image, timeoutSec: 60, files: { "domain.xml": xml },

@@ -95,6 +95,9 @@ function startSession(): Promise<RunResult> {
     // TSXEN_SERIAL_LOG=<file> keeps the timestamped serial log (Xen, dom0, guests).
     return runScenarios(scenarios, { ...mergedOptions(session.options), log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
   });
+  // A run that cannot start (a bad scenario) fails the tests that await it,
+  // not the process (beforeRun starts it before any test awaits).
+  session.run.catch(() => undefined);
   return session.run;
 }
 
