@@ -3,9 +3,11 @@
 // real xenstored and toolstack; `xl shutdown` powers it off and `xl reboot`
 // makes it boot again (on_reboot="restart"), both through control/shutdown.
 // One scenario covers all of it (boot 1: selftest, xl reboot; boot 2:
-// selftest, xl shutdown), as type = "pv" and as type = "pvh".
+// selftest, xl shutdown), as type = "pv" and as type = "pvh". So does the
+// memory soak's string loop (short).
 import path from "node:path";
 import { RigTest, buildImage, inMode, inModes } from "./rig-test.ts";
+import { soakReport, describeSoak, HEAP_MARGIN_KIB, LIVE_MARGIN_KIB } from "../soak-report.ts";
 
 
 // dom0 side of the selftest, for `boots` boots: answer the ping, wait until
@@ -26,11 +28,18 @@ done
 `;
 }
 
+// The string loop of the memory issue, short (make soak runs 1,000,000):
+// the stub runtime dies before 1,000 iterations in 16 MiB.
+const SOAK_STRINGS = 20_000;
+
 const rig = new RigTest("tsxen-xen-core-", async (tmp) => {
-  const image = path.join(tmp, "selftest.xen");
-  await buildImage("examples/selftest/main.ts", image);
+  const [image, soak] = await Promise.all([
+    buildImage("examples/selftest/main.ts", path.join(tmp, "selftest.xen")),
+    buildImage("tests/apps/soak.ts", path.join(tmp, "soak.xen")),
+  ]);
   return inModes([
     { name: "selftest-reboot", image, check: dom0Script(2), onReboot: "restart", timeoutSec: 90 },
+    { name: "soak-strings", image: soak, memoryMB: 16, xlExtra: [`extra = "strings ${SOAK_STRINGS}"`], timeoutSec: 120 },
   ]);
 });
 
@@ -78,4 +87,13 @@ rig.modeTest("xl reboot: the guest shuts down with reason reboot and boots again
   t.equal(s?.console.filter((l) => l.startsWith("selftest: boot at")).length, 2, "two boots on the console");
   t.equal(s?.console.filter((l) => l === "selftest: 0 failures").length, 2, "both boots passed the selftest");
   t.equal(s?.reason, "poweroff", "the second boot powered off");
+});
+
+rig.modeTest("memory: a string built per iteration, 20,000 times in memory=16, leaves the heap flat (the collector, natively)", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("soak-strings", mode));
+  t.equal(s?.reason, "poweroff");
+  const r = soakReport((s?.console ?? []).join("\n"), "strings");
+  t.ok(r.finished && r.points.length === 11, `ran to the end: ${describeSoak(r)}`);
+  t.ok(r.heapGrowthKiB <= HEAP_MARGIN_KIB, `the heap grew ${r.heapGrowthKiB} KiB after warm-up (at most ${HEAP_MARGIN_KIB})`);
+  t.ok(r.liveGrowthKiB <= LIVE_MARGIN_KIB, `what is live grew ${r.liveGrowthKiB} KiB after warm-up (at most ${LIVE_MARGIN_KIB})`);
 });
