@@ -91,6 +91,11 @@ attach_host_devices() {
     done
     if [ -e /sys/class/net/eth0 ]; then
         ip link set eth0 up && brctl addif xenbr0 eth0 || fatal "eth0 onto xenbr0"
+        # No unknown-unicast flooding to QEMU's port: slirp takes any IPv4
+        # frame it is handed, so a ping flooded there (the guest's MAC not
+        # yet learned) came back twice, answered by slirp as well (ttl 255).
+        # It still gets broadcasts (ARP) and frames for its own MAC.
+        echo 0 > /sys/class/net/eth0/brport/unicast_flood || fatal "eth0: unicast_flood off"
     fi
     # host directories shared over 9p (virtio device id 9), mounted read-only at /mnt/<tag>
     if grep -qs 0x0009 /sys/bus/virtio/devices/*/device; then
