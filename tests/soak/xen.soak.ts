@@ -36,11 +36,11 @@ const rig = new RigTest("tsxen-soak-", async (tmp) => {
   execFileSync("gcc", ["-static", "-O2", "-Wall", "-o", udpflood, "tests/xen/tools/udpflood.c"]);
   execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
   return [
-      { name: "soak-strings", image: soak, memoryMB: 16, xlExtra: [`extra = "strings ${STRINGS}"`], timeoutSec: 3600 },
-      ...[["soak-baseline", 0], ["soak-flood", DATAGRAMS]].map(([name, n]) => ({
-        name: name as string, image: echo, memoryMB: 16, files: { udpflood, udpcheck }, check: flood(n as number), timeoutSec: 3600,
-        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:02,ip=10.0.0.2' ]"],
-      })),
+    { name: "soak-strings", image: soak, memoryMB: 16, xlExtra: [`extra = "strings ${STRINGS}"`], timeoutSec: 3600 },
+    ...[["soak-baseline", 0], ["soak-flood", DATAGRAMS]].map(([name, n]) => ({
+      name: name as string, image: echo, memoryMB: 16, files: { udpflood, udpcheck }, check: flood(n as number), timeoutSec: 3600,
+      xlExtra: ["vif = [ 'mac=00:16:3e:00:00:02,ip=10.0.0.2' ]"],
+    })),
   ];
 });
 
