@@ -243,6 +243,10 @@ run_scenario() {
     local tmo=60 check_pid= rc_run=none rc_stop=none check=none
     [ -f "$DIR/timeout" ] && tmo=$(cat "$DIR/timeout")
     T0=$(uptime_ms)
+    # Scenarios reuse guest addresses with other MACs (10.0.0.2 is :12 in
+    # one, :02 in the next): forget the last guest's, or dom0's first
+    # packets go to a MAC nobody has any more.
+    ip neigh flush dev xenbr0 2>/dev/null
 
     if [ -f "$DIR/setup.sh" ]; then
         (cd "$DIR" && exec sh ./setup.sh) || { not_run "setup.sh failed rc=$?"; return; }
