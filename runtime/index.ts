@@ -4,6 +4,7 @@ export { exit } from "./exit";
 export { startInfo, StartInfo } from "./start_info";
 export { consoleWrite, consoleFlush, consoleDroppedBytes } from "./console";
 export { panic } from "./panic";
+export { random32, random64, randomBelow, randomBytes, randomSource } from "./random";
 export { monotonicNs, wallClockNs } from "./time";
 export { Timer, TimerHandler, setTimer, armTimer, cancelTimer } from "./timers";
 export { Condition, Task, defer, waitFor, sleep, runLoop, stopLoop, runOnce } from "./loop";

@@ -43,3 +43,53 @@ export function parseIp(text: string): u32 {
   }
   return ip;
 }
+
+// The same one's-complement sum as sum16, eight bytes per step: the words
+// are summed as little-endian (the sum does not depend on byte order, only
+// its final byte swap does, RFC 1071 §2(B)) into 64 bits and folded at the
+// end. For TCP payloads and large datagrams; `sum` is a big-endian partial
+// sum (e.g. a pseudo-header's) as sum16 returns it.
+export function sumFast(at: usize, len: i32, sum: u32): u32 {
+  let s: u64 = 0;
+  let p = at;
+  let n = len;
+  while (n >= 32) {
+    const a = load<u64>(p), b = load<u64>(p, 8), c = load<u64>(p, 16), d = load<u64>(p, 24);
+    s += (a & 0xffffffff) + (a >> 32) + (b & 0xffffffff) + (b >> 32) + (c & 0xffffffff) + (c >> 32) + (d & 0xffffffff) + (d >> 32);
+    p += 32;
+    n -= 32;
+  }
+  while (n >= 8) {
+    const w = load<u64>(p);
+    s += (w & 0xffffffff) + (w >> 32);
+    p += 8;
+    n -= 8;
+  }
+  if (n >= 4) { s += <u64>load<u32>(p); p += 4; n -= 4; }
+  if (n >= 2) { s += <u64>load<u16>(p); p += 2; n -= 2; }
+  if (n > 0) s += <u64>load<u8>(p);
+  s = (s & 0xffffffff) + (s >> 32);
+  s = (s & 0xffffffff) + (s >> 32);
+  let r = <u32>s;
+  r = (r & 0xffff) + (r >> 16);
+  r = (r & 0xffff) + (r >> 16);
+  r = ((r & 0xff) << 8) | (r >> 8);
+  r += sum;
+  r = (r & 0xffff) + (r >> 16);
+  r = (r & 0xffff) + (r >> 16);
+  return r;
+}
+
+// Adds two partial sums (as sum16 returns them).
+export function addSums(a: u32, b: u32): u32 {
+  let r = a + b;
+  r = (r & 0xffff) + (r >> 16);
+  return (r & 0xffff) + (r >> 16);
+}
+
+// The pseudo-header sum of TCP and UDP (RFC 793 §3.1, RFC 768).
+export function pseudoHeaderSum(src: u32, dst: u32, proto: u32, len: i32): u32 {
+  let s: u32 = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + proto + <u32>len;
+  s = (s & 0xffff) + (s >> 16);
+  return (s & 0xffff) + (s >> 16);
+}
