@@ -81,11 +81,14 @@ export const RX_CSUM_FLAGS: i32 = N.NETRXF_data_validated | N.NETRXF_csum_blank;
 // the L4 checksum was verified (or the frame is local); NETRXF_csum_blank,
 // the L4 checksum field holds only the pseudo-header sum (a partial
 // checksum, from a local sender): it must not be verified. onLinkUp and
-// onLinkDown follow the device's connection (from the loop).
+// onLinkDown follow the device's connection (from the loop). onTxReady
+// follows a send() that was refused for want of TX buffers, once the
+// backend has given some back.
 export abstract class FrameHandler extends Handler {
   abstract onFrame(frame: usize, len: i32, flags: i32): void;
   onLinkUp(): void {}
   onLinkDown(): void {}
+  onTxReady(): void {}
 }
 
 // Told when a vif connects (at start, after a reconnect, newly attached)
@@ -280,6 +283,7 @@ export class Netfront extends Frontend {
   queues: Array<NetQueue> = new Array<NetQueue>();     // this connection's
   queuePool: Array<NetQueue> = new Array<NetQueue>();  // every queue made so far
   rxMax: i32 = <i32>PAGE_SIZE;  // the longest frame we reassemble (feature-sg)
+  txWaiting: bool = false;   // send() refused a frame for want of buffers: tell the handler when there are some
 
   constructor(info: xenbus.DeviceInfo) {
     super(info);
@@ -458,7 +462,7 @@ export class Netfront extends Frontend {
     this.collectTx(q);
     if (!this.connected) { this.stats.txDropped++; return false; }
     const slots = (len + <i32>PAGE_SIZE - 1) / <i32>PAGE_SIZE;
-    if (q.txFree.length < slots || q.tx.freeRequests() < <u32>slots) { this.stats.txDropped++; return false; }
+    if (q.txFree.length < slots || q.tx.freeRequests() < <u32>slots) { this.stats.txDropped++; this.txWaiting = true; return false; }
     for (let i = 0; i < slots; i++) {
       const id = q.txFree.pop();
       const at = i * <i32>PAGE_SIZE;
@@ -626,12 +630,18 @@ export class Netfront extends Frontend {
     if (what & EV_TX) this.collectTx(q);
     if ((what & EV_RX) && this.connected) this.collectRx(q);
     const h = this.handler;
-    if (h !== null && h.running) return;
+    if (h === null || h.running) return;
     for (let i = 0; i < this.queues.length && this.connected; i++) {
       const other = this.queues[i];
       if (!other.rxDeferred) continue;
       other.rxDeferred = false;
       this.collectRx(other);
+    }
+    if (this.txWaiting && this.connected && !h.running) {
+      this.txWaiting = false;
+      h.running = true;
+      h.onTxReady();
+      h.running = false;
     }
   }
 
