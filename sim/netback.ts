@@ -339,6 +339,9 @@ export class Vif {
   readonly stats: VifStats = { txFrames: 0, txErrors: 0, rxFrames: 0, rxDropped: 0, rxErrors: 0, guestEvents: 0, notifications: 0, scribbles: 0, scribblesRefused: 0 };
   readonly faults: Fault[] = [];
   deliver: ((frame: Uint8Array) => void) | null;
+  // Called when the guest kicks us (it may have posted RX buffers): for a
+  // sender that holds frames back while the guest has no room (sim/link.ts).
+  rxKick: (() => void) | null = null;
   rxDefaults: InjectOptions;
   frontend: FrontendInfo | null = null;
   error: string | null = null;     // xenbus_dev_fatal's message, or a fatal ring error
@@ -630,6 +633,22 @@ export class Vif {
   private onGuestEvent(q: Queue): void {
     this.stats.guestEvents++;
     if (!q.dead) this.serveTx(q);
+    this.rxKick?.();
+  }
+
+  // Whether inject() would find RX buffers for `frame` now; if not, the
+  // guest is asked to kick us when it posts some (as
+  // xenvif_rx_ring_slots_available does), and rxKick follows.
+  hasRxRoom(frame: Uint8Array, opts: InjectOptions = {}): boolean {
+    const o = { ...this.rxDefaults, ...opts };
+    const sg = this.frontend?.sg ?? false;
+    const q = this.queues.length ? this.queues[(o.queue ?? this.queueFor(frame)) % this.queues.length] : undefined;
+    const length = frame.length;
+    if (!q || q.dead || q.rx.poisoned) return false;
+    const slotSize = sg ? Math.max(1, Math.min(PAGE_SIZE, o.slotSize ?? PAGE_SIZE)) : PAGE_SIZE;
+    const needed = Math.ceil(length / slotSize) + (sg ? o.extras ?? 0 : 0);
+    const n = q.rx.unconsumed();
+    return n >= needed || (q.rx.finalCheck() && q.rx.unconsumed() >= needed);
   }
 
   private notify(port: number): void {
