@@ -110,10 +110,9 @@ export function random64(): u64 {
 export function randomBelow(n: u32): u32 {
   if (n <= 1) return 0;
   const limit = <u32>(0x100000000 - (0x100000000 % <u64>n));
-  for (;;) {
-    const r = next32();
-    if (limit == 0 || r < limit) return r % n;
-  }
+  let r = next32();
+  while (limit != 0 && r >= limit) r = next32();
+  return r % n;
 }
 
 // Fills `len` bytes at `at`.
