@@ -213,7 +213,7 @@ export class PeerConn {
       this.irs = t.seq;
       this.takeSynOptions(t);
       this.guestWindow = t.window;
-      this.sendAck();
+      this.sendAck(true);   // the handshake's ACK, even from a peer that acknowledges nothing after
       this.established();
       return;
     }
@@ -231,6 +231,7 @@ export class PeerConn {
     }
     if (t.flags & TCP_ACK) this.onAck(t);
     if (t.data.length > 0 || t.flags & TCP_FIN) this.onText(t);
+    else if (diff(t.seq, u32(this.irs + 1 + this.rcvNxt)) < 0) this.sendAck();   // an old sequence number (a window probe): answer
   }
 
   private onAck(t: TcpInfo): void {
@@ -384,8 +385,8 @@ export class PeerConn {
     return ranges.slice(-max).reverse().map(([s, e]) => [u32(base + s), u32(base + e)]);
   }
 
-  sendAck(): void {
-    if (this.state === "closed" || this.opts.neverAck) return;
+  sendAck(handshake = false): void {
+    if (this.state === "closed" || (this.opts.neverAck && !handshake)) return;
     this.unacked = 0;
     this.emit({ seq: this.seqOf(this.sndNxt + (this.finSent ? 1 : 0)), ack: this.ackField(), flags: TCP_ACK, window: this.windowField() }, false);
   }

@@ -181,6 +181,7 @@ export class TcpConn {
   private rttSeq: u32 = 0;
   private rttTime: u64 = 0;
   retransmits: i32 = 0;               // consecutive timeouts (or probes unanswered)
+  private probes: i32 = 0;            // window probes since the window closed (their backoff)
   private timerKind: i32 = TIMER_NONE;
 
   // Congestion control (RFC 5681, RFC 6582), bytes.
@@ -330,6 +331,7 @@ export class TcpConn {
     this.rto = RTO_INITIAL_NS;
     this.rttTiming = false;
     this.retransmits = 0;
+    this.probes = 0;
     this.timerKind = TIMER_NONE;
     this.ssthresh = 0x7fffffff;
     this.caAcked = 0;
@@ -640,6 +642,7 @@ export class TcpConn {
       if (window > this.maxSndWnd) this.maxSndWnd = window;
       if (opened) {
         if (this.timerKind == TIMER_PERSIST) { cancelTimer(this.rtxTimer); this.timerKind = TIMER_NONE; }
+        this.probes = 0;
         this.markDirty();
       }
     }
@@ -1009,10 +1012,13 @@ export class TcpConn {
     if (this.sndWnd > 0) { this.output(now, true); return; }
     this.retransmits++;
     if (this.retransmits > MAX_RETRANSMITS) { this.tcp.stats.timeouts++; this.finish(CLOSED_TIMEOUT); return; }
-    // A window probe: an old sequence number, so the peer answers with its window.
+    // A window probe: an old sequence number, so the peer answers with its
+    // window. Probes back off to one a minute and go on as long as the peer
+    // answers them (RFC 9293 §3.8.6.1); `retransmits` counts unanswered ones.
     this.tcp.stats.windowProbes++;
     this.sendSegment(this.sndUna - 1, 0, ACK, now);
-    this.armTimer(TIMER_PERSIST, min<u64>(this.rto << <u64>min(this.retransmits, 10), RTO_MAX_NS));
+    this.probes++;
+    this.armTimer(TIMER_PERSIST, min<u64>(this.rto << <u64>min(this.probes, 10), RTO_MAX_NS));
   }
 
   onAckTimer(): void {

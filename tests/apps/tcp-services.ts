@@ -56,6 +56,9 @@ class Echo extends TcpHandler {
     return n < 0 ? len : n;
   }
   onWritable(conn: TcpConn): void { conn.resumeData(); }
+  onClose(conn: TcpConn, reason: i32): void {
+    if (reason != 0) log("tcp-services: echo " + conn.remotePort.toString() + " " + closeReasonName(reason));
+  }
 }
 
 // Counts and checks what arrives.
@@ -137,7 +140,8 @@ class Report extends ShutdownHandler {
     log("tcp-services: resets sent " + s.resetsSent.toString() + " limited " + s.resetsLimited.toString() + ", challenge acks " + s.challengeAcks.toString() +
         " limited " + s.challengeAcksLimited.toString() + ", out of window " + s.outOfWindow.toString() + ", bad acks " + s.badAcks.toString() +
         ", paws " + s.pawsRejected.toString() + ", cookies sent " + s.synCookiesSent.toString() + " accepted " + s.synCookiesAccepted.toString() +
-        " rejected " + s.synCookiesRejected.toString() + ", listen drops " + s.listenDrops.toString() + ", window probes " + s.windowProbes.toString());
+        " rejected " + s.synCookiesRejected.toString() + ", listen drops " + s.listenDrops.toString() + ", window probes " + s.windowProbes.toString() +
+        ", resets received " + s.resetsReceived.toString() + ", passive opens " + s.passiveOpens.toString());
     log("tcp-services: connections " + t.connections().toString() + ", slots " + t.slotsMade().toString() + ", time-wait " + t.timeWaitCount().toString() +
         ", established " + s.established.toString() + ", closed " + s.closed.toString());
     log("tcp-services: memory " + (<u64>memory.size() * 65536).toString());
