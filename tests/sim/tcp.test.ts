@@ -4,8 +4,8 @@
 // under 5 % loss with reordering and duplication.
 import test from "tape";
 import { pattern, patternByte, type PeerConn } from "../../sim/tcp-peer.ts";
-import { TCP_SYN, TCP_ACK, TCP_FIN, type ParsedFrame } from "../../sim/netswitch.ts";
-import { tcpRig, whenReady, shutdown, line, counters, MS, SEC, type TcpRig } from "./tcp-rig.ts";
+import { TCP_SYN, TCP_ACK, type ParsedFrame } from "../../sim/netswitch.ts";
+import { tcpRig, whenReady, shutdown, line, counters, MS } from "./tcp-rig.ts";
 import { noTrap } from "./net-rig.ts";
 
 const MiB = 1 << 20;
@@ -118,4 +118,89 @@ test("tcp: 64 MiB from the guest arrive intact under 5 % loss, reordering and du
   t.ok(c.retransmitted > 1000, `segments retransmitted: ${c.retransmitted}`);
   t.deepEqual(r.host.violations, []);
   t.comment(`virtual time ${Number(r.g.clock.now() / MS)} ms; guest: ${line(res, "tcp-services: segments")}`);
+});
+
+test("tcp: a SYN to a closed port gets RST+ACK, a stray ACK an RST at its ack; 1000 such SYNs at once get at most 100 resets (rate limit)", async (t) => {
+  const r = await tcpRig();
+  const resets: ParsedFrame[] = [];
+  r.host.onSegment = (f) => { if (f.tcp!.flags & 0x04) resets.push(f); };
+  whenReady(r, () => {
+    r.host.transmit({ srcPort: 1111, dstPort: 4242, seq: 1000, flags: TCP_SYN, window: 65535 });
+    r.host.transmit({ srcPort: 1112, dstPort: 4242, seq: 5000, ack: 777777, flags: TCP_ACK, window: 65535 });
+    r.g.dom0.after(5n * MS, () => {
+      for (let i = 0; i < 1000; i++) r.host.transmit({ srcPort: 2000 + i, dstPort: 4243, seq: i, flags: TCP_SYN, window: 65535 });
+      r.g.dom0.after(50n * MS, () => shutdown(r));
+    });
+  });
+  const res = await r.g.run();
+  noTrap(t, res);
+  const first = resets.find((f) => f.tcp!.dstPort === 1111)?.tcp;
+  t.ok(first && first.flags === (0x04 | TCP_ACK) && first.ack === 1001 && first.seq === 0, "SYN: <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>");
+  const second = resets.find((f) => f.tcp!.dstPort === 1112)?.tcp;
+  t.ok(second && second.flags === 0x04 && second.seq === 777777, "ACK: <SEQ=SEG.ACK><CTL=RST>");
+  const burst = resets.filter((f) => f.tcp!.dstPort >= 2000).length;
+  t.ok(burst >= 90 && burst <= 160, `resets for the 1000-SYN burst: ${burst}`);
+});
+
+test("tcp: 100 connections at once each echo 20 KB intact", async (t) => {
+  const r = await tcpRig({ sim: { cmdline: "conns=128 kib=32", memoryMB: 64, maxHypercalls: 1e9 } });
+  const checks: PatternCheck[] = [];
+  let done = 0;
+  whenReady(r, () => {
+    for (let i = 0; i < 100; i++) {
+      const check = new PatternCheck();
+      checks.push(check);
+      r.host.connect(7, {
+        onOpen: (c) => c.sendStream(20_000, pattern, true),
+        onData: (_c, d) => check.take(d),
+        onClose: () => { if (++done === 100) r.g.dom0.after(10n * MS, () => shutdown(r)); },
+      });
+    }
+  });
+  const res = await r.g.run();
+  noTrap(t, res);
+  t.equal(done, 100, "all 100 connections closed normally");
+  t.equal(checks.filter((c) => c.got === 20_000 && c.bad === 0).length, 100, "each echoed its 20,000 bytes intact");
+  t.match(line(res, "tcp-services: connections"), /connections 0, slots 100,/, "100 slots made, all free again");
+  t.deepEqual(r.host.violations, []);
+});
+
+test("tcp: the connection limit drops SYNs beyond it (the client retries and gets in once a slot frees)", async (t) => {
+  const r = await tcpRig({ sim: { cmdline: "conns=4" } });
+  const opened: number[] = [];
+  const conns: PeerConn[] = [];
+  whenReady(r, () => {
+    for (let i = 0; i < 5; i++) conns.push(r.host.connect(9, { onOpen: () => opened.push(i) }));
+    r.g.dom0.after(500n * MS, () => {
+      t.deepEqual([...opened].sort(), [0, 1, 2, 3], "4 connections open, the 5th waits (its SYN dropped)");
+      conns[0].finish();
+      r.g.dom0.after(3000n * MS, () => shutdown(r));
+    });
+  });
+  const res = await r.g.run();
+  noTrap(t, res);
+  t.ok(opened.includes(4), "the 5th connected after the first closed (SYN retransmitted)");
+  t.ok(counters(res)["listen drops"] >= 1, `SYNs dropped at the limit: ${counters(res)["listen drops"]}`);
+});
+
+test("tcp: TIME-WAIT: the guest closed first; the same client port reconnecting with a higher ISN gets a new connection", async (t) => {
+  const r = await tcpRig({ sim: { cmdline: "source=1000" } });
+  const closes: string[] = [];
+  let second = 0;
+  whenReady(r, () => {
+    r.host.connect(19, {
+      onEnd: (c) => c.finish(),
+      onClose: (_c, why) => {
+        closes.push(why);
+        r.g.dom0.after(100n * MS, () => {
+          r.host.connect(19, { onData: (_c2, d) => { second += d.length; }, onEnd: (c2) => c2.finish(), onClose: (_c2, w) => { closes.push(w); r.g.dom0.after(10n * MS, () => shutdown(r)); } }, {}, 40000);
+        });
+      },
+    }, {}, 40000);
+  });
+  const res = await r.g.run();
+  noTrap(t, res);
+  t.deepEqual(closes, ["done", "done"], "both connections closed normally");
+  t.equal(second, 1000, "the second, on the same 4-tuple, got its 1000 bytes");
+  t.match(line(res, "tcp-services: connections"), /time-wait 1/, "one TIME-WAIT entry (the second's; the first's ended by the new SYN)");
 });
