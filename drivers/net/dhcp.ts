@@ -307,9 +307,11 @@ export class DhcpClient {
 
   private bind(yiaddr: u32): void {
     const now = monotonicNs();
-    const lease: u64 = this.hasLease ? min<u64>(this.rLease, MAX_LEASE_S) : 86400;
-    let t1: u64 = this.hasT1 ? min<u64>(this.rT1, lease) : lease / 2;
-    let t2: u64 = this.hasT2 ? min<u64>(this.rT2, lease) : lease * 7 / 8;
+    const lease: u64 = max<u64>(this.hasLease ? min<u64>(this.rLease, MAX_LEASE_S) : 86400, 1);
+    // T1 and T2 in ns: 0.5 and 0.875 of the lease unless the server says (RFC 2131 §4.4.5).
+    let t1: u64 = this.hasT1 ? min<u64>(this.rT1, lease) * SEC : lease * SEC / 2;
+    let t2: u64 = this.hasT2 ? min<u64>(this.rT2, lease) * SEC : lease * SEC * 7 / 8;
+    if (t1 == 0) t1 = SEC / 2;
     if (t2 < t1) t2 = t1;
     const mask = this.rMask != 0 && contiguous(this.rMask) ? this.rMask : classfulMask(yiaddr);
     const router = this.rRouter != 0 && (this.rRouter & mask) == (yiaddr & mask) && this.rRouter != yiaddr ? this.rRouter : 0;
@@ -320,9 +322,9 @@ export class DhcpClient {
     this.dns = this.rDns;
     if (this.rServer != 0) this.server = this.rServer;
     this.leaseSeconds = lease;
-    this.t1 = now + max<u64>(t1, 1) * SEC;
-    this.t2 = now + max<u64>(t2, 1) * SEC;
-    this.expiry = now + max<u64>(lease, 1) * SEC;
+    this.t1 = now + t1;
+    this.t2 = now + t2;
+    this.expiry = now + lease * SEC;
     this.state = DHCP_BOUND;
     this.stats.leases++;
     this.link.configure(yiaddr, mask, router);

@@ -22,12 +22,14 @@ export interface TcpRig {
   peer: Endpoint;
 }
 
-export async function tcpRig(o: { app?: string; link?: LinkOptions; sim?: SimOptions; vif?: VifOptions } = {}): Promise<TcpRig> {
+// `guestIp`: where the host finds the guest (default the vif's ip=, else
+// 10.0.0.2; a DHCP test passes the address its server hands out).
+export async function tcpRig(o: { app?: string; link?: LinkOptions; sim?: SimOptions; vif?: VifOptions; guestIp?: string } = {}): Promise<TcpRig> {
   const g = new SimGuest({ memoryMB: 64, ...o.sim });
   await g.start(await wasmOf(o.app ?? TCP_APP));
   const vif = addVif(g, { devid: 0, ip: "10.0.0.2", ...o.vif });
   const link = new Link(g.dom0, vif, o.link ?? {}, () => g.clock.now());
-  const guest = { mac: vif.mac, ip: vif.ip ?? "10.0.0.2" };
+  const guest = { mac: vif.mac, ip: o.guestIp ?? vif.ip ?? "10.0.0.2" };
   const peer = { mac: "00:16:3e:ee:00:01", ip: "10.0.0.1" };
   const host = new TcpHost(g.dom0, link, peer, guest, () => g.clock.now());
   return { g, vif, link, host, guest, peer };
