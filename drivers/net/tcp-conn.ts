@@ -126,6 +126,7 @@ export class TcpConn {
   private appClosed: bool = false;    // close(): no more data for the app
   private endDelivered: bool = false;
   private dataStalled: bool = false;
+  private offering: i32 = 0;          // bytes onData is being offered now (not unread if it closes)
 
   // Addresses.
   localIp: u32 = 0;
@@ -236,6 +237,14 @@ export class TcpConn {
     return this.canWrite() ? this.sendBuf.free() : 0;
   }
 
+  // Asks for onWritable once the send buffer has room (a quarter of it)
+  // again, for an app that checked writable() and chose to wait.
+  notifyWhenWritable(): void {
+    if (!this.canWrite()) return;
+    if (this.sendBuf.free() >= (this.sendBuf.cap >> 2)) this.post(EV_WRITABLE);
+    else this.wantWritable = true;
+  }
+
   // Ends our direction: a FIN follows the data already written; the peer
   // may go on sending (half-close).
   shutdown(): void {
@@ -254,7 +263,7 @@ export class TcpConn {
   close(): void {
     if (this.state == TCP_CLOSED || this.appClosed) return;
     this.appClosed = true;
-    if (this.recvBuf.ready > 0) { this.abort(); return; }
+    if (this.recvBuf.ready > this.offering) { this.abort(); return; }
     if (this.state == TCP_SYN_SENT) { this.finish(CLOSED_ABORTED); return; }
     this.shutdown();
     if (this.state == TCP_FIN_WAIT_2) this.armTimer(TIMER_FIN_WAIT_2, FIN_WAIT_2_NS);
@@ -1124,7 +1133,9 @@ export class TcpConn {
     while (this.recvBuf.ready > 0 && this.readable()) {
       const at = this.recvBuf.readAt();
       const n = this.recvBuf.readable();
+      this.offering = n;
       let taken = h.onData(this, at, n);
+      this.offering = 0;
       if (taken < 0) taken = 0;
       if (taken > n) taken = n;
       this.recvBuf.consume(taken);

@@ -15,7 +15,8 @@
 // Bounded state, whatever the network sends:
 //  - at most options.maxConnections connections (each with its own send
 //    and receive buffers, made the first time its slot is used and reused
-//    after), per listener at most its own limit;
+//    after), per listener at most its own limit: at the limit SYNs go
+//    unanswered (clients retry), and a SYN cookie's ACK is dropped;
 //  - a listener holds at most `backlog` half-open connections
 //    (SYN-RECEIVED); SYNs beyond that are answered with SYN cookies
 //    (tcp-syn.ts), which cost no state until the handshake completes;
@@ -447,8 +448,9 @@ export class Tcp extends IpProtocol {
       return;
     }
     if (!(f & SYN)) return;
+    // Full: the client's SYN goes unanswered, and it retries.
     if (l.connections >= l.maxConnections) { this.stats.listenDrops++; return; }
-    if (l.halfOpen < l.backlog) {
+    if (l.halfOpen < l.backlog && l.connections + l.halfOpen < l.maxConnections) {
       const c = this.allocate();
       if (c === null) { this.stats.listenDrops++; return; }
       this.stats.passiveOpens++;
@@ -459,7 +461,10 @@ export class Tcp extends IpProtocol {
       this.hash(c);
       return;
     }
-    // The backlog is full: answer with a cookie and keep nothing.
+    // The backlog is full (or the half-open ones may take the last slots):
+    // answer with a cookie and keep nothing. Whether there is room is
+    // decided when the handshake's ACK comes; if not, that ACK is dropped
+    // and the client's next segment (its data, retransmitted) tries again.
     const mss = s.mss > 0 ? min(s.mss, this.ourMss()) : 536;
     const cookie = this.secrets.cookie(s.dst, s.dstPort, s.src, s.srcPort, s.seq, mss, now);
     l.lastCookie = now;
