@@ -455,8 +455,10 @@ export class Netfront extends Frontend {
   // Sends one Ethernet frame. Returns false (and counts a drop) when the
   // device is not usable, the frame is too large, or every buffer of its
   // queue is in flight: a full ring pushes back on the sender instead of
-  // queueing.
-  send(frame: usize, len: i32): bool {
+  // queueing. `txFlags` may carry NETTXF_data_validated, for a frame whose
+  // transport checksum the sender computed itself (dom0 then does not
+  // verify it again).
+  send(frame: usize, len: i32, txFlags: i32 = 0): bool {
     if (!this.connected || len <= 0 || len > this.maxFrame()) { this.stats.txDropped++; return false; }
     const q = this.queues[this.pickQueue(frame, len)];
     this.collectTx(q);
@@ -472,7 +474,7 @@ export class Netfront extends Frontend {
       const slot = q.tx.slot(q.tx.reqProdPvt++);
       store<u32>(slot + N.NETIF_TX_REQ_GREF, <u32>q.txGrants[id]);
       store<u16>(slot + N.NETIF_TX_REQ_OFFSET, 0);
-      store<u16>(slot + N.NETIF_TX_REQ_FLAGS, i < slots - 1 ? N.NETTXF_more_data : 0);
+      store<u16>(slot + N.NETIF_TX_REQ_FLAGS, <u16>((i < slots - 1 ? N.NETTXF_more_data : 0) | (i == 0 ? txFlags & N.NETTXF_data_validated : 0)));
       store<u16>(slot + N.NETIF_TX_REQ_ID, <u16>id);
       store<u16>(slot + N.NETIF_TX_REQ_SIZE, <u16>(i == 0 ? len : chunk));
     }

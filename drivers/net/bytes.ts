@@ -93,3 +93,50 @@ export function pseudoHeaderSum(src: u32, dst: u32, proto: u32, len: i32): u32 {
   s = (s & 0xffff) + (s >> 16);
   return (s & 0xffff) + (s >> 16);
 }
+
+// Copies `len` bytes from `src` to `dst` and returns their one's-complement
+// sum folded into `sum` (as sumFast), in one pass of 8-byte words: building
+// a segment reads its payload once. (A word loop is also what an emulated
+// CPU runs fastest; `rep movsb` costs it a step per byte.)
+export function copyAndSum(dst: usize, src: usize, len: i32, sum: u32): u32 {
+  let s: u64 = 0;
+  let n = len;
+  let d = dst, p = src;
+  while (n >= 16) {
+    const a = load<u64>(p), b = load<u64>(p, 8);
+    store<u64>(d, a);
+    store<u64>(d, b, 8);
+    s += (a & 0xffffffff) + (a >> 32) + (b & 0xffffffff) + (b >> 32);
+    p += 16; d += 16; n -= 16;
+  }
+  if (n >= 8) { const a = load<u64>(p); store<u64>(d, a); s += (a & 0xffffffff) + (a >> 32); p += 8; d += 8; n -= 8; }
+  if (n >= 4) { const a = load<u32>(p); store<u32>(d, a); s += <u64>a; p += 4; d += 4; n -= 4; }
+  if (n >= 2) { const a = load<u16>(p); store<u16>(d, a); s += <u64>a; p += 2; d += 2; n -= 2; }
+  if (n > 0) { const a = load<u8>(p); store<u8>(d, a); s += <u64>a; }
+  s = (s & 0xffffffff) + (s >> 32);
+  s = (s & 0xffffffff) + (s >> 32);
+  let r = <u32>s;
+  r = (r & 0xffff) + (r >> 16);
+  r = (r & 0xffff) + (r >> 16);
+  r = ((r & 0xff) << 8) | (r >> 8);
+  return addSums(r, sum);
+}
+
+// A partial sum of bytes that sit at an odd offset in the summed data
+// (RFC 1071 §2(B): swapping the bytes of a sum swaps its byte order).
+export function swapSum(sum: u32): u32 {
+  return ((sum & 0xff) << 8) | (sum >> 8);
+}
+
+// Copies `len` bytes in 8-byte words (see copyAndSum).
+export function copyWords(dst: usize, src: usize, len: i32): void {
+  let n = len;
+  let d = dst, p = src;
+  while (n >= 16) {
+    store<u64>(d, load<u64>(p));
+    store<u64>(d, load<u64>(p, 8), 8);
+    p += 16; d += 16; n -= 16;
+  }
+  while (n >= 4) { store<u32>(d, load<u32>(p)); p += 4; d += 4; n -= 4; }
+  while (n > 0) { store<u8>(d, load<u8>(p)); p++; d++; n--; }
+}

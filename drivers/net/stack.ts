@@ -14,7 +14,8 @@
 // header checksum is always verified; the ICMP and UDP checksums are not
 // when the backend says it validated them (NETRXF_data_validated) or that
 // the field holds only a partial sum (NETRXF_csum_blank): what we send back
-// carries a checksum we compute ourselves.
+// carries a checksum we compute ourselves (and says so, with
+// NETTXF_data_validated, so dom0 does not check it again).
 //
 // The network is not trusted:
 //  - only frames for our MAC or the broadcast MAC are taken (others are
@@ -35,6 +36,7 @@
 //    fixed pool of PENDING_MAX frames (the oldest goes when full): no
 //    number of senders makes the stack grow.
 import { Netfront, FrameHandler, RX_CSUM_FLAGS } from "../netfront";
+import { NETTXF_data_validated } from "../../runtime/abi/netif";
 import { load16, load32, store16, store32, sum16, sumFast, finish, parseIp, pseudoHeaderSum } from "./bytes";
 import { armTimer, Timer, TimerHandler } from "../../runtime/timers";
 import { monotonicNs } from "../../runtime/time";
@@ -490,7 +492,7 @@ export class NetStack extends FrameHandler {
       }
       this.buildIp(this.out, srcIp, dstIp, PROTO_UDP, udpLen, 0x4000);
       this.ethHeader(this.out, mac, ETH_IPV4);
-      return this.dev.send(this.out, ETH_HDR + IP_HDR + udpLen);
+      return this.dev.send(this.out, ETH_HDR + IP_HDR + udpLen, NETTXF_data_validated);
     }
     // Fragments: the header's checksum covers all the data.
     const mac = broadcast ? BROADCAST : this.resolve(this.nextHop(dstIp));
@@ -549,7 +551,7 @@ export class NetStack extends FrameHandler {
       return IP_WAITING;
     }
     this.ethHeader(frame, mac, ETH_IPV4);
-    if (this.dev.send(frame, ETH_HDR + IP_HDR + bodyLen)) return IP_SENT;
+    if (this.dev.send(frame, ETH_HDR + IP_HDR + bodyLen, NETTXF_data_validated)) return IP_SENT;
     this.txBlocked = true;
     return IP_DROPPED;
   }
@@ -599,7 +601,7 @@ export class NetStack extends FrameHandler {
   private emit(dstMac: u64, dst: u32, proto: u32, bodyLen: i32): bool {
     this.buildIp(this.out, this.ip, dst, proto, bodyLen, 0x4000);
     this.ethHeader(this.out, dstMac, ETH_IPV4);
-    return this.dev.send(this.out, ETH_HDR + IP_HDR + bodyLen);
+    return this.dev.send(this.out, ETH_HDR + IP_HDR + bodyLen, NETTXF_data_validated);
   }
 
   private sendArp(op: u32, targetMac: u64, targetIp: u32): void {

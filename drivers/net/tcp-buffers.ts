@@ -13,6 +13,7 @@
 // give the SACK blocks (RFC 2018 §4): the one holding the latest segment
 // first, then the others, most recent first.
 import { seqLt, seqLe, seqGt, seqGe, seqMax } from "./tcp-wire";
+import { copyAndSum, copyWords, swapSum, addSums } from "./bytes";
 
 export const MAX_OOO_RANGES: i32 = 16;
 
@@ -52,13 +53,18 @@ export class SendBuffer {
     this.len -= k;
   }
 
-  // Copies `n` bytes starting `offset` bytes past the oldest into `dst`.
-  copyOut(offset: i32, n: i32, dst: usize): void {
+  // Copies `n` bytes starting `offset` bytes past the oldest into `dst`;
+  // returns their one's-complement sum (bytes.ts sumFast's form).
+  copyOut(offset: i32, n: i32, dst: usize): u32 {
     let at = this.head + offset;
     if (at >= this.cap) at -= this.cap;
     const first = min(n, this.cap - at);
-    memory.copy(dst, this.buf + <usize>at, <usize>first);
-    if (first < n) memory.copy(dst + <usize>first, this.buf, <usize>(n - first));
+    let sum = copyAndSum(dst, this.buf + <usize>at, first, 0);
+    if (first < n) {
+      const rest = copyAndSum(dst + <usize>first, this.buf, n - first, 0);
+      sum = addSums(sum, first & 1 ? swapSum(rest) : rest);
+    }
+    return sum;
   }
 }
 
@@ -92,8 +98,8 @@ export class ReceiveBuffer {
     let at = this.head + this.ready + offset;
     while (at >= this.cap) at -= this.cap;
     const first = min(n, this.cap - at);
-    memory.copy(this.buf + <usize>at, src, <usize>first);
-    if (first < n) memory.copy(this.buf, src + <usize>first, <usize>(n - first));
+    copyWords(this.buf + <usize>at, src, first);
+    if (first < n) copyWords(this.buf, src + <usize>first, n - first);
   }
 
   // The in-order bytes arrived (after put(0, ...)).

@@ -25,7 +25,7 @@
 import { armTimer, cancelTimer, Timer, TimerHandler } from "../../runtime/timers";
 import { monotonicNs } from "../../runtime/time";
 import { Task, defer } from "../../runtime/loop";
-import { sumFast, finish, store16, pseudoHeaderSum } from "./bytes";
+import { sumFast, finish, store16, pseudoHeaderSum, addSums } from "./bytes";
 import { FRAME_HEADROOM, IP_SENT, IP_DROPPED, PROTO_TCP } from "./stack";
 import {
   Segment, TCP_HDR, FIN, SYN, RST, ACK, PSH, seqLt, seqLe, seqGt, seqGe, seqMax,
@@ -867,9 +867,11 @@ export class TcpConn {
     const ackField = this.state == TCP_SYN_SENT && (flags & ACK) == 0 ? 0 : this.rcvNxt;
     writeHeader(t, this.localPort, this.remotePort, seq, ackField, flags, win, opt);
     const hdr = TCP_HDR + opt;
-    if (n > 0) this.sendBuf.copyOut(<i32>(seq - this.sndUna), n, t + <usize>hdr);
+    // The payload is copied and summed in one pass; the header (always an
+    // even length) is summed on its own.
+    const data = n > 0 ? this.sendBuf.copyOut(<i32>(seq - this.sndUna), n, t + <usize>hdr) : 0;
     const len = hdr + n;
-    store16(t + 16, finish(sumFast(t, len, pseudoHeaderSum(this.localIp, this.remoteIp, PROTO_TCP, len))));
+    store16(t + 16, finish(sumFast(t, hdr, addSums(data, pseudoHeaderSum(this.localIp, this.remoteIp, PROTO_TCP, len)))));
     const r = this.tcp.stack.sendIpFrame(frame, this.remoteIp, PROTO_TCP, len);
     if (r == IP_DROPPED) {
       this.txBlocked = true;

@@ -4,7 +4,7 @@
 import { log, random32, random64, randomSource } from "tsxen";
 import { siphash, siphash2 } from "tsxen/runtime/siphash";
 import { chachaBlock } from "tsxen/runtime/random";
-import { sum16, sumFast } from "tsxen/drivers/net/bytes";
+import { sum16, sumFast, copyAndSum, swapSum, addSums } from "tsxen/drivers/net/bytes";
 
 function check(name: string, ok: bool, detail: string = ""): void {
   log("primitives: " + name + (ok ? " ok" : " FAILED " + detail));
@@ -39,6 +39,22 @@ export function main(): void {
     }
   }
   check("sumFast", bad == 0, bad.toString() + " mismatches");
+
+  // copyAndSum: the same sum, the bytes copied; and a buffer summed in two
+  // pieces split at any point (odd splits swapped) sums as a whole.
+  const dst = heap.alloc(400);
+  bad = 0;
+  for (let off = 0; off < 8; off++) {
+    for (let len = 0; len <= 300; len++) {
+      memory.fill(dst, 0, 400);
+      const s1 = copyAndSum(dst + <usize>((off * 3) & 7), buf + <usize>off, len, 0);
+      if (s1 != sumFast(buf + <usize>off, len, 0) || memory.compare(dst + <usize>((off * 3) & 7), buf + <usize>off, <usize>len) != 0) bad++;
+      const split = len / 3 + (len & 1);
+      const a = copyAndSum(dst, buf + <usize>off, split, 0), b = copyAndSum(dst + <usize>split, buf + <usize>(off + split), len - split, 0);
+      if (addSums(a, split & 1 ? swapSum(b) : b) != sumFast(buf + <usize>off, len, 0)) bad++;
+    }
+  }
+  check("copyAndSum", bad == 0, bad.toString() + " mismatches");
 
   // The generator: its source, and no repeats or stuck bits in 1000 draws.
   const first = random64();

@@ -7,11 +7,11 @@ import { wasmOf } from "./helpers.ts";
 
 const APP = "tests/apps/primitives.ts";
 
-test("primitives: SipHash-2-4 and ChaCha20 vectors, sumFast == sum16, random bits; seeded from RDRAND", async (t) => {
+test("primitives: SipHash-2-4 and ChaCha20 vectors, sumFast == sum16, copyAndSum and split sums, random bits; seeded from RDRAND", async (t) => {
   const res = await runInSim(await wasmOf(APP));
   const lines = res.console.split("\n").filter((l) => l.startsWith("primitives: "));
   const checks = lines.filter((l) => / ok$| FAILED /.test(l));
-  t.equal(checks.length, 7, "every check reported");
+  t.equal(checks.length, 8, "every check reported");
   t.deepEqual(checks.filter((l) => !l.endsWith(" ok")), [], "every check passed");
   t.ok(lines.includes("primitives: random source rdrand"), "the CPU's RDRAND seeds the generator");
   t.equal(res.reason, "poweroff");
