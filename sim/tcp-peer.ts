@@ -578,14 +578,16 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-// The test stream: byte i is the top byte of i times the golden ratio (mod
-// 2^32), so a byte out of place shows. tests/apps/tcp-services.ts makes the same.
+// The test stream: byte i is byte (i mod 4) (little-endian) of the 32-bit
+// word (i div 4) times the golden ratio (mod 2^32), so a byte out of place
+// shows, and a writer or checker can work a word at a time.
+// tests/apps/tcp-services.ts and tests/xen/tools/tcpcheck.c make the same.
 export function patternByte(i: number): number {
-  return Math.imul(i, 0x9e3779b1) >>> 24;
+  return (Math.imul(i >>> 2, 0x9e3779b1) >>> ((i & 3) * 8)) & 0xff;
 }
 
 export function pattern(offset: number, length: number): Uint8Array {
   const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = Math.imul(offset + i, 0x9e3779b1) >>> 24;
+  for (let i = 0; i < length; i++) out[i] = patternByte(offset + i);
   return out;
 }
