@@ -238,6 +238,47 @@ export function tcp(srcIp: string, dstIp: string, t: TcpSegmentOut): Uint8Array 
   return seg;
 }
 
+// Cuts a TCP/IPv4 frame into frames of at most `mss` payload bytes each, as
+// GSO does (sequence numbers advanced, the IPv4 id counting up, FIN and PSH
+// only on the last, checksums computed); null if it is not TCP/IPv4.
+export function segmentTcp(frame: Uint8Array, mss: number): Uint8Array[] | null {
+  if (frame.length < ETH_HLEN + IP_HLEN + 20 || ((frame[12] << 8) | frame[13]) !== ETH_P_IPV4 || mss <= 0) return null;
+  const ipAt = ETH_HLEN;
+  const ihl = (frame[ipAt] & 15) * 4;
+  if (frame[ipAt + 9] !== IPPROTO_TCP || ihl < IP_HLEN) return null;
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.length);
+  const total = v.getUint16(ipAt + 2);
+  const tcpAt = ipAt + ihl;
+  const thl = (frame[tcpAt + 12] >> 4) * 4;
+  if (ETH_HLEN + total > frame.length || tcpAt + thl > ETH_HLEN + total) return null;
+  const payload = frame.subarray(tcpAt + thl, ETH_HLEN + total);
+  const seq = v.getUint32(tcpAt + 4);
+  const id = v.getUint16(ipAt + 4);
+  const flags = frame[tcpAt + 13];
+  const src = frame.subarray(ipAt + 12, ipAt + 16), dst = frame.subarray(ipAt + 16, ipAt + 20);
+  const out: Uint8Array[] = [];
+  for (let off = 0, k = 0; off < payload.length || (off === 0 && payload.length === 0); off += mss, k++) {
+    const part = payload.subarray(off, Math.min(off + mss, payload.length));
+    const last = off + mss >= payload.length;
+    const f = new Uint8Array(tcpAt + thl + part.length);
+    f.set(frame.subarray(0, tcpAt + thl));
+    f.set(part, tcpAt + thl);
+    const w = new DataView(f.buffer);
+    w.setUint16(ipAt + 2, ihl + thl + part.length);
+    w.setUint16(ipAt + 4, (id + k) & 0xffff);
+    w.setUint16(ipAt + 10, 0);
+    w.setUint16(ipAt + 10, checksum(f.subarray(ipAt, ipAt + ihl)));
+    w.setUint32(tcpAt + 4, (seq + off) >>> 0);
+    f[tcpAt + 13] = last ? flags : flags & ~(TCP_FIN | TCP_PSH);
+    w.setUint16(tcpAt + 16, 0);
+    const seg = f.subarray(tcpAt);
+    w.setUint16(tcpAt + 16, checksum(seg, udpPseudoSum(src, dst, seg.length, IPPROTO_TCP)));
+    out.push(f);
+    if (payload.length === 0) break;
+  }
+  return out;
+}
+
 export function tcpFrame(from: Endpoint, to: Endpoint, t: TcpSegmentOut): Uint8Array {
   return ethernet(to.mac, from.mac, ETH_P_IPV4, ipv4({ src: from.ip, dst: to.ip, proto: IPPROTO_TCP, payload: tcp(from.ip, to.ip, t) }));
 }

@@ -35,7 +35,7 @@
 //    new request when used, and datagrams waiting for an address are a
 //    fixed pool of PENDING_MAX frames (the oldest goes when full): no
 //    number of senders makes the stack grow.
-import { Netfront, FrameHandler, RX_CSUM_FLAGS } from "../netfront";
+import { Netfront, FrameHandler, RX_CSUM_FLAGS, GSO_MAX_FRAME } from "../netfront";
 import { NETTXF_data_validated } from "../../runtime/abi/netif";
 import { load16, load32, store16, store32, sum16, sumFast, finish, parseIp, pseudoHeaderSum } from "./bytes";
 import { armTimer, Timer, TimerHandler } from "../../runtime/timers";
@@ -540,18 +540,22 @@ export class NetStack extends FrameHandler {
   // headers filled in here (don't-fragment set: TCP sizes its segments to
   // the MTU). Returns IP_SENT, IP_WAITING (held until ARP resolves the next
   // hop) or IP_DROPPED (no address, too long, or the device pushed back:
-  // then onTxReady() follows once it has room).
-  sendIpFrame(frame: usize, dst: u32, proto: u32, bodyLen: i32): i32 {
-    if (this.ip == 0 || ETH_HDR + IP_HDR + bodyLen > this.dev.maxFrame()) return IP_DROPPED;
+  // then onTxReady() follows once it has room). `gsoSize` > 0: a TCP frame
+  // of up to GSO_MAX_FRAME bytes the device cuts into segments of that
+  // payload (when it negotiated GSO: `dev.gso`).
+  sendIpFrame(frame: usize, dst: u32, proto: u32, bodyLen: i32, gsoSize: i32 = 0): i32 {
+    const limit = gsoSize > 0 ? GSO_MAX_FRAME : this.dev.maxFrame();
+    if (this.ip == 0 || ETH_HDR + IP_HDR + bodyLen > limit) return IP_DROPPED;
     this.buildIp(frame, this.ip, dst, proto, bodyLen, 0x4000);
     const hop = this.nextHop(dst);
     const mac = this.resolve(hop);
     if (mac == 0) {
+      if (gsoSize > 0) { this.sendArp(1, 0, hop); return IP_DROPPED; }   // too big for the wait pool
       this.queueForArp(frame, hop, ETH_HDR + IP_HDR + bodyLen);
       return IP_WAITING;
     }
     this.ethHeader(frame, mac, ETH_IPV4);
-    if (this.dev.send(frame, ETH_HDR + IP_HDR + bodyLen, NETTXF_data_validated)) return IP_SENT;
+    if (this.dev.send(frame, ETH_HDR + IP_HDR + bodyLen, NETTXF_data_validated, gsoSize)) return IP_SENT;
     this.txBlocked = true;
     return IP_DROPPED;
   }

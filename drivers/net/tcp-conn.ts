@@ -833,9 +833,17 @@ export class TcpConn {
     return win;
   }
 
+  // Payload bytes one segment carries now: the MSS less the options beyond
+  // the timestamps (SACK blocks while we hold data out of order).
+  private segmentLimit(): i32 {
+    if (!this.sackOk || this.recvBuf.count == 0) return this.sendMss;
+    return this.sendMss - 4 - 8 * min(this.recvBuf.count, this.tsOk ? 3 : 4);
+  }
+
   // Builds and sends a segment of `n` bytes of send-buffer data starting
-  // at `seq` (with SYN-ACK/FIN/RST as `flags` says). Returns false if the
-  // device pushed back.
+  // at `seq` (with SYN-ACK/FIN/RST as `flags` says); more than one
+  // segment's worth goes as one GSO frame. Returns false if the device
+  // pushed back.
   private sendSegment(seq: u32, n: i32, flags: u32, now: u64): bool {
     const frame = this.tcp.txFrame;
     const t = frame + <usize>FRAME_HEADROOM;
@@ -872,7 +880,8 @@ export class TcpConn {
     const data = n > 0 ? this.sendBuf.copyOut(<i32>(seq - this.sndUna), n, t + <usize>hdr) : 0;
     const len = hdr + n;
     store16(t + 16, finish(sumFast(t, hdr, addSums(data, pseudoHeaderSum(this.localIp, this.remoteIp, PROTO_TCP, len)))));
-    const r = this.tcp.stack.sendIpFrame(frame, this.remoteIp, PROTO_TCP, len);
+    const segment = this.segmentLimit();
+    const r = this.tcp.stack.sendIpFrame(frame, this.remoteIp, PROTO_TCP, len, n > segment ? segment : 0);
     if (r == IP_DROPPED) {
       this.txBlocked = true;
       this.tcp.stats.txBlocked++;
@@ -926,10 +935,14 @@ export class TcpConn {
       const inflight = <i32>(this.sndNxt - this.sndUna);
       const wnd = <i32>min<u32>(min<u32>(this.sndWnd, this.cwnd), 0x7fffffff);
       const room = max(wnd - inflight, 0);
-      let n = min(min(unsent, room), this.sendMss);
+      const segment = this.segmentLimit();
+      // With GSO, up to a GSO frame's worth of whole segments (or the tail) at once.
+      const gso = this.tcp.gsoPayload(segment);
+      let n = min(min(unsent, room), max(segment, gso));
+      if (n > segment && n < unsent) n = n / segment * segment;
       const fin = this.finQueued && this.sndNxt + <u32>n == this.finSeq && unsent == n;
       if (n == 0 && !fin) break;
-      if (n < this.sendMss && !fin && !force) {
+      if (n < segment && !fin && !force) {
         const all = n == unsent;
         if (!(all && (this.noDelay || inflight == 0)) && !(this.maxSndWnd > 0 && <u32>n >= this.maxSndWnd / 2)) break;
       }
@@ -959,7 +972,7 @@ export class TcpConn {
 
   // Retransmits the first unacknowledged segment (fast retransmit, partial ACKs).
   private retransmitFirst(now: u64): void {
-    const n = min(this.sendBuf.len, this.sendMss);
+    const n = min(this.sendBuf.len, this.segmentLimit());
     const fin = this.finQueued && this.sndUna + <u32>n == this.finSeq;
     if (n == 0 && !fin) return;
     if (this.sendSegment(this.sndUna, n, ACK | (fin ? FIN : 0), now)) {

@@ -30,6 +30,7 @@ import { Task, defer } from "../../runtime/loop";
 import { randomBelow } from "../../runtime/random";
 import { sumFast, finish, store16, pseudoHeaderSum } from "./bytes";
 import { NetStack, IpProtocol, PROTO_TCP, FRAME_HEADROOM } from "./stack";
+import { GSO_MAX_FRAME } from "../netfront";
 import { TokenBucket } from "./rate-limit";
 import { Segment, TCP_HDR, FIN, SYN, RST, ACK, seqGt, writeHeader, writeSynOptions, writeTsOption, MAX_SACK_BLOCKS, MAX_WSCALE } from "./tcp-wire";
 import { SynSecrets, cookieTsBits } from "./tcp-syn";
@@ -210,6 +211,7 @@ export class Tcp extends IpProtocol {
   resetLimit: TokenBucket = new TokenBucket(RESETS_PER_SECOND, RESET_BURST);
   timeWait!: TimeWaitTable;
   txFrame!: usize;
+  txFrameSize: i32 = 0;
   sackStarts: StaticArray<u32> = new StaticArray<u32>(MAX_SACK_BLOCKS);
   sackEnds: StaticArray<u32> = new StaticArray<u32>(MAX_SACK_BLOCKS);
   private conns: Array<TcpConn> = new Array<TcpConn>();
@@ -234,7 +236,9 @@ export class Tcp extends IpProtocol {
     o.timeWaitSlots = max(o.timeWaitSlots, 0);
     this.options = o;
     this.timeWait = new TimeWaitTable(o.timeWaitSlots, this);
-    this.txFrame = heap.alloc(<usize>stack.dev.maxFrame());
+    // With GSO the frame buffer takes a whole GSO frame (built once, the device cuts it).
+    this.txFrameSize = stack.dev.gso ? GSO_MAX_FRAME : stack.dev.maxFrame();
+    this.txFrame = heap.alloc(<usize>this.txFrameSize);
     let size: u32 = 16;
     while (size < <u32>o.maxConnections * 2) size <<= 1;
     this.buckets = new StaticArray<i32>(<i32>size);
@@ -249,6 +253,13 @@ export class Tcp extends IpProtocol {
   // The MSS we announce: the vif's MTU less the IPv4 and TCP headers.
   ourMss(): i32 {
     return this.stack.dev.maxFrame() - FRAME_HEADROOM - TCP_HDR;
+  }
+
+  // The most payload one frame may carry as GSO (0: no GSO): what fits a
+  // GSO frame with the largest TCP header, in whole segments of `segment`.
+  gsoPayload(segment: i32): i32 {
+    if (!this.stack.dev.gso || this.txFrameSize < GSO_MAX_FRAME || segment <= 0) return 0;
+    return (GSO_MAX_FRAME - FRAME_HEADROOM - TCP_HDR - 40) / segment * segment;
   }
 
   // Connections using a slot now (not counting TIME-WAIT entries).
