@@ -8,7 +8,8 @@
 // duplicate segments are acknowledged at once, RFC 5681 §4.2), zero-window
 // probing (§3.8.6.1: never giving up on a peer that answers),
 // retransmission with RFC 6298's timer, NewReno fast retransmit and
-// recovery (RFC 6582 over RFC 5681; initial window RFC 6928), window
+// recovery (RFC 6582 over RFC 5681; initial window RFC 6928; slow start
+// by bytes acknowledged, RFC 3465, without its per-ACK limit), window
 // scaling, timestamps with PAWS and RTTM (RFC 7323), and SACK blocks for
 // what arrived out of order (RFC 2018; we do not use the peer's).
 //
@@ -700,7 +701,11 @@ export class TcpConn {
     }
     this.dupAcks = 0;
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += min<u32>(acked, 2 * mss);   // slow start, RFC 3465 L = 2
+      // Slow start counts what was acknowledged (RFC 3465), all of it, as
+      // Linux does: a receiver that acknowledges whole GSO frames at once
+      // (dom0's GRO) sends few ACKs, and RFC 3465's limit of two segments
+      // per ACK would keep the window small.
+      this.cwnd += acked;
     } else {
       this.caAcked += acked;
       if (this.caAcked >= this.cwnd) { this.caAcked -= this.cwnd; this.cwnd += mss; }
