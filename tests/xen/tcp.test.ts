@@ -88,7 +88,7 @@ udhcpd /tmp/udhcpd.conf
       },
       {
         name: "tcp-bulk", image: services, files: { tcpcheck }, timeoutSec: 240, memoryMB: 64,
-        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:21,ip=10.0.0.21' ]", `extra = "source=${MiB64}"`],
+        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:21,ip=10.0.0.21' ]", `extra = "source=${MiB64} kib=256"`],
         check: BULK_CHECK,
       },
     ],
