@@ -4,13 +4,15 @@
 //      and its CRC-32), logs "tcp-services: sink <remote port>: <n> bytes,
 //      crc <hex>, <m> off-pattern" when the peer finishes, and closes
 //  19  source: sends `source=` bytes of the pattern, then closes
+//  13  memory: runs a full collection, then sends "used <bytes> heap
+//      <bytes>\n" (runtime/memory.ts memoryStats) and closes
 // With `connect=<a.b.c.d>:<port>`, it also opens a connection there and
 // sends `send=` bytes of the pattern, then shuts its side down (and sinks
 // what comes back). Other arguments: `kib=` send and receive buffer size
 // (KiB, default 64), `conns=` connection limit (default 64), `backlog=`.
 // On `xl shutdown` (or a sim shutdown request) it logs the TCP counters and
 // the size of its memory ("tcp-services: memory <bytes>").
-import { log, startInfo, onShutdownRequest, ShutdownHandler } from "tsxen";
+import { log, startInfo, onShutdownRequest, ShutdownHandler, collect, memoryStats } from "tsxen";
 import { connectVifs } from "tsxen/drivers/netfront";
 import { NetStack } from "tsxen/drivers/net/stack";
 import { Tcp, TcpConn, TcpHandler, TcpOptions, closeReasonName } from "tsxen/drivers/net/tcp";
@@ -137,6 +139,17 @@ class Client extends Sink {
   }
 }
 
+// What the heap holds once the garbage is gone: a test compares it across
+// thousands of connections (TCP should allocate nothing per connection).
+class MemoryReport extends TcpHandler {
+  onConnect(conn: TcpConn): void {
+    collect();
+    const s = memoryStats();
+    conn.writeString("used " + s.usedBytes.toString() + " heap " + s.heapBytes.toString() + "\n");
+    conn.close();
+  }
+}
+
 let tcp: Tcp | null = null;
 let stack: NetStack | null = null;
 
@@ -153,7 +166,7 @@ class Report extends ShutdownHandler {
         ", paws " + s.pawsRejected.toString() + ", cookies sent " + s.synCookiesSent.toString() + " accepted " + s.synCookiesAccepted.toString() +
         " rejected " + s.synCookiesRejected.toString() + ", listen drops " + s.listenDrops.toString() + ", window probes " + s.windowProbes.toString() +
         ", resets received " + s.resetsReceived.toString() + ", passive opens " + s.passiveOpens.toString());
-    log("tcp-services: connections " + t.connections().toString() + ", slots " + t.slotsMade().toString() + ", time-wait " + t.timeWaitCount().toString() +
+    log("tcp-services: connections " + t.connections().toString() + ", slots " + t.slotsMade().toString() + ", time-wait " + t.timeWaitCount().toString() + ", evicted " + s.timeWaitEvicted.toString() +
         ", established " + s.established.toString() + ", closed " + s.closed.toString());
     log("tcp-services: memory " + (<u64>memory.size() * 65536).toString());
   }
@@ -177,6 +190,7 @@ export function main(): void {
   t.listen(7, new Echo(), backlog);
   t.listen(9, new Sink(), backlog);
   t.listen(19, new Source(), backlog);
+  t.listen(13, new MemoryReport(), backlog);
   const target = argText("connect");
   if (target.length) {
     const colon = target.indexOf(":");

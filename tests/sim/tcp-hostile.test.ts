@@ -164,6 +164,38 @@ test("tcp hostile: a peer that never acknowledges: retransmissions back off, the
   t.ok(mem0 > 0 && guestMemory(r) === mem0, "memory did not grow");
 });
 
+test("tcp hostile: 600 segments each beyond a hole: at most 16 out-of-order ranges are held, the rest dropped; once the holes fill, the stream is intact; memory does not grow", async (t) => {
+  const r = await tcpRig();
+  const HOLES = 600, STRIDE = 100, PIECE = 10;   // bytes [100k, 100k+10) for k = 1..600: 60 KB, inside the 64 KiB window
+  let mem0 = 0;
+  let sackBlocksSeen = 0;
+  r.host.onSegment = (f) => { sackBlocksSeen = Math.max(sackBlocksSeen, f.tcp!.sack.length); };
+  whenReady(r, () => {
+    const c = r.host.connect(9, {
+      onOpen: (pc) => {
+        mem0 = guestMemory(r);
+        // 20 a millisecond (a burst of 600 would overflow the link's queue and the vif's ring).
+        for (let k = 1; k <= HOLES; k++) {
+          r.g.dom0.after(BigInt(Math.floor(k / 20)) * MS, () => inject(r, pc, pc.seqOf(k * STRIDE), guestSndNxt(pc), TCP_ACK, pattern(k * STRIDE, PIECE)));
+        }
+        // Then the whole stream, in order, from the start (our sender knows nothing of the injected pieces).
+        r.g.dom0.after(200n * MS, () => pc.sendStream(STRIDE * (HOLES + 1), pattern, true));
+      },
+      onEnd: (pc) => pc.finish(),
+      onClose: () => r.g.dom0.after(10n * MS, () => shutdown(r)),
+    });
+    void c;
+  });
+  const res = await r.g.run();
+  noTrap(t, res);
+  const cnt = counters(res);
+  t.equal(cnt["out of order"], 16, `held out of order: ${cnt["out of order"]} segments (the range table holds 16)`);
+  t.equal(cnt["dropped out of order"], HOLES - 16, `dropped: ${cnt["dropped out of order"]} (no range left for them)`);
+  t.ok(sackBlocksSeen >= 1 && sackBlocksSeen <= 4, `the guest's ACKs carried SACK blocks for what it held (up to ${sackBlocksSeen} in one)`);
+  t.match(res.console, new RegExp(`tcp-services: sink \\d+: ${STRIDE * (HOLES + 1)} bytes, crc [0-9a-f]+, 0 off-pattern`), "the sink got the whole stream, every byte as sent");
+  t.ok(mem0 > 0 && guestMemory(r) === mem0, "memory did not grow");
+});
+
 function tcpSynFrame(from: { mac: string; ip: string }, to: { mac: string; ip: string }, srcPort: number, seq: number, mss?: number): Uint8Array {
   return tcpFrameOf(from, to, { srcPort, dstPort: 7, seq, flags: TCP_SYN, window: 65535, options: mss ? { mss } : undefined });
 }

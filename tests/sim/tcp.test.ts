@@ -208,3 +208,49 @@ test("tcp: TIME-WAIT: the guest closed first; the same client port reconnecting 
   t.equal(second, 1000, "the second, on the same 4-tuple, got its 1000 bytes");
   t.match(line(res, "tcp-services: connections"), /time-wait 1/, "one TIME-WAIT entry (the second's; the first's ended by the new SYN)");
 });
+
+// Reads the guest's "used N heap M" line from its memory service (port 13),
+// after a full collection, and calls `cb` with the used bytes.
+function heapUsed(r: Awaited<ReturnType<typeof tcpRig>>, cb: (used: number) => void): void {
+  let text = "";
+  r.host.connect(13, {
+    onData: (_c, d) => { text += new TextDecoder().decode(d); },
+    onEnd: (c) => c.finish(),
+    onClose: () => cb(Number(/used (\d+)/.exec(text)?.[1] ?? -1)),
+  });
+}
+
+test("tcp: 3000 connections one after another (echo, and a source the guest closes first: TIME-WAIT evictions past 1024) leave the heap as it was after the first 300 (memoryStats after a collection)", async (t) => {
+  const r = await tcpRig({ sim: { cmdline: "source=1000", maxHypercalls: 1e9 } });
+  const TOTAL = 3000, WARMUP = 300;
+  let done = 0, intact = 0;
+  let warm = -1, end = -1;
+  const one = () => {
+    if (done === WARMUP && warm < 0) return heapUsed(r, (u) => { warm = u; one(); });
+    if (done === TOTAL) return heapUsed(r, (u) => { end = u; shutdown(r); });
+    const check = new PatternCheck();
+    const echo = done % 2 === 0;
+    r.host.connect(echo ? 7 : 19, {
+      onOpen: (c) => { if (echo) c.sendStream(1000, pattern, true); },
+      onData: (_c, d) => check.take(d),
+      onEnd: (c) => { if (!echo) c.finish(); },
+      onClose: (_c, why) => {
+        if (why === "done" && check.got === 1000 && check.bad === 0) intact++;
+        done++;
+        one();
+      },
+    });
+  };
+  whenReady(r, one);
+  const res = await r.g.run();
+  noTrap(t, res);
+  t.equal(intact, TOTAL, `all ${TOTAL} connections carried their 1000 bytes and closed normally`);
+  t.ok(warm > 0, `heap used after ${WARMUP} connections: ${warm} bytes`);
+  t.equal(end, warm, `heap used after ${TOTAL}: ${end} bytes, the same`);
+  const cnt = counters(res);
+  t.match(line(res, "tcp-services: connections"), /connections 0, slots [12],/, "one or two slots made, all free again");
+  t.match(line(res, "tcp-services: connections"), /time-wait 1024,/, "the TIME-WAIT table is full (1024), no larger");
+  t.ok(cnt.evicted >= TOTAL / 2 - 1024, `the oldest entries made room: ${cnt.evicted} evicted`);
+  t.ok(cnt.established >= TOTAL, `established: ${cnt.established}`);
+  t.deepEqual(r.host.violations, []);
+});
