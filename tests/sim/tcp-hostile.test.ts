@@ -20,7 +20,7 @@ function inject(r: TcpRig, c: PeerConn, seq: number, ack: number, flags: number,
   r.host.transmit({ srcPort: c.localPort, dstPort: c.remotePort, seq: u32(seq), ack: u32(ack), flags, window: 65535, data, options: { ts: [Number(r.g.clock.now() / MS) >>> 0, c.tsRecent] } });
 }
 
-test("tcp hostile: out-of-window data, acknowledgments of unsent data and blind RST/SYN injection are refused with (challenge) ACKs; the connection carries on; only an exact RST resets it", async (t) => {
+test("tcp hostile: out-of-window data, acknowledgments of unsent data and blind RST/SYN injection are refused with (challenge) ACKs, rate-limited; the connection carries on; only an exact RST resets it", async (t) => {
   const r = await tcpRig();
   const echoed: number[] = [];
   const fromGuest: ParsedFrame[] = [];
@@ -48,6 +48,10 @@ test("tcp hostile: out-of-window data, acknowledgments of unsent data and blind 
     ["an RST inside the window, not at RCV.NXT", () => { mark("rst"); inject(r, conn(), guestRcvNxt(conn()) + 1000, 0, TCP_RST); }],
     ["a SYN inside the window", () => { mark("syn"); inject(r, conn(), guestRcvNxt(conn()) + 10, 0, TCP_SYN); }],
     ["an RST outside the window", () => { mark("rst-far"); inject(r, conn(), guestRcvNxt(conn()) + 0x70000000, 0, TCP_RST); }],
+    ["3000 in-window RSTs in 30 ms", () => {
+      mark("storm");
+      for (let k = 0; k < 3000; k++) r.g.dom0.after(BigInt(Math.floor(k / 100)) * MS, () => inject(r, conn(), guestRcvNxt(conn()) + 1 + (k % 1000), 0, TCP_RST));
+    }],
     ["more data, normally", () => { mark("after"); conn().sendStream(10, (o, n) => new TextEncoder().encode("helloworld").subarray(o, o + n), false); }],
     ["the exact RST", () => { mark("exact"); inject(r, conn(), guestRcvNxt(conn()), 0, TCP_RST); }],
     ["data after the reset", () => { mark("dead"); inject(r, conn(), guestRcvNxt(conn()), guestSndNxt(conn()), TCP_ACK | TCP_PSH, new TextEncoder().encode("late")); }],
@@ -62,11 +66,13 @@ test("tcp hostile: out-of-window data, acknowledgments of unsent data and blind 
   t.ok(acks("badack").length >= 1, "data acknowledging unsent data: dropped, answered with an ACK (RFC 5961 §5)");
   t.ok(acks("rst").length >= 1, "an in-window RST: a challenge ACK (RFC 5961 §3)");
   t.ok(acks("syn").length >= 1, "an in-window SYN: a challenge ACK (RFC 5961 §4)");
-  t.equal(since("rst-far").filter((f) => marks["after"] !== undefined && fromGuest.indexOf(f) < marks["after"]).length, 0, "an out-of-window RST: ignored silently");
+  t.equal(since("rst-far").filter((f) => marks["storm"] !== undefined && fromGuest.indexOf(f) < marks["storm"]).length, 0, "an out-of-window RST: ignored silently");
   t.ok(since("dead").some((f) => f.tcp!.flags & TCP_RST), "after the exact RST the connection is gone: our next segment gets a reset");
   const cnt = counters(res);
   t.equal(cnt["resets received"], 1, "one reset taken, the exact one");
-  t.ok(cnt["challenge acks"] >= 2, `challenge ACKs: ${cnt["challenge acks"]}`);
+  const [, challenges, limited] = (/challenge acks (\d+) limited (\d+)/.exec(res.console) ?? [0, -1, -1]).map(Number);
+  t.ok(challenges >= 2 && challenges <= 1100, `challenge ACKs: ${challenges} (1000 at once at most, then 1000 a second)`);
+  t.ok(limited >= 3000 - 1100, `challenge ACKs not sent (RFC 5961 §7 rate limit): ${limited}`);
   t.ok(cnt["bad acks"] >= 1 && cnt["out of window"] >= 1, "counted as bad ACK and out of window");
   t.match(res.console, /tcp-services: echo \d+ reset by peer/, "the app heard onClose(reset by peer)");
   t.equal(closed, "reset", "the peer's connection was reset by the guest's answer to data after the reset");
