@@ -4,11 +4,12 @@
 // under 5 % loss with reordering and duplication.
 import test from "tape";
 import { pattern, patternByte, type PeerConn } from "../../sim/tcp-peer.ts";
-import { TCP_SYN, TCP_ACK, type ParsedFrame } from "../../sim/netswitch.ts";
+import { TCP_SYN, TCP_ACK, TCP_FIN, type ParsedFrame } from "../../sim/netswitch.ts";
 import { tcpRig, whenReady, shutdown, line, counters, MS } from "./tcp-rig.ts";
 import { noTrap } from "./net-rig.ts";
 
 const MiB = 1 << 20;
+const u32 = (n: number) => n >>> 0;
 
 // Checks bytes against the pattern as they arrive.
 class PatternCheck {
@@ -187,17 +188,26 @@ test("tcp: at the connection limit the 5th connection waits (its SYN, or its coo
   t.ok(counters(res)["listen drops"] >= 1, `segments dropped at the limit: ${counters(res)["listen drops"]}`);
 });
 
-test("tcp: TIME-WAIT: the guest closed first; the same client port reconnecting with a higher ISN gets a new connection", async (t) => {
+test("tcp: TIME-WAIT: the guest closed first; the same client port reconnecting with a higher ISN gets a new connection; a retransmitted FIN is acknowledged again; the entry expires after 60 s", async (t) => {
   const r = await tcpRig({ sim: { cmdline: "source=1000" } });
   const closes: string[] = [];
   let second = 0;
+  const finAcks: ParsedFrame[] = [];
+  let c2: PeerConn | null = null;
+  const refin = () => {
+    // Our FIN again, as if the guest's ACK of it had been lost.
+    const c = c2!;
+    r.host.onSegment = (f) => { if (f.tcp!.dstPort === 40000) finAcks.push(f); };
+    r.host.transmit({ srcPort: 40000, dstPort: 19, seq: c.seqOf(c.total), ack: u32(c.irs + 1 + c.rcvNxt + 1), flags: TCP_ACK | TCP_FIN, window: 65535, options: { ts: [Number(r.g.clock.now() / MS) >>> 0, c.tsRecent] } });
+    r.g.dom0.after(61_000n * MS, () => shutdown(r));
+  };
   whenReady(r, () => {
     r.host.connect(19, {
       onEnd: (c) => c.finish(),
       onClose: (_c, why) => {
         closes.push(why);
         r.g.dom0.after(100n * MS, () => {
-          r.host.connect(19, { onData: (_c2, d) => { second += d.length; }, onEnd: (c2) => c2.finish(), onClose: (_c2, w) => { closes.push(w); r.g.dom0.after(10n * MS, () => shutdown(r)); } }, {}, 40000);
+          c2 = r.host.connect(19, { onData: (_c2, d) => { second += d.length; }, onEnd: (c) => c.finish(), onClose: (_c2, w) => { closes.push(w); r.g.dom0.after(1000n * MS, refin); } }, {}, 40000);
         });
       },
     }, {}, 40000);
@@ -206,7 +216,9 @@ test("tcp: TIME-WAIT: the guest closed first; the same client port reconnecting 
   noTrap(t, res);
   t.deepEqual(closes, ["done", "done"], "both connections closed normally");
   t.equal(second, 1000, "the second, on the same 4-tuple, got its 1000 bytes");
-  t.match(line(res, "tcp-services: connections"), /time-wait 1/, "one TIME-WAIT entry (the second's; the first's ended by the new SYN)");
+  const c = c2 as PeerConn | null;
+  t.ok(finAcks.length === 1 && finAcks[0].tcp!.flags === TCP_ACK && c !== null && finAcks[0].tcp!.ack === u32(c.seqOf(c.total) + 1), "the retransmitted FIN got the ACK of it again (from the TIME-WAIT entry)");
+  t.match(line(res, "tcp-services: connections"), /time-wait 0,/, "61 s later the TIME-WAIT entry is gone (the first's was ended early by the new SYN)");
 });
 
 // Reads the guest's "used N heap M" line from its memory service (port 13),
