@@ -12,7 +12,7 @@
 // (KiB, default 64), `conns=` connection limit (default 64), `backlog=`.
 // On `xl shutdown` (or a sim shutdown request) it logs the TCP counters and
 // the size of its memory ("tcp-services: memory <bytes>").
-import { log, startInfo, onShutdownRequest, ShutdownHandler, collect, memoryStats } from "tsxen";
+import { log, startInfo, onShutdownRequest, ShutdownHandler, collect, memoryStats, randomSource } from "tsxen";
 import { connectVifs } from "tsxen/drivers/netfront";
 import { NetStack } from "tsxen/drivers/net/stack";
 import { Tcp, TcpConn, TcpHandler, TcpOptions, closeReasonName } from "tsxen/drivers/net/tcp";
@@ -197,5 +197,5 @@ export function main(): void {
     const c = t.connect(parseIp(target.substr(0, colon)), <u16>I32.parseInt(target.substr(colon + 1)), new Client());
     if (c === null) log("tcp-services: connect failed at once");
   }
-  log("tcp-services: ready on " + ipString(st.ip) + " (" + kib.toString() + " KiB buffers, " + o.maxConnections.toString() + " connections)");
+  log("tcp-services: ready on " + ipString(st.ip) + " (" + kib.toString() + " KiB buffers, " + o.maxConnections.toString() + " connections, random numbers from " + randomSource() + ")");
 }

@@ -131,6 +131,7 @@ rig.test("TCP: 64 MiB from dom0's Linux to the guest and 64 MiB back, intact (CR
   t.match(sink ?? "", new RegExp(`: 67108864 bytes, crc ${sent?.[1] ?? "x"}, 0 off-pattern$`), "the guest got all of it: same CRC-32, every byte in place");
   t.ok(out.some((l) => /^tcpcheck: received 67108864 bytes, 0 off-pattern/.test(l)), "dom0 received 64 MiB from the guest, every byte in place");
   t.ok((s?.console ?? []).some((l) => /^tcp-services: source \d+ closed after 67108864 bytes$/.test(l)), "the guest's source finished and closed");
+  t.ok((s?.console ?? []).some((l) => /^tcp-services: ready on 10\.0\.0\.21 .*random numbers from rdrand\)$/.test(l)), "its sequence numbers and cookies were keyed from RDRAND (the rig's CPU has it: -cpu …,+rdrand)");
   t.equal(s?.checkRc, 0);
   t.equal(s?.reason, "poweroff");
 });
