@@ -68,16 +68,18 @@ export function sumFast(at: usize, len: i32, sum: u32): u32 {
   if (n >= 4) { s += <u64>load<u32>(p); p += 4; n -= 4; }
   if (n >= 2) { s += <u64>load<u16>(p); p += 2; n -= 2; }
   if (n > 0) s += <u64>load<u8>(p);
+  return addSums(foldSwapped(s), sum);
+}
+
+// A 64-bit sum of little-endian words folded to 16 bits and byte-swapped:
+// the big-endian partial sum sum16 would have made of the same bytes.
+@inline function foldSwapped(s: u64): u32 {
   s = (s & 0xffffffff) + (s >> 32);
   s = (s & 0xffffffff) + (s >> 32);
   let r = <u32>s;
   r = (r & 0xffff) + (r >> 16);
   r = (r & 0xffff) + (r >> 16);
-  r = ((r & 0xff) << 8) | (r >> 8);
-  r += sum;
-  r = (r & 0xffff) + (r >> 16);
-  r = (r & 0xffff) + (r >> 16);
-  return r;
+  return ((r & 0xff) << 8) | (r >> 8);
 }
 
 // Adds two partial sums (as sum16 returns them).
@@ -113,13 +115,7 @@ export function copyAndSum(dst: usize, src: usize, len: i32, sum: u32): u32 {
   if (n >= 4) { const a = load<u32>(p); store<u32>(d, a); s += <u64>a; p += 4; d += 4; n -= 4; }
   if (n >= 2) { const a = load<u16>(p); store<u16>(d, a); s += <u64>a; p += 2; d += 2; n -= 2; }
   if (n > 0) { const a = load<u8>(p); store<u8>(d, a); s += <u64>a; }
-  s = (s & 0xffffffff) + (s >> 32);
-  s = (s & 0xffffffff) + (s >> 32);
-  let r = <u32>s;
-  r = (r & 0xffff) + (r >> 16);
-  r = (r & 0xffff) + (r >> 16);
-  r = ((r & 0xff) << 8) | (r >> 8);
-  return addSums(r, sum);
+  return addSums(foldSwapped(s), sum);
 }
 
 // A partial sum of bytes that sit at an odd offset in the summed data
