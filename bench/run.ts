@@ -233,7 +233,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(env, [`N=${N}`, `MEM=${MEM}`, `UDP_COUNT=${UDP_COUNT}`, `UDP_MAX_S=30`, `PINGS=${PINGS}`,
     `CHUNK_KIB=${CHUNK_KIB}`, `MEMSCAN_TSXEN="${MEMSCAN_TSXEN}"`, `MEMSCAN_LINUX="${MEMSCAN_LINUX}"`,
     `TCP_BYTES=${TCP_BYTES}`, `TCP_KIB=${TCP_KIB}`, `HTTP_S=${HTTP_S}`, `HTTP_CONNS=${HTTP_CONNS}`, ""].join("\n"));
-  const perRun = 60 + 120 + 2 * 40 + 30 + 2 * (2 * 100 + 2 * (HTTP_S + 5));
+  const perRun = 60 + 120 + 2 * 40 + 30 + 3 * (2 * 100 + 2 * (HTTP_S + 5));   // TCP and HTTP: tsxen, tsxen (stub runtime), Linux
   const memTries = MEMSCAN_TSXEN.split(/\s+/).length + MEMSCAN_LINUX.split(/\s+/).length;
   const totalTimeoutSec = 240 + N * perRun + memTries * 150;
   say(`booting the rig (bounded at ${totalTimeoutSec} s); N=${N}, UDP ${UDP_COUNT} datagrams per size, ${PINGS} pings`);
