@@ -91,6 +91,7 @@ export function memoryStats(): MemoryStats {
 // with the incremental collector, which finds every live reference on its
 // shadow stack.
 export function collect(): void {
+  // @ts-ignore: asc's builtin, which its .d.ts does not declare (editors, and the tsxen init project's tsc)
   __collect();
   collections++;
   walk();

@@ -27,8 +27,10 @@ let used: i32 = 16;          // words of `block` already handed out
 let source: string = "";     // "" until seeded
 const word = memory.data(8);
 
+// @ts-ignore: decorator (asc inlines it; TypeScript allows none on a function)
 @inline function rotl32(x: u32, n: u32): u32 { return (x << n) | (x >> (32 - n)); }
 
+// @ts-ignore: decorator (asc inlines it; TypeScript allows none on a function)
 @inline function quarter(x: StaticArray<u32>, a: i32, b: i32, c: i32, d: i32): void {
   unchecked(x[a] += x[b]); unchecked(x[d] = rotl32(x[d] ^ x[a], 16));
   unchecked(x[c] += x[d]); unchecked(x[b] = rotl32(x[b] ^ x[c], 12));

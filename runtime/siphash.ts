@@ -4,6 +4,7 @@
 // cookies, timestamp offsets, hash-table seeds). The key is 128 bits (k0,
 // k1); the input is read as little-endian 64-bit words, as the reference.
 
+// @ts-ignore: decorator (asc inlines it; TypeScript allows none on a function)
 @inline function rotl(x: u64, b: u64): u64 { return (x << b) | (x >> (64 - b)); }
 
 // One SipHash state. Compress words with add(), then finish().

@@ -73,6 +73,7 @@ export function sumFast(at: usize, len: i32, sum: u32): u32 {
 
 // A 64-bit sum of little-endian words folded to 16 bits and byte-swapped:
 // the big-endian partial sum sum16 would have made of the same bytes.
+// @ts-ignore: decorator (asc inlines it; TypeScript allows none on a function)
 @inline function foldSwapped(s: u64): u32 {
   s = (s & 0xffffffff) + (s >> 32);
   s = (s & 0xffffffff) + (s >> 32);

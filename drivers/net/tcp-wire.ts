@@ -22,10 +22,17 @@ const OPT_END = 0, OPT_NOP = 1, OPT_MSS = 2, OPT_WSCALE = 3, OPT_SACK_OK = 4, OP
 export const MAX_WSCALE: i32 = 14;          // RFC 7323 §2.3
 export const MAX_SACK_BLOCKS: i32 = 4;
 
+// Sequence numbers compared modulo 2^32 (§3.4). (The @ts-ignore lines are
+// for editors: TypeScript allows no decorator on a function; asc inlines.)
+// @ts-ignore: decorator
 @inline export function seqLt(a: u32, b: u32): bool { return <i32>(a - b) < 0; }
+// @ts-ignore: decorator
 @inline export function seqLe(a: u32, b: u32): bool { return <i32>(a - b) <= 0; }
+// @ts-ignore: decorator
 @inline export function seqGt(a: u32, b: u32): bool { return <i32>(a - b) > 0; }
+// @ts-ignore: decorator
 @inline export function seqGe(a: u32, b: u32): bool { return <i32>(a - b) >= 0; }
+// @ts-ignore: decorator
 @inline export function seqMax(a: u32, b: u32): u32 { return seqGt(a, b) ? a : b; }
 
 // One received segment, parsed.
