@@ -9,7 +9,9 @@
 // Two tables: tsxen PV vs Linux PV, and tsxen PVH vs tsxen PV vs Linux PVH.
 // Environment: BENCH_N (runs per figure, default 3), BENCH_UDP_COUNT
 // (datagrams per UDP run, default 20000), BENCH_PINGS (default 20),
-// BENCH_MEMSCAN_TSXEN / BENCH_MEMSCAN_LINUX (MiB, ascending, space-separated).
+// BENCH_MEMSCAN_TSXEN / BENCH_MEMSCAN_LINUX (MiB, ascending, space-separated),
+// BENCH_HTTP_S (seconds per HTTP load run, default 10), BENCH_HTTP_CONNS
+// (default 8).
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -27,6 +29,10 @@ const MEM = 96;   // memory= of the measured runs, both guests (Linux needs ≥ 
 const MEMSCAN_TSXEN = process.env.BENCH_MEMSCAN_TSXEN ?? "8 12 16 24 32";
 const MEMSCAN_LINUX = process.env.BENCH_MEMSCAN_LINUX ?? "48 64 80 84 86 88 96";
 const CHUNK_KIB = 1024;
+const TCP_BYTES = 64 << 20;   // per direction; the Linux guest's source sends this much too (bench/linux/init.sh)
+const TCP_KIB = 256;          // tsxen's TCP send and receive buffers (Linux autotunes its own up to MiBs)
+const HTTP_S = Number(process.env.BENCH_HTTP_S ?? 10);
+const HTTP_CONNS = Number(process.env.BENCH_HTTP_CONNS ?? 8);
 const COMPUTE_MIB = 4, COMPUTE_PASSES = 256;
 
 const t0 = Date.now();
@@ -110,7 +116,7 @@ console.log("ms=" + (performance.now() - t).toFixed(1) + " sum=" + r.toString(16
 
 function kv(text: string): Record<string, string> {
   const o: Record<string, string> = {};
-  for (const m of text.matchAll(/([a-z_]+)=([^\s]+)/g)) o[m[1]] = m[2];
+  for (const m of text.matchAll(/([a-z0-9_]+)=([^\s]+)/g)) o[m[1]] = m[2];
   return o;
 }
 
@@ -163,6 +169,16 @@ function parse(lines: string[]): Parsed {
       put(m[1], `udp${s}_pps`, Number(o.pps));
       put(m[1], `udp${s}_mbps`, Number(o.mbps));
       put(m[1], `udp${s}_loss_pct`, (100 * Number(o.lost)) / Number(o.sent));
+    } else if ((m = l.match(/^BENCH (\w+) run=(\d+) tcp (.*)$/))) {
+      const o = kv(m[3]);
+      if (o.error === undefined) put(m[1], `tcp_${o.dir}_MBps`, Number(o.bytes) / 1e6 / (Number(o.elapsed_ms) / 1000));
+      else notes.push(l);
+    } else if ((m = l.match(/^BENCH (\w+) run=(\d+) http (.*)$/))) {
+      const o = kv(m[3]);
+      put(m[1], `http_${o.mode}_rps`, Number(o.rps));
+      put(m[1], `http_${o.mode}_p50_ms`, Number(o.p50_ms));
+      put(m[1], `http_${o.mode}_p99_ms`, Number(o.p99_ms));
+      put(m[1], `http_${o.mode}_errors`, Number(o.errors));
     } else if ((m = l.match(/^BENCH memscan (\w+) mem=(\d+) pass=(\d)/))) {
       (memscan[m[1]] ??= []).push({ mem: Number(m[2]), pass: m[3] === "1" });
     } else if (/^BENCH (fail|create-failed|memlog)/.test(l)) {
@@ -199,6 +215,7 @@ async function main(): Promise<void> {
     images[name] = path.join(OUT, `${name}.xen`);
     await build({ entry, output: images[name], log: () => {}, runtime });
   }
+  checkPagesMatch();
   const benchtool = path.join(OUT, "benchtool");
   sh("gcc", ["-static", "-O2", "-s", "-Wall", "-o", benchtool, "bench/tools/benchtool.c"]);
   const initrd = path.join(OUT, "linux-initrd.cpio.gz");
@@ -222,8 +239,10 @@ async function main(): Promise<void> {
 
   const env = path.join(OUT, "bench.env");
   fs.writeFileSync(env, [`N=${N}`, `MEM=${MEM}`, `UDP_COUNT=${UDP_COUNT}`, `UDP_MAX_S=30`, `PINGS=${PINGS}`,
-    `CHUNK_KIB=${CHUNK_KIB}`, `MEMSCAN_TSXEN="${MEMSCAN_TSXEN}"`, `MEMSCAN_LINUX="${MEMSCAN_LINUX}"`, ""].join("\n"));
-  const perRun = 2 * (60 + 120 + 2 * 40 + 30);   // both modes
+    `CHUNK_KIB=${CHUNK_KIB}`, `MEMSCAN_TSXEN="${MEMSCAN_TSXEN}"`, `MEMSCAN_LINUX="${MEMSCAN_LINUX}"`,
+    `TCP_BYTES=${TCP_BYTES}`, `TCP_KIB=${TCP_KIB}`, `HTTP_S=${HTTP_S}`, `HTTP_CONNS=${HTTP_CONNS}`, ""].join("\n"));
+  // Both modes; TCP and HTTP under PV only, for tsxen, tsxen (stub runtime) and Linux.
+  const perRun = 2 * (60 + 120 + 2 * 40 + 30) + 3 * (2 * 100 + 2 * (HTTP_S + 5));
   const memTries = MEMSCAN_TSXEN.split(/\s+/).length + MEMSCAN_LINUX.split(/\s+/).length;
   const totalTimeoutSec = 240 + N * perRun + 2 * memTries * 150;
   say(`booting the rig (bounded at ${totalTimeoutSec} s); N=${N}, UDP ${UDP_COUNT} datagrams per size, ${PINGS} pings`);
@@ -265,6 +284,16 @@ async function main(): Promise<void> {
     { metric: "block sequential write, 64 MiB", unit: "MB/s", tsxen: S("tsxen", "blk_write_MBps"), linux: S("linux", "blk_write_MBps"), better: "higher" },
     { metric: "  tsxen: flush after the write (not in the write figure)", unit: "ms", tsxen: S("tsxen", "blk_flush_ms"), linux: null, better: "lower" },
     { metric: "block sequential read, 64 MiB", unit: "MB/s", tsxen: S("tsxen", "blk_read_MBps"), linux: S("linux", "blk_read_MBps"), better: "higher", goal: "tsxen ≥ Linux", met: (t, l) => t >= l },
+    { metric: "TCP bulk dom0 → guest, 64 MiB (connect to the guest's close)", unit: "MB/s", tsxen: S("tsxen", "tcp_send_MBps"), linux: S("linux", "tcp_send_MBps"), better: "higher", goal: "tsxen ≥ Linux", met: (t, l) => t >= l },
+    { metric: "TCP bulk guest → dom0, 64 MiB", unit: "MB/s", tsxen: S("tsxen", "tcp_recv_MBps"), linux: S("linux", "tcp_recv_MBps"), better: "higher", goal: "tsxen ≥ Linux", met: (t, l) => t >= l },
+    { metric: `HTTP GET / keep-alive (${HTTP_CONNS} connections, ${HTTP_S} s; busybox httpd closes each connection anyway)`, unit: "req/s", tsxen: S("tsxen", "http_keepalive_rps"), linux: S("linux", "http_keepalive_rps"), better: "higher", goal: "tsxen ≥ 2× Linux", met: (t, l) => t >= 2 * l },
+    { metric: "  latency p50 (request written → response complete)", unit: "ms", tsxen: S("tsxen", "http_keepalive_p50_ms"), linux: S("linux", "http_keepalive_p50_ms"), better: "lower" },
+    { metric: "  latency p99", unit: "ms", tsxen: S("tsxen", "http_keepalive_p99_ms"), linux: S("linux", "http_keepalive_p99_ms"), better: "lower" },
+    { metric: "  errors", unit: "count", tsxen: S("tsxen", "http_keepalive_errors"), linux: S("linux", "http_keepalive_errors"), better: "lower" },
+    { metric: `HTTP GET / a new connection per request (${HTTP_CONNS} at once)`, unit: "req/s", tsxen: S("tsxen", "http_close_rps"), linux: S("linux", "http_close_rps"), better: "higher", goal: "tsxen ≥ 2× Linux", met: (t, l) => t >= 2 * l },
+    { metric: "  latency p50 (connect → response complete)", unit: "ms", tsxen: S("tsxen", "http_close_p50_ms"), linux: S("linux", "http_close_p50_ms"), better: "lower" },
+    { metric: "  latency p99", unit: "ms", tsxen: S("tsxen", "http_close_p99_ms"), linux: S("linux", "http_close_p99_ms"), better: "lower" },
+    { metric: "  errors", unit: "count", tsxen: S("tsxen", "http_close_errors"), linux: S("linux", "http_close_errors"), better: "lower" },
   ];
   const one = (x: number | null): Stat | null => (x === null ? null : { n: 1, median: x, min: x, max: x, values: [x] });
   const smallest = (g: string): number | null => p.memscan[g]?.find((t) => t.pass)?.mem ?? null;
@@ -365,6 +394,18 @@ async function main(): Promise<void> {
   if (run.outcome !== "done") process.exitCode = 1;
 }
 
+// The Linux guest's httpd serves bench/linux/index.html; tsxen's the page in
+// examples/http-server/server.ts. The HTTP rows compare like with like only
+// if they are the same bytes.
+function checkPagesMatch(): void {
+  const src = fs.readFileSync(path.join(REPO, "examples/http-server/server.ts"), "utf8");
+  const expr = /const PAGE = ("(?:[^;])*?");\n/s.exec(src)?.[1] ?? "";
+  const page = [...expr.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string).join("");
+  if (page !== fs.readFileSync(path.join(REPO, "bench/linux/index.html"), "utf8")) {
+    throw new Error("bench/linux/index.html differs from PAGE in examples/http-server/server.ts: make them the same page");
+  }
+}
+
 function readmeSection(table: string): string {
   return `## Performance
 
@@ -378,8 +419,13 @@ image; Linux as \`type = "pvh"\` with \`kernel = vmlinux\`). Boot is timed in do
 windowed UDP load generator run in dom0 against 10.0.0.2; block throughput is
 timed inside each guest (tsxen: drivers/blkfront.ts, 1 MiB requests, two in
 flight; Linux: dd bs=1M with O_DIRECT). Everything is emulated (TCG), so only
-the ratios mean anything, and runs vary by ±15 % or more. Raw numbers, the
-method and the serial log: bench/results/.
+the ratios mean anything, and runs vary by ±15 % or more. TCP bulk runs
+dom0's benchtool against each guest's discard (port 9) and 64 MiB source
+(port 19) services; HTTP runs benchtool's load generator (8 connections,
+10 s per mode) against tsxen's examples/http-server and the Linux guest's
+busybox httpd serving the same 238-byte page (busybox httpd closes every
+connection, so its keep-alive figure is a new connection per request too).
+Raw numbers, the method and the serial log: bench/results/.
 
 ${table.split("\n").slice(2).join("\n")}`;
 }

@@ -26,6 +26,12 @@
 //    page-sized TX buffer each, chained with NETTXF_more_data; the first
 //    slot's size is the whole frame's, as netif.h specifies. Without sg a
 //    frame must fit one page.
+//  - feature-gso-tcpv4 (with sg): send() takes a TCP/IPv4 frame of up to
+//    64 KiB with a segment size; it goes with an extra-info slot
+//    (XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_GSO_TYPE_TCPV4) after its first
+//    slot, and the backend's side cuts it into segments (or, delivering it
+//    to dom0's own stack, does not need to). netback answers the extra
+//    slot with NETIF_RSP_NULL.
 //
 // Buffers are granted once per connection: per queue, RX pages the backend
 // copies received frames into (writable grants) and TX pages we copy
@@ -70,6 +76,9 @@ const BUFFERS_PER_QUEUE: i32 = 32;  // and per queue with several
 export const MAX_QUEUES: i32 = 4;
 const CONNECT_TIMEOUT_NS: u64 = 30_000_000_000;
 const ETH_HLEN: i32 = 14;
+// The largest GSO frame send() takes: 16 pages' worth within netif.h's
+// XEN_NETIF_MAX_TX_SIZE.
+export const GSO_MAX_FRAME: i32 = 65535;
 // Slots one RX frame may use: the first, its extra-info slots, the rest of its data.
 const MAX_RX_EXTRAS: i32 = N.XEN_NETIF_EXTRA_TYPE_MAX - 1;
 const MAX_RX_SLOTS: i32 = N.XEN_NETIF_NR_SLOTS_MIN + MAX_RX_EXTRAS;
@@ -81,11 +90,14 @@ export const RX_CSUM_FLAGS: i32 = N.NETRXF_data_validated | N.NETRXF_csum_blank;
 // the L4 checksum was verified (or the frame is local); NETRXF_csum_blank,
 // the L4 checksum field holds only the pseudo-header sum (a partial
 // checksum, from a local sender): it must not be verified. onLinkUp and
-// onLinkDown follow the device's connection (from the loop).
+// onLinkDown follow the device's connection (from the loop). onTxReady
+// follows a send() that was refused for want of TX buffers, once the
+// backend has given some back.
 export abstract class FrameHandler extends Handler {
   abstract onFrame(frame: usize, len: i32, flags: i32): void;
   onLinkUp(): void {}
   onLinkDown(): void {}
+  onTxReady(): void {}
 }
 
 // Told when a vif connects (at start, after a reconnect, newly attached)
@@ -102,6 +114,7 @@ export class NetfrontStats {
   txBytes: u64 = 0;
   txDropped: u64 = 0;    // not connected, no free buffer or ring slot (back-pressure), or too large
   txErrors: u64 = 0;     // the backend answered with an error status
+  txGso: u64 = 0;        // of txFrames: GSO frames (several TCP segments each)
 }
 
 const EV_TX: i32 = 1;
@@ -277,9 +290,11 @@ export class Netfront extends Frontend {
   // What was negotiated (valid once connected).
   split: bool = false;       // feature-split-event-channels
   sg: bool = false;          // feature-sg
+  gso: bool = false;         // feature-gso-tcpv4 (with sg): send() takes TCP frames of up to GSO_MAX_FRAME bytes
   queues: Array<NetQueue> = new Array<NetQueue>();     // this connection's
   queuePool: Array<NetQueue> = new Array<NetQueue>();  // every queue made so far
   rxMax: i32 = <i32>PAGE_SIZE;  // the longest frame we reassemble (feature-sg)
+  txWaiting: bool = false;   // send() refused a frame for want of buffers: tell the handler when there are some
 
   constructor(info: xenbus.DeviceInfo) {
     super(info);
@@ -314,7 +329,7 @@ export class Netfront extends Frontend {
 
   // What the handshake settled on, for the connect log line.
   features(): string {
-    return this.queues.length.toString() + (this.queues.length == 1 ? " queue" : " queues") + (this.split ? ", split event channels" : "") + (this.sg ? ", sg" : "");
+    return this.queues.length.toString() + (this.queues.length == 1 ? " queue" : " queues") + (this.split ? ", split event channels" : "") + (this.sg ? ", sg" : "") + (this.gso ? ", gso" : "");
   }
 
   private bindPort(q: NetQueue, what: i32): i64 {
@@ -344,6 +359,7 @@ export class Netfront extends Frontend {
     this.ip = ip.error === null ? ip.text() : "";
     this.split = xenbus.readFeature(be, "feature-split-event-channels");
     this.sg = xenbus.readFeature(be, "feature-sg");
+    this.gso = this.sg && xenbus.readFeature(be, "feature-gso-tcpv4");
     const offered = xenbus.readInt(be, "multi-queue-max-queues", 1);
     const count = offered > <i64>MAX_QUEUES ? MAX_QUEUES : (offered < 1 ? 1 : <i32>offered);
     this.rxMax = this.sg && ETH_HLEN + this.mtu > <i32>PAGE_SIZE ? ETH_HLEN + this.mtu : <i32>PAGE_SIZE;
@@ -451,14 +467,20 @@ export class Netfront extends Frontend {
   // Sends one Ethernet frame. Returns false (and counts a drop) when the
   // device is not usable, the frame is too large, or every buffer of its
   // queue is in flight: a full ring pushes back on the sender instead of
-  // queueing.
-  send(frame: usize, len: i32): bool {
-    if (!this.connected || len <= 0 || len > this.maxFrame()) { this.stats.txDropped++; return false; }
+  // queueing. `txFlags` may carry NETTXF_data_validated, for a frame whose
+  // transport checksum the sender computed itself (dom0 then does not
+  // verify it again). With `gsoSize` > 0 (only if `gso` was negotiated),
+  // `frame` is a TCP/IPv4 frame of up to GSO_MAX_FRAME bytes to be cut into
+  // segments of `gsoSize` payload bytes.
+  send(frame: usize, len: i32, txFlags: i32 = 0, gsoSize: i32 = 0): bool {
+    const limit = gsoSize > 0 ? (this.gso ? GSO_MAX_FRAME : 0) : this.maxFrame();
+    if (!this.connected || len <= 0 || len > limit || gsoSize > 0xffff) { this.stats.txDropped++; return false; }
     const q = this.queues[this.pickQueue(frame, len)];
     this.collectTx(q);
     if (!this.connected) { this.stats.txDropped++; return false; }
     const slots = (len + <i32>PAGE_SIZE - 1) / <i32>PAGE_SIZE;
-    if (q.txFree.length < slots || q.tx.freeRequests() < <u32>slots) { this.stats.txDropped++; return false; }
+    const extra = gsoSize > 0 ? 1 : 0;
+    if (q.txFree.length < slots || q.tx.freeRequests() < <u32>(slots + extra)) { this.stats.txDropped++; this.txWaiting = true; return false; }
     for (let i = 0; i < slots; i++) {
       const id = q.txFree.pop();
       const at = i * <i32>PAGE_SIZE;
@@ -468,9 +490,19 @@ export class Netfront extends Frontend {
       const slot = q.tx.slot(q.tx.reqProdPvt++);
       store<u32>(slot + N.NETIF_TX_REQ_GREF, <u32>q.txGrants[id]);
       store<u16>(slot + N.NETIF_TX_REQ_OFFSET, 0);
-      store<u16>(slot + N.NETIF_TX_REQ_FLAGS, i < slots - 1 ? N.NETTXF_more_data : 0);
+      const first = i == 0 ? (txFlags & N.NETTXF_data_validated) | (extra ? N.NETTXF_extra_info : 0) : 0;
+      store<u16>(slot + N.NETIF_TX_REQ_FLAGS, <u16>((i < slots - 1 ? N.NETTXF_more_data : 0) | first));
       store<u16>(slot + N.NETIF_TX_REQ_ID, <u16>id);
       store<u16>(slot + N.NETIF_TX_REQ_SIZE, <u16>(i == 0 ? len : chunk));
+      if (i == 0 && extra) {
+        // The GSO extra-info slot follows the first request (netif.h "Guest transmit").
+        const x = q.tx.slot(q.tx.reqProdPvt++);
+        memory.fill(x, 0, N.NETIF_TX_REQUEST_SIZE);
+        store<u8>(x + N.NETIF_EXTRA_TYPE, <u8>N.XEN_NETIF_EXTRA_TYPE_GSO);
+        store<u16>(x + N.NETIF_EXTRA_GSO_SIZE, <u16>gsoSize);
+        store<u8>(x + N.NETIF_EXTRA_GSO_TYPE, <u8>N.XEN_NETIF_GSO_TYPE_TCPV4);
+        this.stats.txGso++;
+      }
     }
     if (q.tx.pushRequests()) notify(q.txPort);
     this.stats.txFrames++;
@@ -626,12 +658,18 @@ export class Netfront extends Frontend {
     if (what & EV_TX) this.collectTx(q);
     if ((what & EV_RX) && this.connected) this.collectRx(q);
     const h = this.handler;
-    if (h !== null && h.running) return;
+    if (h === null || h.running) return;
     for (let i = 0; i < this.queues.length && this.connected; i++) {
       const other = this.queues[i];
       if (!other.rxDeferred) continue;
       other.rxDeferred = false;
       this.collectRx(other);
+    }
+    if (this.txWaiting && this.connected && !h.running) {
+      this.txWaiting = false;
+      h.running = true;
+      h.onTxReady();
+      h.running = false;
     }
   }
 

@@ -49,3 +49,9 @@ export declare function cmpxchg16(addr: usize, expected: u32, replacement: u32):
 // Prints "panic: <msg>" (UTF-8 bytes at msg) and shuts down as crashed.
 @external("xen", "panic")
 export declare function hostPanic(msg: usize, len: i32): void;
+
+// One 64-bit value from the CPU's RDRAND instruction, stored at `out`:
+// returns 1, or 0 when the CPU has no RDRAND (CPUID.1:ECX bit 30) or it
+// failed 10 times in a row.
+@external("xen", "rdrand")
+export declare function rdrand(out: usize): i32;

@@ -4,6 +4,7 @@ export { exit } from "./exit";
 export { startInfo, StartInfo, MemoryRegion } from "./start_info";
 export { consoleWrite, consoleFlush, consoleDroppedBytes } from "./console";
 export { panic } from "./panic";
+export { random32, random64, randomBelow, randomBytes, randomSource } from "./random";
 export { monotonicNs, wallClockNs } from "./time";
 export { bootTimeNs } from "./boot_time";
 export { Timer, TimerHandler, setTimer, armTimer, cancelTimer } from "./timers";

@@ -60,6 +60,10 @@ export interface SimOptions {
   onConsole?: (bytes: Uint8Array) => void;  // the console as it is written (SimResult.console has it all)
   outside?: Outside;          // the world outside the sim (hypervisor.ts)
   followClock?: () => bigint; // real time as system time (clock.ts `follow`)
+  // The CPU's RDRAND as the guest sees it: values from a generator seeded
+  // with this number (default 1: runs are reproducible), or false: no
+  // RDRAND (the runtime falls back to timing jitter).
+  rdrand?: number | false;
 }
 
 export interface SimResult {
@@ -101,6 +105,7 @@ export class SimGuest {
   private readonly console: ConsoleBackend;
   private hypercallCount = 0;
   private consoleChannel: number | null = null;
+  private rdrandState: bigint;
   private storeChannel: number | null = null;
   private readonly opts: Required<Pick<SimOptions, Defaults>> & SimOptions;
 
@@ -110,6 +115,7 @@ export class SimGuest {
       stallConsole: false, maxHypercalls: 10_000_000,
       ...Object.fromEntries(Object.entries(opts).filter(([, value]) => value !== undefined)),
     };
+    this.rdrandState = BigInt(this.opts.rdrand === false ? 0 : this.opts.rdrand ?? 1) | 1n;
     this.console = new ConsoleBackend(() => this.view(), L.pageAddress(L.CONSOLE_PFN));
     this.console.stalled = this.opts.stallConsole;
     this.console.onOutput = this.opts.onConsole ?? null;
@@ -392,6 +398,15 @@ export class SimGuest {
           const old = this.view().getUint16(addr, true);
           if (old === (expected & 0xffff)) this.view().setUint16(addr, replacement & 0xffff, true);
           return old;
+        },
+        // xorshift64* (the sim's stand-in for the CPU's generator: seeded, reproducible).
+        rdrand: (out: number) => {
+          if (this.opts.rdrand === false) return 0;
+          let x = this.rdrandState;
+          x ^= x >> 12n; x ^= BigInt.asUintN(64, x << 25n); x ^= x >> 27n;
+          this.rdrandState = x;
+          this.view().setBigUint64(out, BigInt.asUintN(64, x * 0x2545f4914f6cdd1dn), true);
+          return 1;
         },
         panic: (msg: number, len: number) => {
           const text = Buffer.from(this.bytes(msg, len)).toString("utf8");

@@ -35,6 +35,7 @@ import { XenError } from "./evtchn.ts";
 import { XenStoreError, type XenStored } from "./xenstored.ts";
 import type { SimGuest } from "./host.ts";
 import { PAGE_SIZE } from "./layout.ts";
+import { segmentTcp } from "./netswitch.ts";
 
 const ETH_HLEN = 14;
 // The slots per TX frame every backend must take; we take no more.
@@ -45,6 +46,7 @@ const EVENT_STORM_SPACING_NS = 20_000n;
 
 export interface VifFeatures {
   sg?: boolean;                  // feature-sg (default false)
+  gso?: boolean;                 // feature-gso-tcpv4 (default false): TX frames with a GSO extra-info slot are cut into segments
   splitEventChannels?: boolean;  // feature-split-event-channels (default false)
   maxQueues?: number;            // multi-queue-max-queues (default: not advertised, one queue)
   rxCopy?: boolean;              // feature-rx-copy (default true; false leaves the key out)
@@ -139,6 +141,7 @@ export interface Fault {
 
 export interface VifStats {
   txFrames: number;       // frames taken from the guest and delivered
+  txGso: number;          // of those: GSO frames, delivered as the segments cut from them
   txErrors: number;       // TX frames answered with NETIF_RSP_ERROR (bad request, grant copy failed)
   rxFrames: number;       // frames copied into the guest
   rxDropped: number;      // frames not given to the guest: no RX request posted, too large, not connected
@@ -336,9 +339,12 @@ export class Vif {
   readonly mtu: number;
   readonly frontendPath: string;
   readonly backendPath: string;
-  readonly stats: VifStats = { txFrames: 0, txErrors: 0, rxFrames: 0, rxDropped: 0, rxErrors: 0, guestEvents: 0, notifications: 0, scribbles: 0, scribblesRefused: 0 };
+  readonly stats: VifStats = { txFrames: 0, txGso: 0, txErrors: 0, rxFrames: 0, rxDropped: 0, rxErrors: 0, guestEvents: 0, notifications: 0, scribbles: 0, scribblesRefused: 0 };
   readonly faults: Fault[] = [];
   deliver: ((frame: Uint8Array) => void) | null;
+  // Called when the guest kicks us (it may have posted RX buffers): for a
+  // sender that holds frames back while the guest has no room (sim/link.ts).
+  rxKick: (() => void) | null = null;
   rxDefaults: InjectOptions;
   frontend: FrontendInfo | null = null;
   error: string | null = null;     // xenbus_dev_fatal's message, or a fatal ring error
@@ -362,7 +368,7 @@ export class Vif {
     this.mtu = opts.mtu ?? 1500;
     this.deliver = opts.deliver ?? null;
     this.rxDefaults = opts.rx ?? {};
-    this.features = { sg: false, splitEventChannels: false, rxCopy: true, ...opts.features, maxQueues: opts.features?.maxQueues ?? null };
+    this.features = { sg: false, gso: false, splitEventChannels: false, rxCopy: true, ...opts.features, maxQueues: opts.features?.maxQueues ?? null };
     this.frontendPath = `/local/domain/${GUEST_DOMID}/device/vif/${this.devid}`;
     this.backendPath = `/local/domain/0/backend/vif/${GUEST_DOMID}/${this.devid}`;
     this.watchToken = `netback-${GUEST_DOMID}-${this.devid}`;
@@ -423,6 +429,7 @@ export class Vif {
     const be = this.backendPath;
     const rxCopy = this.xenstoreFault === "feature-rx-copy" ? this.garbage("feature-rx-copy", GARBAGE_FLAGS, true) : "1";
     const keys: Record<string, string> = { "feature-sg": this.features.sg ? "1" : "0", "feature-rx-flip": "0" };
+    if (this.features.gso) keys["feature-gso-tcpv4"] = "1";
     if (this.features.rxCopy) keys["feature-rx-copy"] = rxCopy;
     if (this.features.splitEventChannels) keys["feature-split-event-channels"] = "1";
     if (this.features.maxQueues !== null) keys["multi-queue-max-queues"] = String(this.features.maxQueues);
@@ -630,6 +637,22 @@ export class Vif {
   private onGuestEvent(q: Queue): void {
     this.stats.guestEvents++;
     if (!q.dead) this.serveTx(q);
+    this.rxKick?.();
+  }
+
+  // Whether inject() would find RX buffers for `frame` now; if not, the
+  // guest is asked to kick us when it posts some (as
+  // xenvif_rx_ring_slots_available does), and rxKick follows.
+  hasRxRoom(frame: Uint8Array, opts: InjectOptions = {}): boolean {
+    const o = { ...this.rxDefaults, ...opts };
+    const sg = this.frontend?.sg ?? false;
+    const q = this.queues.length ? this.queues[(o.queue ?? this.queueFor(frame)) % this.queues.length] : undefined;
+    const length = frame.length;
+    if (!q || q.dead || q.rx.poisoned) return false;
+    const slotSize = sg ? Math.max(1, Math.min(PAGE_SIZE, o.slotSize ?? PAGE_SIZE)) : PAGE_SIZE;
+    const needed = Math.ceil(length / slotSize) + (sg ? o.extras ?? 0 : 0);
+    const n = q.rx.unconsumed();
+    return n >= needed || (q.rx.finalCheck() && q.rx.unconsumed() >= needed);
   }
 
   private notify(port: number): void {
@@ -688,9 +711,14 @@ export class Vif {
     const first = this.readTx(q, q.tx.reqCons);
     let used = 1;
     let extras = 0;
+    let gsoSize = 0;
     for (let more = (first.flags & N.NETTXF_extra_info) !== 0; more; extras++, used++) {
       if (used >= available) return this.fatalRing(q, "TX: an extra-info slot is missing");
-      more = (this.guest.view().getUint8(q.tx.slot(q.tx.reqCons + used) + N.NETIF_EXTRA_FLAGS) & N.XEN_NETIF_EXTRA_FLAG_MORE) !== 0;
+      const v = this.guest.view(), x = q.tx.slot(q.tx.reqCons + used);
+      more = (v.getUint8(x + N.NETIF_EXTRA_FLAGS) & N.XEN_NETIF_EXTRA_FLAG_MORE) !== 0;
+      if (v.getUint8(x + N.NETIF_EXTRA_TYPE) === N.XEN_NETIF_EXTRA_TYPE_GSO && v.getUint8(x + N.NETIF_EXTRA_GSO_TYPE) === N.XEN_NETIF_GSO_TYPE_TCPV4) {
+        gsoSize = v.getUint16(x + N.NETIF_EXTRA_GSO_SIZE, true);
+      }
     }
     const frags: TxRequest[] = [];
     for (let last = first; last.flags & N.NETTXF_more_data; used++) {
@@ -701,15 +729,25 @@ export class Vif {
     q.tx.reqCons = u32(q.tx.reqCons + used);
     q.recentTxIds.push(first.id, ...frags.map((f) => f.id));
     q.recentTxIds.splice(0, Math.max(0, q.recentTxIds.length - N.NET_TX_RING_SIZE));
-    // We negotiate neither GSO nor multicast control: a frame with extra info is refused.
-    const frame = extras > 0 ? null : this.copyTxFrame(first, frags);
+    // A GSO extra (if we offered feature-gso-tcpv4 and feature-sg) is the
+    // only extra info we take; any other frame with extras is refused.
+    const gso = extras === 1 && gsoSize > 0 && this.features.gso && this.features.sg;
+    const frame = extras > 0 && !gso ? null : this.copyTxFrame(first, frags);
     let status = frame ? N.NETIF_RSP_OKAY : N.NETIF_RSP_ERROR;
     status = this.respondTx(q, first.id, status, extras);
     for (const f of frags) this.respondTx(q, f.id, status === N.NETIF_RSP_OKAY ? status : N.NETIF_RSP_ERROR, 0);
     if (frame && status === N.NETIF_RSP_OKAY && !q.tx.poisoned) {
       this.stats.txFrames++;
       q.txFrames++;
-      frames.push(frame);
+      if (gso) {
+        // What Linux does to a GSO skb bound for a peer that cannot take it whole.
+        const segments = segmentTcp(frame, gsoSize);
+        if (!segments) { this.stats.txErrors++; return; }
+        this.stats.txGso++;
+        frames.push(...segments);
+      } else {
+        frames.push(frame);
+      }
     } else if (status !== N.NETIF_RSP_OKAY) {
       this.stats.txErrors++;
     }

@@ -1,7 +1,7 @@
 // The wire on the far side of a sim vif (netback.ts): Ethernet II, ARP
-// (RFC 826), IPv4 (RFC 791), ICMP echo (RFC 792), UDP (RFC 768) and TCP
-// (RFC 9293) frames built and parsed in TypeScript with real checksums
-// (RFC 1071), and
+// (RFC 826), IPv4 (RFC 791, fragments too), ICMP (RFC 792), UDP (RFC 768)
+// and TCP (RFC 9293 with the options of RFC 7323 and RFC 2018) frames
+// built and parsed in TypeScript with real checksums (RFC 1071), and
 // NetPeer, a host plugged into one vif that sends frames to the guest,
 // collects what the guest transmits, answers ARP for its own address and
 // waits (in virtual time) for replies.
@@ -13,8 +13,8 @@ export const ETH_HLEN = 14;
 export const ETH_P_IPV4 = 0x0800;
 export const ETH_P_ARP = 0x0806;
 export const IPPROTO_ICMP = 1;
-export const IPPROTO_UDP = 17;
 export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_ECHO_REQUEST = 8;
 export const ARP_REQUEST = 1;
@@ -120,6 +120,7 @@ export interface Ipv4Options {
   payload: Uint8Array;
   ttl?: number;
   id?: number;
+  flagsFragment?: number;           // default 0x4000: don't fragment
 }
 
 // An IPv4 packet without options, with a correct header checksum.
@@ -129,7 +130,7 @@ export function ipv4(o: Ipv4Options): Uint8Array {
   header[0] = 0x45;
   v.setUint16(2, IP_HLEN + o.payload.length);
   v.setUint16(4, o.id ?? 0);
-  v.setUint16(6, 0x4000);           // don't fragment
+  v.setUint16(6, o.flagsFragment ?? 0x4000);
   header[8] = o.ttl ?? 64;
   header[9] = o.proto;
   header.set(ipBytes(o.src), 12);
@@ -162,47 +163,124 @@ export function udp(srcIp: string, dstIp: string, srcPort: number, dstPort: numb
   return dgram;
 }
 
-// TCP header flags (RFC 9293 3.1).
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK = 0x10;
-const TCP_HLEN = 20;
-const TCP_OPT_MSS = 2;
+// An IPv4 datagram as fragments of at most `maxPayload` bytes of payload
+// each (a multiple of 8 but for the last), RFC 791 §3.2.
+export function ipv4Fragments(o: Ipv4Options, maxPayload: number): Uint8Array[] {
+  const per = maxPayload & ~7;
+  const out: Uint8Array[] = [];
+  for (let off = 0; off < o.payload.length; off += per) {
+    const part = o.payload.subarray(off, Math.min(off + per, o.payload.length));
+    const more = off + per < o.payload.length ? 0x2000 : 0;
+    out.push(ipv4({ ...o, payload: part, flagsFragment: more | (off >> 3) }));
+  }
+  return out;
+}
 
-export interface TcpFields {
+// ---- TCP (RFC 9293 §3.1)
+
+export const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08, TCP_ACK = 0x10, TCP_URG = 0x20;
+
+export interface TcpOptionsOut {
+  mss?: number;
+  wscale?: number;
+  sackOk?: boolean;
+  ts?: [number, number];            // TSval, TSecr
+  sack?: [number, number][];        // blocks [start, end)
+}
+
+export interface TcpSegmentOut {
   srcPort: number;
   dstPort: number;
   seq: number;
-  ack: number;
+  ack?: number;
   flags: number;
-  window: number;
-  mss?: number;         // the MSS option (SYN segments only)
+  window?: number;
+  mss?: number;                     // the MSS option (as options.mss)
+  options?: TcpOptionsOut;
   data?: Uint8Array;
+}
+export type TcpFields = TcpSegmentOut;
+
+function tcpOptionBytes(o: TcpOptionsOut | undefined): number[] {
+  const b: number[] = [];
+  if (!o) return b;
+  if (o.mss !== undefined) b.push(2, 4, o.mss >> 8, o.mss & 0xff);
+  if (o.sackOk) b.push(1, 1, 4, 2);
+  if (o.ts) {
+    b.push(1, 1, 8, 10);
+    for (const v of o.ts) b.push((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+  }
+  if (o.wscale !== undefined) b.push(1, 3, 3, o.wscale);
+  if (o.sack && o.sack.length) {
+    b.push(1, 1, 5, 2 + 8 * o.sack.length);
+    for (const [start, end] of o.sack) for (const v of [start, end]) b.push((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+  }
+  while (b.length % 4) b.push(0);
+  return b;
 }
 
 // A TCP segment with its checksum over the pseudo-header.
-export function tcp(srcIp: string, dstIp: string, f: TcpFields): Uint8Array {
-  const options = f.mss !== undefined ? 4 : 0;
-  const data = f.data ?? new Uint8Array(0);
-  const seg = new Uint8Array(TCP_HLEN + options + data.length);
+export function tcp(srcIp: string, dstIp: string, t: TcpSegmentOut): Uint8Array {
+  const opts = tcpOptionBytes(t.mss !== undefined ? { mss: t.mss, ...t.options } : t.options);
+  const data = t.data ?? new Uint8Array(0);
+  const seg = new Uint8Array(20 + opts.length + data.length);
   const v = new DataView(seg.buffer);
-  v.setUint16(0, f.srcPort);
-  v.setUint16(2, f.dstPort);
-  v.setUint32(4, f.seq >>> 0);
-  v.setUint32(8, f.ack >>> 0);
-  seg[12] = ((TCP_HLEN + options) / 4) << 4;
-  seg[13] = f.flags;
-  v.setUint16(14, f.window);
-  if (f.mss !== undefined) {
-    seg[20] = TCP_OPT_MSS;
-    seg[21] = 4;
-    v.setUint16(22, f.mss);
-  }
-  seg.set(data, TCP_HLEN + options);
+  v.setUint16(0, t.srcPort);
+  v.setUint16(2, t.dstPort);
+  v.setUint32(4, t.seq >>> 0);
+  v.setUint32(8, (t.ack ?? 0) >>> 0);
+  seg[12] = ((20 + opts.length) / 4) << 4;
+  seg[13] = t.flags;
+  v.setUint16(14, t.window ?? 65535);
+  seg.set(opts, 20);
+  seg.set(data, 20 + opts.length);
   v.setUint16(16, checksum(seg, udpPseudoSum(ipBytes(srcIp), ipBytes(dstIp), seg.length, IPPROTO_TCP)));
   return seg;
+}
+
+// Cuts a TCP/IPv4 frame into frames of at most `mss` payload bytes each, as
+// GSO does (sequence numbers advanced, the IPv4 id counting up, FIN and PSH
+// only on the last, checksums computed); null if it is not TCP/IPv4.
+export function segmentTcp(frame: Uint8Array, mss: number): Uint8Array[] | null {
+  if (frame.length < ETH_HLEN + IP_HLEN + 20 || ((frame[12] << 8) | frame[13]) !== ETH_P_IPV4 || mss <= 0) return null;
+  const ipAt = ETH_HLEN;
+  const ihl = (frame[ipAt] & 15) * 4;
+  if (frame[ipAt + 9] !== IPPROTO_TCP || ihl < IP_HLEN) return null;
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.length);
+  const total = v.getUint16(ipAt + 2);
+  const tcpAt = ipAt + ihl;
+  const thl = (frame[tcpAt + 12] >> 4) * 4;
+  if (ETH_HLEN + total > frame.length || tcpAt + thl > ETH_HLEN + total) return null;
+  const payload = frame.subarray(tcpAt + thl, ETH_HLEN + total);
+  const seq = v.getUint32(tcpAt + 4);
+  const id = v.getUint16(ipAt + 4);
+  const flags = frame[tcpAt + 13];
+  const src = frame.subarray(ipAt + 12, ipAt + 16), dst = frame.subarray(ipAt + 16, ipAt + 20);
+  const out: Uint8Array[] = [];
+  for (let off = 0, k = 0; off < payload.length || (off === 0 && payload.length === 0); off += mss, k++) {
+    const part = payload.subarray(off, Math.min(off + mss, payload.length));
+    const last = off + mss >= payload.length;
+    const f = new Uint8Array(tcpAt + thl + part.length);
+    f.set(frame.subarray(0, tcpAt + thl));
+    f.set(part, tcpAt + thl);
+    const w = new DataView(f.buffer);
+    w.setUint16(ipAt + 2, ihl + thl + part.length);
+    w.setUint16(ipAt + 4, (id + k) & 0xffff);
+    w.setUint16(ipAt + 10, 0);
+    w.setUint16(ipAt + 10, checksum(f.subarray(ipAt, ipAt + ihl)));
+    w.setUint32(tcpAt + 4, (seq + off) >>> 0);
+    f[tcpAt + 13] = last ? flags : flags & ~(TCP_FIN | TCP_PSH);
+    w.setUint16(tcpAt + 16, 0);
+    const seg = f.subarray(tcpAt);
+    w.setUint16(tcpAt + 16, checksum(seg, udpPseudoSum(src, dst, seg.length, IPPROTO_TCP)));
+    out.push(f);
+    if (payload.length === 0) break;
+  }
+  return out;
+}
+
+export function tcpFrame(from: Endpoint, to: Endpoint, t: TcpSegmentOut): Uint8Array {
+  return ethernet(to.mac, from.mac, ETH_P_IPV4, ipv4({ src: from.ip, dst: to.ip, proto: IPPROTO_TCP, payload: tcp(from.ip, to.ip, t) }));
 }
 
 // Whole frames from `from` to `to`.
@@ -260,9 +338,21 @@ export interface UdpInfo {
   checksumOk: boolean; // a zero checksum (none sent) counts as not ok: the guest always sends one
 }
 
-export interface TcpInfo extends Required<Omit<TcpFields, "mss">> {
-  mss?: number;
+export interface TcpInfo {
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  data: Uint8Array;
   checksumOk: boolean;
+  mss?: number;
+  wscale?: number;
+  sackOk: boolean;
+  ts?: [number, number];
+  sack: [number, number][];
+  optionsMalformed: boolean;
 }
 
 export interface ParsedFrame {
@@ -286,8 +376,36 @@ export function parseFrame(raw: Uint8Array): ParsedFrame | null {
   if (frame.type === ETH_P_IPV4) frame.ip = parseIpv4(body);
   if (frame.ip?.proto === IPPROTO_ICMP) frame.icmp = parseIcmp(frame.ip.payload);
   if (frame.ip?.proto === IPPROTO_UDP) frame.udp = parseUdp(frame.ip);
-  if (frame.ip?.proto === IPPROTO_TCP) frame.tcp = parseTcp(frame.ip);
+  if (frame.ip?.proto === IPPROTO_TCP && (frame.ip.flagsFragment & 0x3fff) === 0) frame.tcp = parseTcp(frame.ip);
   return frame;
+}
+
+export function parseTcp(ip: Ipv4Info): TcpInfo | undefined {
+  const b = ip.payload;
+  if (b.length < 20) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  const off = (b[12] >> 4) * 4;
+  if (off < 20 || off > b.length) return undefined;
+  const t: TcpInfo = {
+    srcPort: v.getUint16(0), dstPort: v.getUint16(2), seq: v.getUint32(4), ack: v.getUint32(8), flags: b[13] & 0x3f, window: v.getUint16(14),
+    data: b.subarray(off), sackOk: false, sack: [], optionsMalformed: false,
+    checksumOk: checksum(b, udpPseudoSum(ipBytes(ip.src), ipBytes(ip.dst), b.length, IPPROTO_TCP)) === 0,
+  };
+  for (let i = 20; i < off; ) {
+    const kind = b[i];
+    if (kind === 0) break;
+    if (kind === 1) { i++; continue; }
+    const n = b[i + 1];
+    if (i + 1 >= off || n < 2 || i + n > off) { t.optionsMalformed = true; break; }
+    if (kind === 2 && n === 4) t.mss = v.getUint16(i + 2);
+    else if (kind === 3 && n === 3) t.wscale = b[i + 2];
+    else if (kind === 4 && n === 2) t.sackOk = true;
+    else if (kind === 8 && n === 10) t.ts = [v.getUint32(i + 2), v.getUint32(i + 6)];
+    else if (kind === 5 && (n - 2) % 8 === 0) for (let j = i + 2; j < i + n; j += 8) t.sack.push([v.getUint32(j), v.getUint32(j + 4)]);
+    else t.optionsMalformed = true;
+    i += n;
+  }
+  return t;
 }
 
 function parseArp(b: Uint8Array): ArpInfo | undefined {
@@ -332,29 +450,6 @@ function parseUdp(ip: Ipv4Info): UdpInfo | undefined {
   return { srcPort: v.getUint16(0), dstPort: v.getUint16(2), length, data: dgram.subarray(UDP_HLEN), checksumOk: ok };
 }
 
-function parseTcp(ip: Ipv4Info): TcpInfo | undefined {
-  const b = ip.payload;
-  if (b.length < TCP_HLEN) return undefined;
-  const v = new DataView(b.buffer, b.byteOffset, b.length);
-  const hlen = (b[12] >> 4) * 4;
-  if (hlen < TCP_HLEN || hlen > b.length) return undefined;
-  let mss: number | undefined;
-  // options: end (0), no-op (1), else kind, length, value
-  for (let at = TCP_HLEN; at < hlen;) {
-    const kind = b[at];
-    if (kind === 0) break;
-    if (kind === 1) { at++; continue; }
-    const len = at + 1 < hlen ? b[at + 1] : 0;
-    if (len < 2 || at + len > hlen) break;
-    if (kind === TCP_OPT_MSS && len === 4) mss = v.getUint16(at + 2);
-    at += len;
-  }
-  return {
-    srcPort: v.getUint16(0), dstPort: v.getUint16(2), seq: v.getUint32(4), ack: v.getUint32(8),
-    flags: b[13] & 0x3f, window: v.getUint16(14), mss, data: b.subarray(hlen),
-    checksumOk: checksum(b, udpPseudoSum(ipBytes(ip.src), ipBytes(ip.dst), b.length, IPPROTO_TCP)) === 0,
-  };
-}
 
 // ---- a host on the wire
 

@@ -23,6 +23,7 @@ export const HOST_FUNCTIONS: Record<string, HostFunction> = {
   atomic_or64: { params: ["i32", "i64"], results: ["i64"] },
   cmpxchg16: { params: ["i32", "i32", "i32"], results: ["i32"] },
   panic: { params: ["i32", "i32"], results: [] },
+  rdrand: { params: ["i32"], results: ["i32"] },
 };
 
 // Where the module's static data starts (asc --memoryBase): below it lie

@@ -140,7 +140,9 @@ export class HostPorts {
         await listen(s, f, (cb) => s.bind(f.hostPort, "127.0.0.1", cb));
         this.udp[i] = s;
       } else {
-        const server = net.createServer((socket) => this.accept(i, socket));
+        // allowHalfOpen: a client's FIN goes to the guest, and the client
+        // still gets what the guest sends until the guest closes too.
+        const server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(i, socket));
         await listen(server, f, (cb) => server.listen(f.hostPort, "127.0.0.1", cb));
         this.servers.push(server);
       }

@@ -2,13 +2,41 @@
 // (the boot marker), then, if a disk is attached, writes it whole and reads
 // it whole in large requests (two chunks in flight, no CPU work on the data)
 // and prints both times; then echoes UDP on port 7 and answers ping on every
-// vif, like examples/udp-echo, until xl shuts it down.
-// Command line: "chunk=<KiB>" (default 1024).
+// vif, like examples/udp-echo, serves TCP on the first vif (port 9 discards
+// what it gets, port 19 sends `source=` bytes and closes, as the Linux
+// guest's benchtool tcpsink/tcpsource) and HTTP on port 80
+// (examples/http-server, quiet), until xl shuts it down.
+// Command line: "chunk=<KiB>" (default 1024), "source=<bytes>", "kib=<TCP buffers>".
 import { log, startInfo, monotonicNs, exit, grantPage, endAccess, bootTimeNs } from "tsxen";
 import { pauseAccess, resumeAccess } from "tsxen/grant-tables/index";
 import { Blkfront, BlkRequest, connectAll as connectDisks } from "tsxen/drivers/blkfront";
 import { connectAll as connectVifs, Netfront } from "tsxen/drivers/netfront";
 import { NetStack, UdpHandler } from "tsxen/drivers/net/stack";
+import { Tcp, TcpConn, TcpHandler, TcpOptions } from "tsxen/drivers/net/tcp";
+import { serveHttp, MAX_CONNECTIONS } from "../../examples/http-server/server";
+
+// Port 9: reads to the end, then closes (the sender times until our close).
+class Sink extends TcpHandler {
+  onData(conn: TcpConn, data: usize, len: i32): i32 { return len; }
+}
+
+// Port 19: `source` bytes (one buffer's worth of 0xa5 written again and again), then close.
+const SOURCE_CHUNK: i32 = 65536;
+let sourceBuf: usize = 0;
+let sourceBytes: u64 = 0;
+const sourceSent = new StaticArray<u64>(MAX_CONNECTIONS);
+class Source extends TcpHandler {
+  onConnect(conn: TcpConn): void { sourceSent[conn.id] = 0; this.pump(conn); }
+  onWritable(conn: TcpConn): void { this.pump(conn); }
+  pump(conn: TcpConn): void {
+    while (sourceSent[conn.id] < sourceBytes) {
+      const n = conn.writeRaw(sourceBuf, <i32>min<u64>(<u64>SOURCE_CHUNK, sourceBytes - sourceSent[conn.id]));
+      if (n <= 0) return;
+      sourceSent[conn.id] += <u64>n;
+    }
+    conn.close();
+  }
+}
 
 class Echo extends UdpHandler {
   onDatagram(stack: NetStack, srcIp: u32, srcPort: u16, dstPort: u16, data: usize, len: i32): void {
@@ -111,6 +139,18 @@ export function main(): void {
     up++;
   }
   rxPauseCost();
+  if (stacks.length > 0) {
+    const o = new TcpOptions();
+    o.maxConnections = MAX_CONNECTIONS;
+    o.sendBuffer = o.receiveBuffer = <i32>arg("kib", 64) * 1024;
+    const tcp = new Tcp(stacks[0], o);
+    sourceBytes = arg("source", 64 << 20);
+    sourceBuf = heap.alloc(<usize>SOURCE_CHUNK);
+    memory.fill(sourceBuf, 0xa5, <usize>SOURCE_CHUNK);
+    tcp.listen(9, new Sink());
+    tcp.listen(19, new Source());
+    serveHttp(tcp, 80, null, true);
+  }
   log("bench: ready disks=" + disks.length.toString() + " vifs=" + up.toString() + (failed ? " FAILED" : " ok"));
   if (failed) exit(1);
 }

@@ -1,8 +1,11 @@
 #!/bin/busybox sh
 # bench/linux/init.sh: /init of the Linux PV domU of `make bench` (busybox).
 # First command prints the boot marker; then net (eth0 10.0.0.2/24, UDP echo
-# on port 7), then, if /dev/xvda shows up, one whole-disk direct-I/O dd write
-# and read (bs=1M), timed inside the domU; then "BENCH ready".
+# on port 7, TCP discard on 9 and a 64 MiB source on 19 (benchtool), busybox
+# httpd on 80 serving /www/index.html, the same page as tsxen's
+# examples/http-server), then, if /dev/xvda shows up, one whole-disk
+# direct-I/O dd write and read (bs=1M), timed inside the domU; then
+# "BENCH ready".
 /bin/busybox echo "BENCH-INIT linux /init reached"
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -15,6 +18,9 @@ i=0; until [ -e /sys/class/net/eth0 ]; do i=$((i+1)); [ $i -gt 200 ] && break; s
 ip link set lo up
 ip addr add 10.0.0.2/24 dev eth0 && ip link set eth0 up
 /benchtool echo 7 &
+/benchtool tcpsink 9 &
+/benchtool tcpsource 19 67108864 &
+httpd -p 80 -h /www
 echo "BENCH net-up"
 i=0; until [ -b /dev/xvda ]; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05; done
 if [ -b /dev/xvda ]; then

@@ -33,6 +33,12 @@ export const XEN_NETIF_EXTRA_TYPE_NONE = 0;
 export const XEN_NETIF_EXTRA_TYPE_GSO = 1;
 export const XEN_NETIF_EXTRA_TYPE_MAX = 5;
 export const XEN_NETIF_EXTRA_FLAG_MORE = 1;
+// u.gso { uint16_t size; uint8_t type; uint8_t pad; uint16_t features; }
+export const NETIF_EXTRA_GSO_SIZE = 2;
+export const NETIF_EXTRA_GSO_TYPE = 4;
+export const NETIF_EXTRA_GSO_FEATURES = 6;
+export const XEN_NETIF_GSO_TYPE_NONE = 0;
+export const XEN_NETIF_GSO_TYPE_TCPV4 = 1;
 
 // TX flags (netif_tx_request.flags)
 export const NETTXF_csum_blank = 1;

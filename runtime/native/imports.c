@@ -89,3 +89,31 @@ void Z_xenZ_panic(struct Z_xen_instance_t *x, uint32_t msg, uint32_t len)
     backtrace_here();
     shutdown(SHUTDOWN_crash);
 }
+
+/* RDRAND, if CPUID leaf 1 says the CPU has it (ECX bit 30). Plain CPUID:
+ * under PV without CPUID faulting it reports the hardware (which is what
+ * decides whether the instruction works), otherwise Xen's policy for the
+ * guest. A failing RDRAND (CF clear) is retried 10 times, as Intel's DRNG
+ * guide advises. Returns 1 with the value stored at `out`, else 0. */
+static int rdrand_known = -1;
+
+uint32_t Z_xenZ_rdrand(struct Z_xen_instance_t *x, uint32_t out)
+{
+    (void)x;
+    if (rdrand_known < 0) {
+        uint32_t a = 1, b, c = 0, d;
+        __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        rdrand_known = (c >> 30) & 1;
+    }
+    if (!rdrand_known) return 0;
+    for (int i = 0; i < 10; i++) {
+        uint64_t v;
+        unsigned char ok;
+        __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok) :: "cc");
+        if (ok) {
+            *(uint64_t *)(uint64_t)out = v;
+            return 1;
+        }
+    }
+    return 0;
+}

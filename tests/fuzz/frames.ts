@@ -9,7 +9,9 @@
 //  - exactly the vif's rings and buffers are granted to dom0: 2 rings and
 //    64 RX buffers writable, 64 TX buffers read-only, nothing else;
 //  - whatever the guest sent is well-formed: from its MAC, no longer than
-//    the MTU allows, IPv4 and UDP/ICMP checksums right, to the sender.
+//    the MTU allows, IPv4 and UDP/ICMP checksums right, to the sender;
+//    ICMP only echo replies and destination unreachable about a datagram
+//    from the address it goes to.
 // Every `pingEvery` cases (and at the end) a ping must be answered.
 import { SimGuest } from "../../sim/host.ts";
 import { addVif, type Vif } from "../../sim/netback.ts";
@@ -96,10 +98,21 @@ function checkSent(frames: ParsedFrame[]): string | null {
     if (!f.ip.checksumOk) return "sent an IPv4 header with a bad checksum";
     if (f.ip.src !== GUEST.ip) return `sent an IPv4 packet from ${f.ip.src}`;
     if (f.ip.proto === IPPROTO_UDP && !f.udp?.checksumOk) return "sent a UDP datagram with a bad checksum or length";
-    if (f.ip.proto === IPPROTO_ICMP && !(f.icmp?.checksumOk && f.icmp.type === 0)) return "sent an ICMP message other than a correct echo reply";
+    if (f.ip.proto === IPPROTO_ICMP && !(f.icmp?.checksumOk && (f.icmp.type === 0 || unreachableAbout(f)))) return "sent an ICMP message other than a correct echo reply or destination unreachable";
     if (f.ip.dst === "255.255.255.255" || f.ip.dst === "0.0.0.0") return `sent an IPv4 packet to ${f.ip.dst}`;
   }
   return null;
+}
+
+// An ICMP destination unreachable (protocol or port) quoting a datagram
+// that came from the address it goes to and was for us.
+function unreachableAbout(f: ParsedFrame): boolean {
+  const icmp = f.icmp!;
+  if (icmp.type !== 3 || (icmp.code !== 2 && icmp.code !== 3)) return false;
+  const quoted = f.ip!.payload.subarray(8);
+  if (quoted.length < 28 || quoted[0] >> 4 !== 4) return false;
+  const src = [...quoted.subarray(12, 16)].join("."), dst = [...quoted.subarray(16, 20)].join(".");
+  return src === f.ip!.dst && dst === GUEST.ip;
 }
 
 // The grant entries giving dom0 access: [writable, read-only].

@@ -3,7 +3,7 @@
 //    P:7/udp echoes datagrams sent from a host socket, and Ctrl-C powers
 //    the guest off (--disk files, --expect and --json are exercised end to
 //    end by the `tsxen init` project's test, tests/package.test.ts);
-//  - TCP plumbing, layer by layer (the guest has no TCP yet): the gateway
+//  - TCP plumbing, layer by layer (udp-echo has no TCP listener): the gateway
 //    relays a host connection to a TCP listener on the sim's network (a
 //    stand-in for dom0's, as tests/xen/libvirt-scenario.ts uses under Xen), a
 //    closed port resets, a silent address times out; and the host side
@@ -213,6 +213,19 @@ test("sim: the host side relays sockets to worker messages and back (tools/sim.t
   client.end();
   await until(() => msgs.some((m) => m.type === "tcp-close"));
   t.deepEqual(msgs.find((m) => m.type === "tcp-close"), { type: "tcp-close", conn: 1, abort: false }, "the client's FIN is passed on");
+
+  // Half-close the other way round: the client finishes first (nc -q, a
+  // shutdown(SHUT_WR)) and still gets what the guest sends afterwards.
+  const half = net.connect(tcpPort, "127.0.0.1");
+  let late = "";
+  const halfEnded = new Promise<void>((r) => half.on("end", r));
+  half.on("data", (d) => (late += d));
+  half.end("request");
+  await until(() => msgs.some((m) => m.type === "tcp-close" && m.conn === 2));
+  ports.fromWorker({ type: "tcp-data", conn: 2, data: new TextEncoder().encode("answer after your FIN") });
+  ports.fromWorker({ type: "tcp-end", conn: 2, error: null });
+  await halfEnded;
+  t.equal(late, "answer after your FIN", "a client that shut its side down still gets the guest's answer, then its FIN");
 
   const u = dgram.createSocket("udp4");
   await new Promise<void>((r) => u.bind(0, "127.0.0.1", r));

@@ -27,6 +27,11 @@ test("rig: without apt-get, rig.sh prepare says it needs Debian 12 and fails", (
   t.end();
 });
 
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
 test("run: a rig that cannot be prepared is exit 5, with rig.sh's reason", async (t) => {
   const image = path.join(tmp, "app.xen");
   fs.writeFileSync(image, "not booted");
@@ -39,8 +44,10 @@ test("run: a rig that cannot be prepared is exit 5, with rig.sh's reason", async
     const code = await runImage({ image });
     t.equal(code, EXIT.host, "exit 5");
   } finally {
-    process.env.PATH = saved.path;
-    process.env.TSXEN_RIG_DIR = saved.dir;
+    // Assigning undefined would set the string "undefined": every later
+    // real-Xen test of the run would then prepare a new rig in ./undefined.
+    restoreEnv("PATH", saved.path);
+    restoreEnv("TSXEN_RIG_DIR", saved.dir);
     process.stderr.write = saved.write;
   }
   t.match(err.join(""), /apt-get not found/, "the reason is shown");
