@@ -151,12 +151,16 @@ export type XlValue = string | number | string[];
 // key = "string" | 'string' | number | [ 'a', "b", ... ] (lists may span lines); # comments.
 export function parseXlConfig(text: string, file = "xl config"): Map<string, XlValue> {
   const out = new Map<string, XlValue>();
-  const src = text.replace(/#[^\n'"]*$/gm, "");
+  const src = text;
   const re = /([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*("(?:[^"\\]|\\.)*"|'[^']*'|\[[^\]]*\]|[^\s;]+)\s*;?/gy;
   let at = 0;
   for (;;) {
     while (at < src.length && /\s/.test(src[at])) at++;
     if (at >= src.length) break;
+    if (src[at] === "#") { // a comment, whatever it holds, to the end of the line
+      while (at < src.length && src[at] !== "\n") at++;
+      continue;
+    }
     re.lastIndex = at;
     const m = re.exec(src);
     if (!m) throw new DeviceError(`${file}: cannot read '${src.slice(at).split("\n")[0]}'`);

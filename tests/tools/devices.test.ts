@@ -64,8 +64,9 @@ test("devices: what tsxen build writes into the .cfg, tsxen run reads back", (t)
 test("devices: hand-written xl configs: lists over lines, comments, both disk syntaxes, bridge= ignored", (t) => {
   const cfg = parseXlConfig([
     "# my guest",
+    "# tsxen's \"web\" app: comments may hold quotes",
     'name = "web"',
-    "memory = 64   # MiB",
+    "memory = 64   # MiB ('64')",
     "vif = [ 'bridge=xenbr0, mac=00:16:3e:01:02:03, ip=10.0.0.7',",
     '        "ip=10.0.0.8" ]',
     "disk = [ '/srv/web.img,raw,xvda,rw', 'phy:/dev/vg/logs,xvdb,r', 'vdev=xvdc, access=ro, target=/srv/with,comma.img' ]",
