@@ -94,8 +94,12 @@ attach_host_devices() {
         # No unknown-unicast flooding to QEMU's port: slirp takes any IPv4
         # frame it is handed, so a ping flooded there (the guest's MAC not
         # yet learned) came back twice, answered by slirp as well (ttl 255).
-        # It still gets broadcasts (ARP) and frames for its own MAC.
+        # Nor broadcasts: slirp runs a DHCP server (leases from 10.0.0.200)
+        # that answered guests' DHCP before dom0's udhcpd did. slirp still
+        # gets frames for its own MAC, which the bridge learns from its ARP
+        # requests when a forwarded connection comes in.
         echo 0 > /sys/class/net/eth0/brport/unicast_flood || fatal "eth0: unicast_flood off"
+        echo 0 > /sys/class/net/eth0/brport/broadcast_flood || fatal "eth0: broadcast_flood off"
     fi
     # host directories shared over 9p (virtio device id 9), mounted read-only at /mnt/<tag>
     if grep -qs 0x0009 /sys/bus/virtio/devices/*/device; then
