@@ -3,10 +3,9 @@
 // call of the app's main() (the generated entry marks it), in nanoseconds
 // by the pvclock's TSC scale (xen.h struct vcpu_time_info). It leaves out
 // what the toolstack does before the first instruction.
-import { hypercall, rdtsc } from "./host";
+import { hypercall, rdtsc, HOSTOP_BOOT_TSC } from "./host";
 import { tscToNs } from "./time";
 
-const HOSTOP_BOOT_TSC: i32 = -3;
 let mainTsc: u64 = 0;
 
 // Called by the generated entry just before main().

@@ -11,6 +11,11 @@
 @external("xen", "hypercall")
 export declare function hypercall(op: i32, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64): i64;
 
+// hypercall ops the host answers itself (tools/host-interface.ts; the
+// memory-grow transform emits HOSTOP_MEMORY_GROW = -1).
+export const HOSTOP_MEMORY_LIMIT: i32 = -2;  // pages the wasm memory may grow to
+export const HOSTOP_BOOT_TSC: i32 = -3;      // the TSC at the boot shim's first instruction
+
 // The frame Xen names a page by -> the frame at which we see it. PV:
 // machine frame -> pseudo-physical frame (Xen's read-only M2P table). PVH:
 // guest frames are already ours (identity), except the console and xenstore

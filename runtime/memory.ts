@@ -7,7 +7,7 @@
 // each with a 4-byte header holding its size and a FREE bit. The constants
 // below are that layout for wasm32 in AssemblyScript 0.28.
 import { startInfo } from "./start_info";
-import { hypercall } from "./host";
+import { hypercall, HOSTOP_MEMORY_LIMIT } from "./host";
 
 // tlsf.ts: AL_MASK, BLOCK_OVERHEAD, TAGS_MASK, FREE, ROOT_SIZE and HL_END
 // (where the root keeps its tail) for FL_BITS 23 and SL_BITS 4.
@@ -18,9 +18,7 @@ const FREE: usize = 1;
 const ROOT_SIZE: usize = 1572;
 const TAIL_AT: usize = 1568;
 
-// Host operations (tools/host-interface.ts).
-const HOSTOP_MEMORY_LIMIT: i32 = -2;
-const STUB: i32 = 0;
+const STUB: i32 = 0; // ASC_RUNTIME for asc's stub runtime
 
 export class MemoryStats {
   ramBytes: u64 = 0;         // the guest's RAM (start_info)

@@ -9,6 +9,12 @@ function mulShift32(a: u64, b: u32): u64 {
   return (a >> 32) * <u64>b + (((a & 0xffffffff) * <u64>b) >> 32);
 }
 
+// TSC ticks to nanoseconds: shifted by tsc_shift, then times tsc_to_system_mul / 2^32.
+function scaleTsc(delta: u64, mul: u32, shift: i8): u64 {
+  const d = shift >= 0 ? delta << <u64>shift : delta >> <u64>(-shift);
+  return mulShift32(d, mul);
+}
+
 // Nanoseconds of system time. The fields are re-read until Xen's version
 // counter is even (no update in progress) and unchanged across the read.
 export function monotonicNs(): u64 {
@@ -22,19 +28,14 @@ export function monotonicNs(): u64 {
     const shift = load<i8>(t + S.VCPU_TIME_TSC_SHIFT);
     const tsc = rdtsc();
     if (load<u32>(t + S.VCPU_TIME_VERSION) != version) continue;
-    let delta = tsc - tscStamp;
-    delta = shift >= 0 ? delta << <u64>shift : delta >> <u64>(-shift);
-    return system + mulShift32(delta, mul);
+    return system + scaleTsc(tsc - tscStamp, mul, shift);
   }
 }
 
 // A TSC difference in nanoseconds, by the current pvclock scale.
 export function tscToNs(delta: u64): u64 {
   const t = sharedInfoAddress() + S.VCPU_INFO_TIME;
-  const mul = load<u32>(t + S.VCPU_TIME_TSC_TO_SYSTEM_MUL);
-  const shift = load<i8>(t + S.VCPU_TIME_TSC_SHIFT);
-  const d = shift >= 0 ? delta << <u64>shift : delta >> <u64>(-shift);
-  return mulShift32(d, mul);
+  return scaleTsc(delta, load<u32>(t + S.VCPU_TIME_TSC_TO_SYSTEM_MUL), load<i8>(t + S.VCPU_TIME_TSC_SHIFT));
 }
 
 // Nanoseconds since the Unix epoch.
