@@ -156,7 +156,9 @@ export class RigTest {
     t.equal(r.outcome, "done", `the rig ran to the end${r.failure ? ` (${r.failure})` : ""}`);
     if (r.outcome !== "done") t.comment(`last serial lines:\n${r.serialLog.trimEnd().split("\n").slice(-30).join("\n")}`);
     const s = r.results.find((x) => x.name === name);
-    t.ok(s, `scenario ${name} reported`);
+    t.ok(s?.reported, `scenario ${name} reported`);
+    // dom0 counts the lines it sends: a line lost on the serial line is the rig's fault, said so here
+    t.equal(s?.lostLines, 0, `every console and check line of ${name} arrived`);
     if (s) t.comment(`${name}: ${s.elapsedMs} ms from xl create to the result`);
     if (s?.error) t.comment(`${name}: ${s.error}`);
     if (s && s.checkRc !== null && s.checkRc !== 0) t.comment(`${name} dom0 check output:\n${s.checkOutput.join("\n")}`);

@@ -10,7 +10,7 @@
 // Every wait is bounded; only the QEMU process started here is ever killed.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, promises as fs, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, readSync, promises as fs, type WriteStream } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +74,10 @@ export interface ScenarioResult {
   elapsedMs: number;
   /** Why the scenario did not run or ended oddly (setup.sh/xl create failure, ...). */
   error?: string;
+  /** Whether dom0's result line for it arrived (false: it never ran, or the line was lost). */
+  reported: boolean;
+  /** Console and check lines dom0 sent that did not arrive intact (0 when all did). */
+  lostLines: number;
 }
 
 export interface RigPaths {
@@ -178,11 +182,15 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const QEMU = 'qemu-system-x86_64';
 const DOM0_CMDLINE = 'console=hvc0 earlyprintk=xen quiet';
 // noreboot: keep Xen's last words visible; QEMU is killed here anyway.
-const XEN_CMDLINE = 'console=com1 loglvl=all guest_loglvl=all noreboot dom0_mem=512M,max:512M';
+// serial_tx_buffer: Xen drops console characters once its serial transmit
+// buffer (16 KiB by default) is full; dom0's reports come in bursts (a
+// scenario's check output at once), so give it room for a whole run.
+const XEN_CMDLINE = 'console=com1 serial_tx_buffer=4M loglvl=all guest_loglvl=all noreboot dom0_mem=512M,max:512M';
 const PANIC_RE = /Panic on CPU|Kernel panic|Dom0 crashed/;
 // Xen's last word once dom0 is gone (with noreboot it then halts, or enters S5 and QEMU exits).
 const XEN_HALTED_RE = /\(XEN\) Hardware Dom0 (halted|shutdown|crashed)/;
 const FAILURE_GRACE_MS = 5000;
+const TAIL_POLL_MS = 50;
 const PREPARE_TIMEOUT_MS = 20 * 60 * 1000;
 const RESERVED_FILES = new Set(['guest.cfg', 'timeout', 'setup.sh', 'create.sh', 'check.sh']);
 
@@ -225,7 +233,7 @@ export async function runScenarios(scenarios: Scenario[], opts: RigOptions = {})
     const initrd = path.join(tmp, 'dom0.cpio.gz');
     await writeInitrd([rig.baseInitrd, ...(opts.extraInitrds ?? [])], scenarios, initrd);
     const totalSec = opts.totalTimeoutSec ?? 120 + scenarios.reduce((s, sc) => s + timeoutOf(sc) + 15, 0);
-    return await bootAndCollect(rig, initrd, scenarios, totalSec * 1000, opts);
+    return await bootAndCollect(rig, initrd, scenarios, totalSec * 1000, opts, tmp);
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
@@ -415,7 +423,7 @@ class SerialParser {
     for (const s of scenarios) {
       this.results.set(s.name, {
         name: s.name, reason: 'not-run', console: [], checkRc: null, checkRunningRc: null,
-        checkStoppedRc: null, checkOutput: [], domid: null, restarts: 0, elapsedMs: 0,
+        checkStoppedRc: null, checkOutput: [], domid: null, restarts: 0, elapsedMs: 0, reported: false, lostLines: 0,
       });
     }
   }
@@ -469,12 +477,42 @@ class SerialParser {
     r.checkRunningRc = rc(kv.check_running);
     r.checkStoppedRc = rc(kv.check_stopped);
     r.elapsedMs = Number(kv.elapsed_ms ?? 0);
+    r.reported = true;
+    // dom0 counts what it sent; every one of those lines comes before this one
+    const sent = Number(kv.console_lines ?? r.console.length) + Number(kv.check_lines ?? r.checkOutput.length);
+    r.lostLines = Math.max(0, sent - r.console.length - r.checkOutput.length);
+    if (r.lostLines > 0) this.scenarioEvent(name, 'error', `${r.lostLines} of its ${sent} console and check lines were lost on the serial line`);
   }
 }
 
 function toReason(raw: string | undefined): ShutdownReason {
   const known: ShutdownReason[] = ['poweroff', 'reboot', 'crash', 'suspend', 'watchdog', 'timeout', 'destroyed', 'not-run'];
   return known.find((k) => k === raw) ?? 'unknown';
+}
+
+/**
+ * Follows a file another process appends to, calling back with each new
+ * chunk (polled every TAIL_POLL_MS; stop() reads what is left). QEMU writes
+ * the serial line to a file rather than a pipe: a pipe this process does
+ * not drain in time (its main thread busy with other tests) stalls QEMU's
+ * UART, and then QEMU (after a few retries) and Xen (its transmit buffer
+ * full) drop characters: whole report lines went missing that way.
+ */
+function tailFile(file: string, onChunk: (chunk: Buffer) => void): { stop(): void } {
+  const fd = openSync(file, 'r');
+  const buf = Buffer.alloc(64 * 1024);
+  let pos = 0;
+  const drain = (): void => {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, pos)) > 0; pos += n) onChunk(Buffer.from(buf.subarray(0, n)));
+  };
+  const timer = setInterval(drain, TAIL_POLL_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      drain();
+      closeSync(fd);
+    },
+  };
 }
 
 /** Splits a byte stream into lines, calling back per complete line (CR stripped). */
@@ -500,15 +538,26 @@ function stamp(ms: number): string {
 }
 
 async function bootAndCollect(
-  rig: RigPaths, initrd: string, scenarios: Scenario[], totalMs: number, opts: RigOptions,
+  rig: RigPaths, initrd: string, scenarios: Scenario[], totalMs: number, opts: RigOptions, tmp: string,
 ): Promise<RunResult> {
   const parser = new SerialParser(scenarios, opts);
   const logLines: string[] = [];
   const logFile: WriteStream | null = opts.log ? createWriteStream(opts.log) : null;
   const t0 = performance.now();
-  // Its own process group: a Ctrl-C in the terminal goes to tsxen run (which
-  // asks the guest to shut down), not straight to QEMU.
-  const child = spawn(QEMU, qemuArgs(rig, initrd, opts), { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  // Serial output and QEMU's own messages go to files (see tailFile); serial
+  // input stays a pipe. Its own process group: a Ctrl-C in the terminal goes
+  // to tsxen run (which asks the guest to shut down), not straight to QEMU.
+  const outFile = path.join(tmp, 'qemu.out');
+  const errFile = path.join(tmp, 'qemu.err');
+  const outFd = openSync(outFile, 'w');
+  const errFd = openSync(errFile, 'w');
+  let child: ChildProcess;
+  try {
+    child = spawn(QEMU, qemuArgs(rig, initrd, opts), { stdio: ['pipe', outFd, errFd], detached: true });
+  } finally {
+    closeSync(outFd);
+    closeSync(errFd);
+  }
   child.stdin?.on('error', () => undefined);  // QEMU gone: nothing left to command
   // Serial input reaches Xen's own key handler until dom0's reader is up: commands wait for its mark.
   const attachControl = (): void => opts.control?.attach((line) => void child.stdin?.write(line + '\n'));
@@ -536,11 +585,19 @@ async function bootAndCollect(
   };
   const out = lineSplitter(record);
   const err = lineSplitter((l) => record(`qemu: ${l}`));
-  child.stdout?.on('data', (c: Buffer) => out.push(c));
-  child.stderr?.on('data', (c: Buffer) => err.push(c));
-  child.once('exit', () => {
+  const outTail = tailFile(outFile, (c) => out.push(c));
+  const errTail = tailFile(errFile, (c) => err.push(c));
+  let tailsStopped = false;
+  const stopTails = (): void => {
+    if (tailsStopped) return;
+    tailsStopped = true;
+    outTail.stop();
+    errTail.stop();
     out.flush();
     err.flush();
+  };
+  child.once('exit', () => {
+    stopTails();
     if (parser.outcome === null) parser.outcome = 'qemu-exited';
     finish();
   });
@@ -559,6 +616,7 @@ async function bootAndCollect(
   clearTimeout(overall);
   clearTimeout(failureDeadline);
   await stopQemu(child);
+  stopTails();
   process.removeListener('exit', killOnExit);
   if (logFile) await new Promise<void>((resolve) => logFile.end(resolve));
 

@@ -7,7 +7,9 @@
 #   TSXEN-CONSOLE <name>| <guest console line>
 #   TSXEN-CHECK <name>| <check.sh output line>
 #   TSXEN-RIG <name> error <message>
-#   TSXEN-RIG <name> result reason=<r> check=<rc|none> check_running=<rc|none> check_stopped=<rc|none> elapsed_ms=<n>
+#   TSXEN-RIG <name> result reason=<r> check=<rc|none> check_running=<rc|none> check_stopped=<rc|none> elapsed_ms=<n> console_lines=<n> check_lines=<n>
+# (the last two count the CONSOLE and CHECK lines sent, so the harness can tell
+# a line lost on the way from none written)
 #   TSXEN-RIG all-done | TSXEN-RIG fatal <message>
 #   MARK <event> uptime_ms=<n>
 # A scenario dir holds guest.cfg (with on_* = "preserve", so the shut-down domain
@@ -131,15 +133,22 @@ read_host_commands() {
     done
 }
 
-# Prints the log's lines after line $2 up to line $3 ('$' = all remaining
-# lines, including an unterminated last one); the caller tracks $2. The end
-# line is counted once by the caller: the log grows while we read it.
-console_lines() {
-    sed -n "$(($2 + 1)),${3}p" "$1" | tr -d '\r' | sed "s/^/TSXEN-CONSOLE $NAME| /"
+# Prints lines of file $2, each prefixed with $1 and ended by a newline even
+# if the file's last line is not (the next report must start a line), CRs
+# dropped; from line $3 + 1 to line $4 (0 = all remaining lines, including
+# an unterminated last one).
+prefix_lines() {
+    awk -v tag="$1" -v from="$(($3 + 1))" -v to="$4" \
+        'NR >= from && (to == 0 || NR <= to) { gsub(/\r/, ""); print tag $0 }' "$2"
 }
+count_lines() { awk 'END { print NR }' "$@"; }
+# The guest's console log after line $2 up to line $3 (0 = to the end); the
+# caller tracks $2. The end line is counted once by the caller: the log
+# grows while we read it.
+console_lines() { prefix_lines "TSXEN-CONSOLE $NAME| " "$1" "$2" "$3"; }
 stream_console() {
     local n
-    n=$(wc -l < "$LOG")
+    n=$(($(wc -l < "$LOG")))   # whole lines only: a partial one waits for its end
     [ "$n" -gt "$SHOWN" ] || return 0
     console_lines "$LOG" "$SHOWN" "$n"
     SHOWN=$n
@@ -223,8 +232,16 @@ run_check() {
 }
 show_check_output() {
     for f in "$DIR/check-running.out" "$DIR/check-stopped.out"; do
-        [ -s "$f" ] && sed "s/^/TSXEN-CHECK $NAME| /" "$f"
+        [ -s "$f" ] && prefix_lines "TSXEN-CHECK $NAME| " "$f" 0 0
     done
+}
+# How many lines show_check_output printed.
+check_line_count() {
+    local f n=0
+    for f in "$DIR/check-running.out" "$DIR/check-stopped.out"; do
+        [ -s "$f" ] && n=$((n + $(count_lines "$f")))
+    done
+    echo $n
 }
 # Waits up to 10 s for the background `check.sh running`, then kills it.
 reap_running_check() {
@@ -237,7 +254,7 @@ reap_running_check() {
 # Reports a scenario that could not be started.
 not_run() {
     say "$NAME error $1"
-    say "$NAME result reason=not-run check=none check_running=none check_stopped=none elapsed_ms=$(( $(uptime_ms) - T0 ))"
+    say "$NAME result reason=not-run check=none check_running=none check_stopped=none elapsed_ms=$(( $(uptime_ms) - T0 )) console_lines=0 check_lines=0"
 }
 
 run_scenario() {
@@ -278,7 +295,8 @@ run_scenario() {
 
     wait_for_shutdown "$tmo"
     settle_log
-    console_lines "$LOG" "$SHOWN" '$'
+    local total; total=$(count_lines "$LOG")
+    console_lines "$LOG" "$SHOWN" "$total"
 
     if [ -n "$check_pid" ]; then
         (run_check stopped 30); rc_stop=$?
@@ -287,7 +305,7 @@ run_scenario() {
         show_check_output
     fi
     [ "$REASON" = gone ] && say "$NAME error domain vanished before its shutdown reason was read"
-    say "$NAME result reason=$REASON check=$check check_running=$rc_run check_stopped=$rc_stop elapsed_ms=$(( $(uptime_ms) - T0 ))"
+    say "$NAME result reason=$REASON check=$check check_running=$rc_run check_stopped=$rc_stop elapsed_ms=$(( $(uptime_ms) - T0 )) console_lines=$total check_lines=$(check_line_count)"
     xl destroy "$NAME" 2>/dev/null
 }
 
