@@ -36,6 +36,7 @@ export const DOM0 = 0;
 export const GUEST_DOMID = 1;
 
 const SCHED_POLL_MAX_PORTS = 128; // do_poll's limit
+const TIME_SLICE_NS = 1_000_000n;  // credit2's default rate limit is 1 ms
 
 export type ShutdownReason = "poweroff" | "reboot" | "suspend" | "crash" | "watchdog";
 const REASONS: ShutdownReason[] = ["poweroff", "reboot", "suspend", "crash", "watchdog"];
@@ -203,6 +204,7 @@ export class Hypervisor {
   readonly clock: VirtualClock;
   readonly evtchn = new EventChannels();
   readonly runQueue = new RunQueue();
+  private lastRun = 0n;  // virtual time dom0's queue last ran (rdtsc)
   readonly dom0: Dom0;
   readonly guestEvents: SharedInfoEvents;
   readonly grants: GrantTable;
@@ -261,8 +263,15 @@ export class Hypervisor {
 
   // ---- the guest's entry points ----
 
+  // A guest that never blocks is still preempted: Xen lets dom0 run at
+  // least once per scheduler time slice (on the rig one pCPU is shared).
+  // Without it a busy guest stopped its backends in the sim, never on Xen
+  // (closing a disk whose handler resubmits on every completion waited
+  // out its 30 s timeout here).
   rdtsc(): bigint {
-    return this.clock.rdtsc();
+    const tsc = this.clock.rdtsc();
+    if (this.clock.now() - this.lastRun >= TIME_SLICE_NS) this.runPending();
+    return tsc;
   }
 
   // Runs `cb` (as dom0) the next time the guest blocks with nothing to do:
@@ -275,6 +284,7 @@ export class Hypervisor {
   // Runs dom0's queued work now (the sim does this itself whenever the
   // guest sends, yields, polls or blocks).
   runPending(): void {
+    this.lastRun = this.clock.now();
     this.runQueue.drain();
   }
 
