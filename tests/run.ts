@@ -7,6 +7,7 @@ import test from "tape";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { createRequire } from "node:module";
 import { EventEmitter } from "node:events";
 import { beforeRun } from "./before-run.ts";
 
@@ -33,6 +34,18 @@ let skipped = 0;
 // asynchronously), then count the TAP lines as they pass through.
 harness.wait();
 let pending = "";
+// TSXEN_TEST_TIMES=1: at the end, the slowest tests on stderr (wall time; the
+// rig runs alongside).
+const timings = process.env.TSXEN_TEST_TIMES === "1" ? [] as { title: string; at: number }[] : null;
+if (timings) {
+  // tape runs one test at a time: each test's span runs from its start to the next one's
+  const TapeTest = createRequire(import.meta.url)("tape/lib/test") as { prototype: { run(): void; name: string } };
+  const run = TapeTest.prototype.run;
+  TapeTest.prototype.run = function (this: { name: string }) {
+    timings.push({ title: this.name, at: performance.now() });
+    return run.call(this);
+  };
+}
 const tap = test.createStream();
 tap.on("data", (chunk: string | Buffer) => {
   process.stdout.write(chunk);
@@ -47,6 +60,13 @@ tap.on("data", (chunk: string | Buffer) => {
 });
 // When tape's stream ends, after its own closing lines, so ours is the last line.
 tap.on("end", () => {
+  if (timings?.length) {
+    timings.push({ title: "(end)", at: performance.now() });
+    const spans = timings.slice(0, -1).map((t, i) => ({ title: t.title, ms: timings[i + 1].at - t.at }));
+    const slowest = spans.filter((s) => !s.title.startsWith("(")).sort((a, b) => b.ms - a.ms).slice(0, 40);
+    process.stderr.write(`slowest tests (first at ${(timings[0].at / 1000).toFixed(0)} s, end at ${(timings.at(-1)!.at / 1000).toFixed(0)} s):\n`);
+    for (const s of slowest) process.stderr.write(`${(s.ms / 1000).toFixed(1).padStart(7)} s  ${s.title.slice(0, 110)}\n`);
+  }
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
   if (failed > 0 || passed === 0) process.exitCode = 1;
 });

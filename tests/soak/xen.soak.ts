@@ -20,10 +20,10 @@ const flood = (datagrams: number): string => `phase=$1 name=$3 log=$4
 i=0; until grep -q "udp-echo: ready" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { echo "guest not ready"; exit 1; }; sleep 0.1; done
 chmod +x ./udpflood ./udpcheck
 rc=0
-ping -c 3 -W 2 10.0.0.2 > /dev/null || rc=1
+ping -c 3 -i 0.2 -W 2 10.0.0.2 > /dev/null || rc=1
 ${datagrams > 0 ? `./udpflood xenbr0 00:16:3e:00:00:02 10.0.0.2 7 ${datagrams} ${SOURCES} 32 || rc=1` : ""}
 ./udpcheck 10.0.0.2 7 200 1472 || rc=1
-ping -c 3 -W 2 10.0.0.2 > /dev/null || { echo "no ping after the flood"; rc=1; }
+ping -c 3 -i 0.2 -W 2 10.0.0.2 > /dev/null || { echo "no ping after the flood"; rc=1; }
 xl shutdown -w "$name"
 exit $rc
 `;

@@ -26,7 +26,7 @@ const STATS_CHECK = `phase=$1 domid=$2 name=$3 log=$4
 [ "$phase" = running ] || exit 0
 D=/local/domain/$domid/data/tsxen
 i=0; until grep -q "stats: ready" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { echo "guest not ready"; exit 1; }; sleep 0.1; done
-ping -c 3 -W 2 10.0.0.2 >/dev/null || echo "ping failed"
+ping -c 3 -i 0.2 -W 2 10.0.0.2 >/dev/null || echo "ping failed"
 before=$(xenstore-read $D/seq)
 xenstore-write $D/request 1
 i=0; until [ "$(xenstore-read $D/seq)" != "$before" ]; do i=$((i+1)); [ $i -gt 50 ] && { echo "no publication after the request"; exit 1; }; sleep 0.1; done

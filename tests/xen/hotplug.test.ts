@@ -18,7 +18,7 @@ up_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 chmod +x ./udpcheck
 wait_for "hotplug: ready" || exit 1
 rc=0
-ping -c 3 -W 2 10.0.0.2 || rc=1
+ping -c 3 -i 0.2 -W 2 10.0.0.2 || rc=1
 ./udpcheck 10.0.0.2 7 30 1472 || rc=1
 t0=$(up_ms)
 xl network-detach "$name" 0 || { echo "dom0: network-detach failed"; rc=1; }
@@ -27,7 +27,7 @@ wait_for "hotplug: vif 0 disconnected" || rc=1
 echo "dom0: vifs after detach: $(xl network-list "$name" | tail -n +2 | wc -l)"
 xl network-attach "$name" mac=00:16:3e:00:00:12 ip=10.0.0.2 || { echo "dom0: network-attach failed"; rc=1; }
 wait_for "hotplug: vif 0 connected again" || rc=1
-ping -c 3 -W 2 10.0.0.2 || rc=1
+ping -c 3 -i 0.2 -W 2 10.0.0.2 || rc=1
 ./udpcheck 10.0.0.2 7 30 1472 || rc=1
 wait_for "hotplug: xvda connected (1)" || rc=1
 t0=$(up_ms)
@@ -36,7 +36,7 @@ echo "dom0: block-detach took $(( $(up_ms) - t0 )) ms"
 wait_for "hotplug: xvda disconnected" || rc=1
 xl block-attach "$name" ${DISK} || { echo "dom0: block-attach failed"; rc=1; }
 wait_for "hotplug: xvda connected (2)" || rc=1
-sleep 2
+sleep 1
 t0=$(up_ms)
 xl shutdown -w "$name"
 echo "dom0: xl shutdown -w took $(( $(up_ms) - t0 )) ms"

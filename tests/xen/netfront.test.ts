@@ -22,7 +22,7 @@ i=0; until grep -q "udp-echo: ready" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { 
 chmod +x ./udpcheck
 ${jumbo ? 'ip link set dev vif$(xl domid "$name").0 mtu 9000; ip link set dev xenbr0 mtu 9000' : ""}
 rc=0
-${targets.map(([ip, datagrams]) => `ping -c 5 -W 2 ${jumbo ? "-s 8000 " : ""}${ip} || rc=1
+${targets.map(([ip, datagrams]) => `ping -c 5 -i 0.2 -W 2 ${jumbo ? "-s 8000 " : ""}${ip} || rc=1
 ./udpcheck ${ip} 7 ${datagrams} ${jumbo ? "8972 1473" : "1472"} || rc=1`).join("\n")}
 ${jumbo ? "ip link set dev xenbr0 mtu 1500" : ""}
 t0=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)

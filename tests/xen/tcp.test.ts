@@ -37,7 +37,7 @@ ip=$(grep -o "serving on http://[0-9.]*" "$log" | head -n 1 | sed 's|.*http://||
 echo "dom0: guest serving at $ip"
 grep 10.0.0.20 /tmp/udhcpd.leases >/dev/null 2>&1; dumpleases -f /tmp/udhcpd.leases 2>/dev/null | sed 's/^/dom0: lease /'
 rc=0
-ping -c 3 -W 2 -s 4000 $ip || rc=1
+ping -c 3 -i 0.2 -W 2 -s 4000 $ip || rc=1
 wget -q -O /tmp/page.html http://$ip/ && grep -q "Hello from tsxen" /tmp/page.html && echo "dom0: page ok" || rc=1
 echo "dom0: counter $(wget -q -O - http://$ip/api/counter)"
 echo "dom0: counter $(wget -q -O - http://$ip/api/counter)"
