@@ -6,7 +6,8 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { build, buildWasm, BuildError, DEFAULT_MEMORY_BASE } from "../../tools/build.ts";
+import { build, BuildError } from "../../tools/build.ts";
+import { buildOf } from "../sim/helpers.ts";
 import { readXenNotes, noteString, noteNumber, checkImage, phys32Entry, XEN_ELFNOTE } from "../../tools/elf-notes.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-image-test-"));
@@ -49,7 +50,8 @@ test("build: readelf -n lists both entry notes (binutils names them by number: 0
 test("build --pvh: the same image, an xl config with type = \"pvh\"", async (t) => {
   await hello();
   const pvhOut = path.join(tmp, "hello-pvh.xen");
-  await build({ entry: "examples/hello/main.ts", output: pvhOut, type: "pvh", log: () => {} });
+  // asc's output is the suite's shared compile (the prebuilt test below shows that changes nothing)
+  await build({ entry: "examples/hello/main.ts", output: pvhOut, type: "pvh", prebuilt: (await buildOf("examples/hello/main.ts")).wasm, log: () => {} });
   const cfg = fs.readFileSync(`${pvhOut}.cfg`, "utf8").split("\n");
   t.ok(cfg.includes('type = "pvh"'), "type = \"pvh\"");
   t.ok(cfg.includes(`kernel = "${pvhOut}"`), "kernel = the image");
@@ -64,7 +66,7 @@ test("build --pvh: the same image, an xl config with type = \"pvh\"", async (t) 
 
 test("build with a prebuilt module (the test suite's shared compile): the same image, byte for byte", async (t) => {
   await hello();
-  const { wasm } = await buildWasm("examples/hello/main.ts", path.join(tmp, "prebuilt.d"), DEFAULT_MEMORY_BASE, () => {});
+  const { wasm } = await buildOf("examples/hello/main.ts");
   const out2 = path.join(tmp, "hello-prebuilt.xen");
   await build({ entry: "examples/hello/main.ts", output: out2, prebuilt: wasm, log: () => {} });
   t.ok(fs.readFileSync(out2).equals(fs.readFileSync(out)), "identical to the image asc compiled for itself");
