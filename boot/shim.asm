@@ -35,6 +35,7 @@ DEFAULT REL
 %define XEN_ELFNOTE_GUEST_VERSION  7
 %define XEN_ELFNOTE_LOADER         8
 %define XEN_ELFNOTE_FEATURES       10
+%define XEN_ELFNOTE_SUSPEND_CANCEL 14
 %define XEN_ELFNOTE_PHYS32_ENTRY   18
 
 %define STACK_SIZE (256 * 1024)
@@ -82,6 +83,9 @@ section .note.Xen note alloc noexec nowrite align=4
     NOTE XEN_ELFNOTE_LOADER,         db "generic", 0
     NOTE XEN_ELFNOTE_FEATURES,       db "!writable_page_tables|pae_pgdir_above_4gb", 0
     NOTE XEN_ELFNOTE_PHYS32_ENTRY,   dd pvh_start
+    ; a cancelled suspend (xl save -c, a failed migration) returns 1 and the
+    ; guest carries on (runtime/native/suspend.c)
+    NOTE XEN_ELFNOTE_SUSPEND_CANCEL, dd 1
 
 ; ---- PV entry ----
 section .text.entry exec nowrite align=16

@@ -412,6 +412,10 @@ export class Blkfront extends Frontend {
     if (this.hasPort) { closePort(this.port); this.hasPort = false; }
   }
 
+  protected forgetPorts(): void {
+    this.hasPort = false;
+  }
+
   // Puts the requests on the ring back in the queue (their pages and ids
   // freed: the backend is gone), ahead of those not yet sent, in order.
   private requeueActive(): void {

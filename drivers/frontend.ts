@@ -18,6 +18,13 @@
 //    a removed device that comes back is connected again, same object.
 //  - A protocol violation (fail()) marks the device broken for good: it is
 //    closed and not reconnected unless the toolstack attaches it anew.
+//  - After a resume in a new domain (runtime/suspend.ts: xl restore, xl
+//    migrate) the backend, our ports and our grants are gone: the device
+//    stops as if its backend had closed, keeping what was in flight, forgets
+//    its ports (without closing them: their numbers may be the new domain's)
+//    and grants, tells the app it went down, and connects to its new
+//    backend (the backend path names the new domain) once that is in
+//    InitWait, sending again what it kept.
 // Everything here runs from watch handlers, which may block (runtime/
 // handler.ts) and are never re-entered; what arrives meanwhile is looked
 // at again when they return.
@@ -28,6 +35,7 @@ import { Handler } from "../runtime/handler";
 import * as xs from "../xenstore/client";
 import { WatchHandler } from "../xenstore/client";
 import * as xenbus from "../xenstore/xenbus";
+import { Resumable, registerResumable, RESUME_DEVICES } from "../runtime/suspend";
 
 // How long the closing handshake waits for the backend at each step, and
 // how long grants the backend still maps are retried at release.
@@ -47,6 +55,13 @@ class Teardown extends Task {
 
 let watchSerial: i32 = 0;
 
+class DeviceResume extends Resumable {
+  constructor(public dev: Frontend) { super(); }
+  resumed(newDomain: bool): void {
+    if (newDomain) this.dev.movedToNewDomain();
+  }
+}
+
 export abstract class Frontend {
   connected: bool = false;
   broken: string | null = null;   // why the device is unusable for good (a protocol violation)
@@ -60,6 +75,7 @@ export abstract class Frontend {
   private watchPath: string = "";
   private inTransition: bool = false;  // inside a connect or a teardown (which block)
   private holding: bool = false;       // keeps the loop running while we wait for the backend
+  private resumable: bool = false;     // registered with runtime/suspend.ts
 
   constructor(public info: xenbus.DeviceInfo) {}
 
@@ -76,6 +92,9 @@ export abstract class Frontend {
   protected abstract stop(why: string, hold: bool): void;
   // Closes the event channels.
   protected abstract closePorts(): void;
+  // Forgets the event channels without closing them (after a resume: they
+  // no longer exist).
+  protected abstract forgetPorts(): void;
   // One pass over every grant given out: ends those the backend no longer
   // maps. Returns how many it still maps.
   protected abstract endGrants(): i32;
@@ -93,6 +112,10 @@ export abstract class Frontend {
   // The first handshake (and again after a re-attach). Returns null or why
   // the device is broken.
   start(): string | null {
+    if (!this.resumable) {
+      this.resumable = true;
+      registerResumable(new DeviceResume(this), RESUME_DEVICES);
+    }
     if (this.closed || this.broken !== null) return this.broken;
     this.inTransition = true;
     const err = this.setUp();
@@ -253,6 +276,29 @@ export abstract class Frontend {
     if (err !== null) { this.fail(err); return; }
     log(this.label() + ": reconnected");
     this.becameConnected();
+  }
+
+  // The domain resumed in a new domain (see the header).
+  movedToNewDomain(): void {
+    if (this.closed || this.detached || this.broken !== null) return;
+    // Our watch went with the old xenstore connection (the client registers
+    // it again, for the old backend path): dropped here, set anew below.
+    this.unwatchBackend();
+    const wasConnected = this.connected;
+    this.connected = false;
+    if (this.granted) {
+      this.stop(this.label() + ": suspended", true);
+      this.forgetPorts();
+      const left = this.endGrants(); // nothing is mapped in a new domain: all of them end
+      this.granted = false;
+      this.leakedGrants += left;
+    }
+    const info = xenbus.deviceInfo(this.info.type, this.info.id);
+    if (info !== null) this.info = info;
+    log(this.label() + ": resumed in a new domain, waiting for the backend at " + this.info.backendPath);
+    this.waitForBackend(true);
+    if (wasConnected) this.down("suspended");
+    this.watchBackend();
   }
 
   // The toolstack removed the device (its directory is gone).

@@ -422,6 +422,10 @@ export class Netfront extends Frontend {
     for (let i = 0; i < this.queues.length; i++) this.queues[i].closePorts();
   }
 
+  protected forgetPorts(): void {
+    for (let i = 0; i < this.queues.length; i++) this.queues[i].txPort = this.queues[i].rxPort = 0;
+  }
+
   protected endGrants(): i32 {
     let left = 0;
     for (let i = 0; i < this.queues.length; i++) left += this.queues[i].endGrants();

@@ -15,6 +15,10 @@
 // page is never reused while the backend can still touch it. A reference
 // can also be paused (access taken back, the reference kept) and resumed,
 // for buffers the backend may write only while they are posted to it.
+// Suspend (runtime/suspend.ts): under PV the frames are unmapped before
+// (a page-table entry naming a Xen page cannot be saved) and mapped again
+// after; a new domain's table is empty, so every entry we had given out
+// reads as invalid there, and ending it just frees the reference.
 import { hypercall, cmpxchg16, fence } from "../runtime/host";
 import * as G from "../runtime/abi/grant_table";
 import { DOMID_SELF } from "../runtime/abi/event_channel";
@@ -22,6 +26,8 @@ import { HYPERVISOR_grant_table_op, HYPERVISOR_update_va_mapping } from "../runt
 import { XENMAPSPACE_grant_table } from "../runtime/abi/memory";
 import { addToPhysmap } from "../runtime/hypercall";
 import { startInfo } from "../runtime/start_info";
+import { Resumable, registerResumable, RESUME_GRANT_TABLE } from "../runtime/suspend";
+import { log } from "../runtime/log";
 
 const PAGE_SIZE: usize = 4096;
 const PTE_FLAGS: u64 = 0x1 | 0x2 | 0x20 | 0x40; // present, writable, accessed, dirty
@@ -57,6 +63,7 @@ export function grantTableInit(): string | null {
   const err = placeFrames(base, frames);
   if (err !== null) return (setupError = err);
   table = base;
+  registerResumable(new TableResume(), RESUME_GRANT_TABLE);
   nrEntries = frames * <u32>G.GRANT_ENTRIES_PER_PAGE;
   paused = new StaticArray<bool>(<i32>nrEntries);
   for (let ref = nrEntries - 1; ref >= <u32>G.GNTTAB_NR_RESERVED_ENTRIES; ref--) freeRefs.push(ref);
@@ -96,6 +103,18 @@ export function grantTableRemap(): string | null {
   return placeFrames(table, nrEntries / <u32>G.GRANT_ENTRIES_PER_PAGE);
 }
 
+class TableResume extends Resumable {
+  suspending(): void {
+    if (startInfo().isPvh) return; // placed in the physmap: the toolstack leaves Xen's pages out
+    const frames = nrEntries / <u32>G.GRANT_ENTRIES_PER_PAGE;
+    for (let i: u32 = 0; i < frames; i++) hypercall(HYPERVISOR_update_va_mapping, <i64>(table + <usize>i * PAGE_SIZE), 0, UVMF_INVLPG, 0, 0);
+  }
+  resumed(newDomain: bool): void {
+    const err = grantTableRemap();
+    if (err !== null) log(err + " after resume");
+  }
+}
+
 function entry(ref: u32): usize {
   return table + <usize>ref * G.GRANT_ENTRY_V1_SIZE;
 }
@@ -131,6 +150,9 @@ export function grantPage(domid: u16, address: usize, readonly: bool): i32 {
 function takeBack(ref: u32): bool {
   const flags = entry(ref) + G.GRANT_ENTRY_V1_FLAGS;
   let old = <u32>load<u16>(flags);
+  // Only we write entries (Xen adds GTF_reading/writing), so an invalid
+  // entry we had granted is one a resume took away: nobody has access.
+  if ((old & <u32>G.GTF_type_mask) == <u32>G.GTF_invalid) return true;
   // Granted (not GTF_invalid), and neither mapped nor being copied.
   while ((old & <u32>G.GTF_type_mask) != <u32>G.GTF_invalid && (old & <u32>(G.GTF_reading | G.GTF_writing)) == 0) {
     if (cmpxchg16(flags, old, 0) == old) return true;

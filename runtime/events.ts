@@ -6,6 +6,7 @@
 // handler is running (it blocked, and the loop runs nested) is neither
 // dispatched nor polled until the handler returns (handler.ts).
 import { hypercall, sharedInfoAddress, atomicAnd64 } from "./host";
+import { toXenSystemNs } from "./time";
 import { Handler } from "./handler";
 import * as E from "./abi/event_channel";
 import * as S from "./abi/shared_info";
@@ -111,6 +112,15 @@ export function unregister(port: u32): void {
   boundHandlers[last] = null;
 }
 
+// After a resume in a new domain: every port of the old domain is gone
+// (its owners bind new ones), so every registration is forgotten without
+// closing anything (the numbers may already name the new domain's ports).
+export function forgetAllPorts(): void {
+  for (let i = 0; i < nrBound; i++) boundHandlers[i] = null;
+  nrBound = 0;
+  highestPort = 0;
+}
+
 // True while a port registered with keepAlive exists.
 export function hasKeepAlivePorts(): bool {
   for (let i = 0; i < nrBound; i++) if (boundKeepAlive[i]) return true;
@@ -181,6 +191,6 @@ export function block(deadlineNs: u64): void {
   }
   store<u64>(pollArg + SCHED_POLL_PORTS, <u64>pollPorts);
   store<u32>(pollArg + SCHED_POLL_NR_PORTS, n);
-  store<u64>(pollArg + SCHED_POLL_TIMEOUT, deadlineNs);
+  store<u64>(pollArg + SCHED_POLL_TIMEOUT, deadlineNs == 0 ? 0 : toXenSystemNs(deadlineNs));
   hypercall(HYPERVISOR_sched_op, SCHEDOP_poll, <i64>pollArg, 0, 0, 0);
 }

@@ -15,6 +15,7 @@ export declare function hypercall(op: i32, a1: i64, a2: i64, a3: i64, a4: i64, a
 // memory-grow transform emits HOSTOP_MEMORY_GROW = -1).
 export const HOSTOP_MEMORY_LIMIT: i32 = -2;  // pages the wasm memory may grow to
 export const HOSTOP_BOOT_TSC: i32 = -3;      // the TSC at the boot shim's first instruction
+export const HOSTOP_SUSPEND: i32 = -4;       // suspend the domain (runtime/suspend.ts): 0 resumed in a new domain, 1 cancelled
 
 // The frame Xen names a page by -> the frame at which we see it. PV:
 // machine frame -> pseudo-physical frame (Xen's read-only M2P table). PVH:

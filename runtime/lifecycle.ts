@@ -6,6 +6,7 @@ import * as xs from "../xenstore/client";
 import { WatchHandler } from "../xenstore/client";
 import { startInfo } from "./start_info";
 import { shutdownWith } from "./exit";
+import { suspendDomain, registerResumable, Resumable, RESUME_DEVICES } from "./suspend";
 import { SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_crash } from "./abi/xen";
 
 // Something that must be closed before the domain goes away (a device).
@@ -55,7 +56,12 @@ class ControlWatch extends WatchHandler {
     let reason: i32 = -1;
     if (what == "poweroff" || what == "halt") reason = SHUTDOWN_poweroff;
     else if (what == "reboot") reason = SHUTDOWN_reboot;
-    if (reason < 0) return; // "" (our own acknowledgement) or unsupported (suspend)
+    if (what == "suspend") {
+      xs.write("control/shutdown", "");
+      suspendDomain();
+      return;
+    }
+    if (reason < 0) return; // "" (our own acknowledgement) or unsupported
     xs.write("control/shutdown", "");
     requested = reason;
     const h = appHandler;
@@ -66,15 +72,28 @@ class ControlWatch extends WatchHandler {
 
 let started = false;
 
+// Tells the toolstack which requests we honour (the replies are not awaited).
+function announceFeatures(): void {
+  xs.writeAsync("control/feature-poweroff", "1");
+  xs.writeAsync("control/feature-reboot", "1");
+  xs.writeAsync("control/feature-suspend", "1");
+}
+
+// A new domain's xenstore directory is the toolstack's fresh one.
+class AnnounceAgain extends Resumable {
+  resumed(newDomain: bool): void {
+    if (newDomain) announceFeatures();
+  }
+}
+
 // Starts listening for shutdown requests (without waiting for xenstored:
 // the watch takes effect while the app runs the event loop).
 export function startLifecycle(): void {
   if (started || startInfo().isInitialDomain) return; // dom0 has no toolstack above it
   started = true;
   xs.watchAsync("control/shutdown", "tsxen-control-shutdown", new ControlWatch());
-  // Tell the toolstack which requests we honour (the replies are not awaited).
-  xs.writeAsync("control/feature-poweroff", "1");
-  xs.writeAsync("control/feature-reboot", "1");
+  announceFeatures();
+  registerResumable(new AnnounceAgain(), RESUME_DEVICES);
 }
 
 export { SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_crash };

@@ -148,6 +148,14 @@ export function parseStartInfo(at: usize): StartInfo {
 
 let cached: StartInfo | null = null;
 
+// Reads start info again: after a resume in a new domain, where the
+// toolstack wrote the new domain's ring frames and ports (PV start_info,
+// PVH HVM parameters).
+export function reloadStartInfo(): StartInfo {
+  cached = null;
+  return startInfo();
+}
+
 // The guest's start info, read and checked on first use.
 export function startInfo(): StartInfo {
   let si = cached;

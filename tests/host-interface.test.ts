@@ -4,7 +4,7 @@
 // (under Xen) and sim/host.ts (in Node).
 import test from "tape";
 import fs from "node:fs";
-import { HOST_FUNCTIONS, HOSTOP_MEMORY_GROW, HOSTOP_MEMORY_LIMIT, HOSTOP_BOOT_TSC } from "../tools/host-interface.ts";
+import { HOST_FUNCTIONS, HOSTOP_MEMORY_GROW, HOSTOP_MEMORY_LIMIT, HOSTOP_BOOT_TSC, HOSTOP_SUSPEND } from "../tools/host-interface.ts";
 import { SimGuest } from "../sim/host.ts";
 
 const AS_TYPES: Record<string, string> = { i32: "i32", u32: "i32", usize: "i32", bool: "i32", i64: "i64", u64: "i64", f64: "f64", f32: "f32", void: "" };
@@ -43,5 +43,7 @@ test("host interface: the memory-growth host operation is the same number in the
   t.ok(fs.readFileSync("runtime/host.ts", "utf8").includes(`export const HOSTOP_MEMORY_LIMIT: i32 = ${HOSTOP_MEMORY_LIMIT};`), "runtime/host.ts declares the same for the runtime");
   t.ok(fs.readFileSync("runtime/native/kernel.h", "utf8").includes(`#define HOSTOP_BOOT_TSC (${HOSTOP_BOOT_TSC})`), "and the boot TSC's");
   t.ok(fs.readFileSync("runtime/host.ts", "utf8").includes(`export const HOSTOP_BOOT_TSC: i32 = ${HOSTOP_BOOT_TSC};`), "and the boot TSC's, in runtime/host.ts");
+  t.ok(fs.readFileSync("runtime/native/kernel.h", "utf8").includes(`#define HOSTOP_SUSPEND (${HOSTOP_SUSPEND})`), "and the suspend's");
+  t.ok(fs.readFileSync("runtime/host.ts", "utf8").includes(`export const HOSTOP_SUSPEND: i32 = ${HOSTOP_SUSPEND};`), "and the suspend's, in runtime/host.ts");
   t.end();
 });

@@ -5,7 +5,7 @@
 // type: (0x00000012)" is XEN_ELFNOTE_PHYS32_ENTRY.)
 export const XEN_ELFNOTE = {
   ENTRY: 1, HYPERCALL_PAGE: 2, VIRT_BASE: 3, PADDR_OFFSET: 4, XEN_VERSION: 5,
-  GUEST_OS: 6, GUEST_VERSION: 7, LOADER: 8, FEATURES: 10, PHYS32_ENTRY: 18,
+  GUEST_OS: 6, GUEST_VERSION: 7, LOADER: 8, FEATURES: 10, SUSPEND_CANCEL: 14, PHYS32_ENTRY: 18,
 } as const;
 
 export interface XenNotes {
@@ -77,6 +77,8 @@ export function checkImage(image: Buffer): string[] {
   const hypercallPage = noteNumber(n, XEN_ELFNOTE.HYPERCALL_PAGE);
   if (hypercallPage === undefined || hypercallPage % 4096n !== 0n) problems.push("HYPERCALL_PAGE note missing or not page-aligned");
   if (!noteString(n, XEN_ELFNOTE.FEATURES)) problems.push("FEATURES note missing");
+  // Without it a cancelled suspend (xl save -c) would resume the guest as if in a new domain.
+  if (n.notes.get(XEN_ELFNOTE.SUSPEND_CANCEL)?.readUInt32LE(0) !== 1) problems.push("SUSPEND_CANCEL note missing or not 1");
   // PVH: Xen loads the image at its physical addresses (= virtual here) and
   // jumps to this 32-bit address with paging off, so it must lie inside the image.
   const pvh = phys32Entry(n);

@@ -42,6 +42,12 @@ export const HOSTOP_MEMORY_LIMIT = -2;
 // HOSTOP_BOOT_TSC: the TSC at the boot shim's first instruction (natively;
 // in the sim, when the domain started), for the guest's own boot time.
 export const HOSTOP_BOOT_TSC = -3;
+// HOSTOP_SUSPEND: the mode-specific half of a suspend (natively
+// runtime/native/suspend.c: PV start_info and shared_info, PVH shared_info,
+// then SCHEDOP_shutdown(SHUTDOWN_suspend)); returns 0 when the guest
+// resumes in a new domain, 1 when the suspend was cancelled, or Xen's
+// negative error. The sim's toolstack decides which (sim/host.ts).
+export const HOSTOP_SUSPEND = -4;
 
 // The exports the native boot code and the sim call, in this order, after
 // instantiation: the module's start function (static initialisers; exported

@@ -13,9 +13,14 @@
 // reply in REQUEST_TIMEOUT_NS (or cannot be written for that long) means
 // xenstored has dropped us: the connection is reported dead
 // (connectionError()) and every later request fails at once with EIO.
+// After a resume in a new domain (runtime/suspend.ts) the client moves to
+// the new port, drops what the old ring still held, sends again every
+// request that had no reply (those inside a transaction fail with EAGAIN:
+// the new xenstored knows no transaction) and registers every watch again.
 import * as XS from "../runtime/abi/xs_wire";
 import { startInfo } from "../runtime/start_info";
 import { EventHandler, register, notify } from "../runtime/events";
+import { Resumable, registerResumable, RESUME_XENSTORE } from "../runtime/suspend";
 import { Condition, Task, defer, waitFor } from "../runtime/loop";
 import { Handler } from "../runtime/handler";
 import { writeRequest, readResponse, RING_BROKEN } from "./ring";
@@ -31,6 +36,7 @@ export class XsRequest extends Condition {
   reply: Uint8Array = new Uint8Array(0);
   // Xen's error name ("ENOENT", "EACCES", "EAGAIN", …), or null on success.
   error: string | null = null;
+  msg: Uint8Array | null = null;  // the request as sent, until its reply (sent again after a resume)
   constructor(public reqId: u32, public type: u32, public txId: u32) {
     super();
   }
@@ -123,6 +129,50 @@ function connect(): void {
   ring = si.storePage;
   port = si.storeEvtchn;
   register(port, new StoreEvents(), false);
+  registerResumable(new StoreResume(), RESUME_XENSTORE);
+}
+
+class StoreResume extends Resumable {
+  resumed(newDomain: bool): void {
+    if (newDomain && ring != 0 && broken === null) reconnect();
+  }
+}
+
+// The new domain's xenstore connection (start info was read again).
+function reconnect(): void {
+  const si = startInfo();
+  ring = si.storePage;
+  port = si.storeEvtchn;
+  register(port, new StoreEvents(), false);
+  // Replies the old xenstored left on the ring answer nothing now (Linux
+  // discards them the same way); a reply half read is gone too.
+  store<u32>(ring + XS.XS_RING_RSP_CONS, load<u32>(ring + XS.XS_RING_RSP_PROD));
+  rxLen = 0;
+  outgoing.length = 0;
+  outSent = 0;
+  const waiting = inFlight.values();
+  waiting.sort((a: XsRequest, b: XsRequest): i32 => <i32>(a.reqId - b.reqId));
+  for (let i = 0; i < waiting.length; i++) {
+    const req = waiting[i];
+    const msg = req.msg;
+    if (req.txId != 0 || msg === null) {
+      inFlight.delete(req.reqId);
+      req.error = "EAGAIN";
+      req.done_ = true;
+    } else {
+      outgoing.push(msg);
+    }
+  }
+  // Watches: xenstored fires each once when it is set, so every handler
+  // looks at its keys again (the toolstack rewrote many of them).
+  const tokens = watchPaths.keys();
+  for (let i = 0; i < tokens.length; i++) {
+    const req = new XsRequest(nextReqId++, XS.XS_WATCH, 0);
+    const msg = message(req, concat(utf8(watchPaths.get(tokens[i]), true), utf8(tokens[i], true)));
+    inFlight.set(req.reqId, req);
+    outgoing.push(msg);
+  }
+  flushRequests();
 }
 
 // Why the connection is unusable, or null.
@@ -149,6 +199,7 @@ function endsInNul(p: Uint8Array): bool {
 }
 
 function complete(req: XsRequest, type: u32, payload: Uint8Array): void {
+  req.msg = null;
   req.replyType = type;
   req.reply = payload;
   if (type == XS.XS_ERROR) {
@@ -244,6 +295,18 @@ export function pump(): void {
   if (progressed) notify(port); // xenstored may be waiting for reply space
 }
 
+// The wire form of `req` with `payload` (kept in req.msg until the reply).
+function message(req: XsRequest, payload: Uint8Array): Uint8Array {
+  const msg = new Uint8Array(<i32>HEADER + payload.length);
+  store<u32>(msg.dataStart + XS.XSD_SOCKMSG_TYPE, req.type);
+  store<u32>(msg.dataStart + XS.XSD_SOCKMSG_REQ_ID, req.reqId);
+  store<u32>(msg.dataStart + XS.XSD_SOCKMSG_TX_ID, req.txId);
+  store<u32>(msg.dataStart + XS.XSD_SOCKMSG_LEN, payload.length);
+  memory.copy(msg.dataStart + HEADER, payload.dataStart, payload.length);
+  req.msg = msg;
+  return msg;
+}
+
 // Sends a request without waiting for its reply (several may be in flight).
 // It goes onto the ring now if everything queued before it did and it
 // fits; otherwise it is written, in order, as xenstored makes room.
@@ -252,12 +315,7 @@ export function send(type: u32, payload: Uint8Array, txId: u32 = 0): XsRequest {
   const req = new XsRequest(nextReqId++, type, txId);
   if (broken !== null) { req.error = "EIO"; req.done_ = true; return req; }
   if (payload.length > XS.XENSTORE_PAYLOAD_MAX) { req.error = "E2BIG"; req.done_ = true; return req; }
-  const msg = new Uint8Array(<i32>HEADER + payload.length);
-  store<u32>(msg.dataStart + XS.XSD_SOCKMSG_TYPE, type);
-  store<u32>(msg.dataStart + XS.XSD_SOCKMSG_REQ_ID, req.reqId);
-  store<u32>(msg.dataStart + XS.XSD_SOCKMSG_TX_ID, txId);
-  store<u32>(msg.dataStart + XS.XSD_SOCKMSG_LEN, payload.length);
-  memory.copy(msg.dataStart + HEADER, payload.dataStart, payload.length);
+  const msg = message(req, payload);
   inFlight.set(req.reqId, req);
   outgoing.push(msg);
   flushRequests();

@@ -28,7 +28,7 @@ static void fpu_init(void)
     __asm__ volatile("fninit; ldmxcsr %0" : : "m"(mxcsr));
 }
 
-static void map_shared_info(void)
+void pv_map_shared_info(void)
 {
     /* Replace our own page's mapping with Xen's shared_info frame (as
      * Mini-OS does): it then lies inside wasm-addressable memory. */
@@ -49,7 +49,8 @@ void tsxen_boot(struct start_info *si)
     if (!(si->flags & SIF_INITDOMAIN)) /* the initial domain has no ring: console_io */
         early_console_use_ring((void *)(mfn_to_pfn(si->console_mfn) << PAGE_SHIFT), si->console_evtchn);
     traps_init_pv();
-    map_shared_info();
+    pv_map_shared_info();
+    pv_publish_p2m();
     wasm_ram_limit = mm_map_all_ram();
     mm_unmap_page0();
     if ((uint64_t)si->pt_base + (si->nr_pt_frames + 1) * PAGE_SIZE > TSXEN_MEMORY_BASE)

@@ -17,6 +17,7 @@ uint64_t Z_xenZ_hypercall(struct Z_xen_instance_t *x, uint32_t op, uint64_t a1, 
     if ((int32_t)op == HOSTOP_MEMORY_GROW) return wasm_memory_grow(a1);
     if ((int32_t)op == HOSTOP_MEMORY_LIMIT) return wasm_ram_limit / 65536;
     if ((int32_t)op == HOSTOP_BOOT_TSC) return boot_tsc;
+    if ((int32_t)op == HOSTOP_SUSPEND) return (uint64_t)suspend_domain();
     if (op >= 64) return (uint64_t)-38; /* -ENOSYS: only 64 slots in the hypercall page */
     return (uint64_t)hypercall5(op, a1, a2, a3, a4, a5);
 }

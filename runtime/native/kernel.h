@@ -22,6 +22,7 @@ extern struct vcpu_info_head *boot_vcpu0; /* vCPU 0's vcpu_info, in shared_info_
 /* boot_pv.c */
 extern struct start_info *boot_start_info;
 extern uint64_t *boot_p2m;              /* pfn -> mfn, from start_info.mfn_list */
+void pv_map_shared_info(void);          /* maps start_info.shared_info at shared_info_page (again after a resume) */
 
 /* mm_pv.c: maps all RAM 1:1 (pseudo-physical = virtual, page 0 left out).
  * Returns the first byte past the RAM usable as wasm linear memory. */
@@ -31,6 +32,10 @@ static inline uint64_t mfn_to_pfn(uint64_t mfn)
 {
     return ((const uint64_t *)MACH2PHYS_VIRT_START)[mfn];
 }
+
+/* suspend.c: the mode-specific half of a suspend (HOSTOP_SUSPEND). */
+void pv_publish_p2m(void);              /* at boot and after a resume */
+int64_t suspend_domain(void);           /* 0: resumed in a new domain, 1: cancelled, <0: Xen's error */
 
 /* boot_pvh.c */
 extern struct hvm_start_info *boot_hvm_start_info;
@@ -65,6 +70,7 @@ extern uint64_t wasm_ram_limit;         /* bytes of RAM wasm memory may grow to 
 #define HOSTOP_MEMORY_GROW (-1)
 #define HOSTOP_MEMORY_LIMIT (-2)
 #define HOSTOP_BOOT_TSC (-3)
+#define HOSTOP_SUSPEND (-4)
 extern uint64_t boot_tsc;                      /* shim.asm: the TSC at the first instruction */
 extern void *wasm_memory;                      /* the module's wasm_rt_memory_t (app_glue.c) */
 uint64_t wasm_memory_grow(uint64_t pages);     /* HOSTOP_MEMORY_GROW: old size in pages, or -1 */

@@ -25,6 +25,7 @@
 #define SCHEDOP_yield          0
 #define SCHEDOP_shutdown       2
 #define SHUTDOWN_poweroff      0
+#define SHUTDOWN_suspend       2
 #define SHUTDOWN_crash         3
 #define EVTCHNOP_send          4
 #define UVMF_INVLPG            2
@@ -153,6 +154,12 @@ struct trap_info {
 };
 
 struct mmu_update { uint64_t ptr, val; };
+
+/* shared_info.arch (arch-x86/xen.h): where the toolstack finds a PV
+ * guest's p2m when it saves or migrates it (frame list list -> frame list
+ * pages -> p2m pages, each level a page of machine frames). */
+#define SHARED_INFO_ARCH_MAX_PFN          3088
+#define SHARED_INFO_ARCH_P2M_FRAME_LIST_LIST 3096
 
 _Static_assert(__builtin_offsetof(struct start_info, nr_pages) == 32, "start_info.nr_pages");
 _Static_assert(__builtin_offsetof(struct start_info, console_mfn) == 72, "start_info.console");
