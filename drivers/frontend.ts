@@ -55,6 +55,11 @@ class Teardown extends Task {
 
 let watchSerial: i32 = 0;
 
+class AfterMove extends Task {
+  constructor(public dev: Frontend) { super(); }
+  run(): void { this.dev.afterMove(); }
+}
+
 class DeviceResume extends Resumable {
   constructor(public dev: Frontend) { super(); }
   resumed(newDomain: bool): void {
@@ -278,12 +283,12 @@ export abstract class Frontend {
     this.becameConnected();
   }
 
-  // The domain resumed in a new domain (see the header).
+  // The domain resumed in a new domain (see the header). Runs for every
+  // device before anything blocks (a blocking call would let watch events
+  // about the old backends reach devices not yet told); what needs
+  // xenstore replies follows from the loop (afterMove).
   movedToNewDomain(): void {
     if (this.closed || this.detached || this.broken !== null) return;
-    // Our watch went with the old xenstore connection (the client registers
-    // it again, for the old backend path): dropped here, set anew below.
-    this.unwatchBackend();
     const wasConnected = this.connected;
     this.connected = false;
     if (this.granted) {
@@ -293,11 +298,21 @@ export abstract class Frontend {
       this.granted = false;
       this.leakedGrants += left;
     }
-    const info = xenbus.deviceInfo(this.info.type, this.info.id);
-    if (info !== null) this.info = info;
-    log(this.label() + ": resumed in a new domain, waiting for the backend at " + this.info.backendPath);
     this.waitForBackend(true);
     if (wasConnected) this.down("suspended");
+    defer(new AfterMove(this));
+  }
+
+  // The backend path names the new domain: read again, and watched anew
+  // (the watch fires at once: backendChanged connects once it is InitWait).
+  afterMove(): void {
+    if (this.closed || this.detached || this.broken !== null) return;
+    this.unwatchBackend();
+    if (!this.connected && !this.inTransition) {
+      const info = xenbus.deviceInfo(this.info.type, this.info.id);
+      if (info !== null) this.info = info;
+      log(this.label() + ": resumed in a new domain, waiting for the backend at " + this.info.backendPath);
+    }
     this.watchBackend();
   }
 

@@ -227,6 +227,14 @@ export class SimBlkback {
     this.dom0.after(1_000_000n, poll);
   }
 
+  // The domain went away under the backend (a save or a migration): it
+  // lets go of everything at once and its nodes are deleted.
+  destroy(): void {
+    this.disconnect();
+    this.xs.unwatch(`${this.frontendPath}/state`, this.watchToken);
+    for (const dir of [this.backendPath, this.frontendPath]) if (this.xs.exists(dir)) this.xs.rm(dir);
+  }
+
   // xenbus_dev_fatal from inside blkback: Closing, still online (a
   // frontend that closes and starts again gets InitWait, and reconnects).
   fail(message: string): void {

@@ -35,6 +35,13 @@ export class Bridge {
     return port;
   }
 
+  // Unplugs port `port` (its vif went away): frames the bridge still sends
+  // there (to a MAC it learned on it) are lost, until that MAC is seen on
+  // another port.
+  unplug(port: number): void {
+    this.ports[port] = () => {};
+  }
+
   // A frame entering the bridge on `from`.
   send(from: number, frame: Uint8Array): void {
     if (frame.length < 14) {

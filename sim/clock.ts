@@ -120,11 +120,13 @@ export class VirtualClock {
 // Writes vcpu_info.time the way Xen's update_vcpu_system_time does: version
 // odd while the fields change, even again after, so a reader that sees the
 // same even version before and after its reads has a consistent snapshot.
-export function writeVcpuTime(view: DataView, at: number, clock: VirtualClock): void {
+// `behindNs`: how far the guest's system time is behind the sim's clock (a
+// domain restored on a host that booted later: see Hypervisor.newDomain).
+export function writeVcpuTime(view: DataView, at: number, clock: VirtualClock, behindNs = 0n): void {
   const version = view.getUint32(at + S.VCPU_TIME_VERSION, true);
   view.setUint32(at + S.VCPU_TIME_VERSION, (version + 1) | 1, true);
   view.setBigUint64(at + S.VCPU_TIME_TSC_TIMESTAMP, clock.tsc(), true);
-  view.setBigUint64(at + S.VCPU_TIME_SYSTEM_TIME, clock.now(), true);
+  view.setBigUint64(at + S.VCPU_TIME_SYSTEM_TIME, clock.now() - behindNs, true);
   view.setUint32(at + S.VCPU_TIME_TSC_TO_SYSTEM_MUL, TSC_TO_SYSTEM_MUL, true);
   view.setInt8(at + S.VCPU_TIME_TSC_SHIFT, TSC_SHIFT);
   view.setUint8(at + S.VCPU_TIME_FLAGS, 0);
@@ -145,8 +147,8 @@ export function pvclockNs(view: DataView, at: number, tsc: bigint): bigint {
 
 // shared_info's wall clock: the Unix time at system time 0, under
 // wc_version (odd while updating), as Xen's update_domain_wallclock_time.
-export function writeWallClock(view: DataView, sharedInfo: number, clock: VirtualClock, unixNs: bigint): void {
-  const at = unixNs - clock.now();
+export function writeWallClock(view: DataView, sharedInfo: number, clock: VirtualClock, unixNs: bigint, behindNs = 0n): void {
+  const at = unixNs - (clock.now() - behindNs);
   const sec = at / 1_000_000_000n;
   const version = view.getUint32(sharedInfo + S.SHARED_INFO_WC_VERSION, true);
   view.setUint32(sharedInfo + S.SHARED_INFO_WC_VERSION, (version + 1) | 1, true);

@@ -112,6 +112,15 @@ export class GrantTable {
     this.frames[index] = { va };
   }
 
+  // Unmapping the frame mapped at `va` (update_va_mapping with a non-present
+  // entry): its contents go back to Xen's side. Returns false if no frame is there.
+  unplaceAt(va: number): boolean {
+    const index = this.frames.findIndex((home) => "va" in home && home.va === va);
+    if (index < 0) return false;
+    this.frames[index] = { data: this.guestPage(va).slice() };
+    return true;
+  }
+
   readEntry(ref: number): GrantEntry {
     const [v, at] = this.locate(ref);
     return {

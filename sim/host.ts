@@ -20,7 +20,7 @@ import * as HSI from "../runtime/abi/hvm_start_info.ts";
 import * as HVM from "../runtime/abi/hvm.ts";
 import * as G from "../runtime/abi/grant_table.ts";
 import * as CONS from "../runtime/abi/console.ts";
-import { ENTRY_EXPORT, START_EXPORT, HOSTOP_MEMORY_GROW, HOSTOP_MEMORY_LIMIT, HOSTOP_BOOT_TSC, DEFAULT_MEMORY_BASE } from "../tools/host-interface.ts";
+import { ENTRY_EXPORT, START_EXPORT, HOSTOP_MEMORY_GROW, HOSTOP_MEMORY_LIMIT, HOSTOP_BOOT_TSC, HOSTOP_SUSPEND, DEFAULT_MEMORY_BASE } from "../tools/host-interface.ts";
 import { OUT_OF_MEMORY } from "../tools/symbols.ts";
 import { ConsoleBackend } from "./console-backend.ts";
 import { GUEST_DOMID, Hypervisor, Shutdown, type Dom0, type Outside, type ShutdownReason } from "./hypervisor.ts";
@@ -64,7 +64,17 @@ export interface SimOptions {
   // with this number (default 1: runs are reproducible), or false: no
   // RDRAND (the runtime falls back to timing jitter).
   rdrand?: number | false;
+  // The toolstack's answer when the guest suspends itself (HOSTOP_SUSPEND,
+  // after acknowledging control/shutdown = "suspend"): "restore" (xl
+  // restore, xl migrate: the guest goes on in a new domain, restoreInNewDomain),
+  // "cancel" (xl save -c: it carries on in the same domain) or "stay" (xl
+  // save: it stays suspended and run() returns "suspend"). Default "stay".
+  onSuspend?: (guest: SimGuest) => SuspendAnswer;
+  // How far behind the new domain's system time is (the new host booted later).
+  restoreBehindNs?: bigint;
 }
+
+export type SuspendAnswer = "restore" | "cancel" | "stay";
 
 export interface SimResult {
   reason: ShutdownReason;
@@ -279,18 +289,73 @@ export class SimGuest {
   // What xl and the backends do before the guest is unpaused: console and
   // xenstore channels bound to dom0, the guest introduced to xenstored with
   // the keys the toolstack writes.
-  private connectBackends(): void {
+  private connectBackends(guestConsolePort = this.opts.consoleEvtchn, guestStorePort = this.opts.storeEvtchn): void {
     if (this.opts.initialDomain) return;
     const frameOf = this.hv.physmap.frameOf;
-    const consolePort = this.hv.setUpBackendChannel(this.opts.consoleEvtchn, G.GNTTAB_RESERVED_CONSOLE, frameOf(L.CONSOLE_PFN));
+    const consolePort = this.hv.setUpBackendChannel(guestConsolePort, G.GNTTAB_RESERVED_CONSOLE, frameOf(L.CONSOLE_PFN));
     this.consoleChannel = consolePort;
     this.dom0.onEvent(consolePort, () => this.serveConsole(consolePort));
-    const storePort = this.hv.setUpBackendChannel(this.opts.storeEvtchn, G.GNTTAB_RESERVED_XENSTORE, frameOf(L.STORE_PFN));
+    const storePort = this.hv.setUpBackendChannel(guestStorePort, G.GNTTAB_RESERVED_XENSTORE, frameOf(L.STORE_PFN));
     this.storeChannel = storePort;
     this.xenstore.introduceDomain(GUEST_DOMID, { view: () => this.view(), offset: L.pageAddress(L.STORE_PFN) }, () => this.dom0.send(storePort));
     this.dom0.onEvent(storePort, () => this.serveStore());
     this.xenstore.write(`/local/domain/${GUEST_DOMID}/domid`, String(GUEST_DOMID));
     this.xenstore.write(`/local/domain/${GUEST_DOMID}/name`, this.opts.name);
+  }
+
+  // ---- save, restore, migration
+
+  // Suspends done (HOSTOP_SUSPEND) and new domains the guest went on in.
+  suspends = 0;
+  generation = 0;
+  // Run when the guest moves to a new domain: `before` while the old domain
+  // still exists (its backends go), `after` once the new one is built (new
+  // backends come), as libxl does around a restore.
+  private readonly newDomainHooks = { before: [] as (() => void)[], after: [] as (() => void)[] };
+
+  onNewDomain(before: () => void, after: () => void): void {
+    this.newDomainHooks.before.push(before);
+    this.newDomainHooks.after.push(after);
+  }
+
+  private suspend(): bigint {
+    this.suspends++;
+    const answer = this.opts.onSuspend?.(this) ?? "stay";
+    if (answer === "cancel") return 1n;
+    if (answer === "stay") throw new Shutdown("suspend");
+    this.restoreInNewDomain();
+    return 0n;
+  }
+
+  // What xl restore (or the receiving end of xl migrate) does, with the
+  // guest's memory as it was: the old domain's backends and channels go,
+  // xenstored forgets the domain (its watches and nodes), the hypervisor's
+  // view of it is rebuilt (hypervisor.ts newDomain), the console and
+  // xenstore channels come back on other ports (start_info or the HVM
+  // parameters say which), the domain's keys are written again, then the
+  // hooks add the new backends. The frames keep their numbers (the sim has
+  // one physmap per mode).
+  restoreInNewDomain(): void {
+    if (this.opts.initialDomain) throw new Error("sim: the initial domain cannot be restored");
+    for (const hook of this.newDomainHooks.before) hook();
+    this.dom0.close(this.consolePort);
+    this.dom0.close(this.storePort);
+    this.xenstore.releaseDomain(GUEST_DOMID);
+    this.generation++;
+    this.hv.newDomain(this.opts.restoreBehindNs ?? 0n);
+    const consoleEvtchn = this.opts.consoleEvtchn + 8 * this.generation;
+    const storeEvtchn = this.opts.storeEvtchn + 8 * this.generation;
+    const v = this.view();
+    if (this.opts.mode === "pvh") {
+      this.hv.hvmParams.set(HVM.HVM_PARAM_CONSOLE_EVTCHN, BigInt(consoleEvtchn));
+      this.hv.hvmParams.set(HVM.HVM_PARAM_STORE_EVTCHN, BigInt(storeEvtchn));
+    } else {
+      const si = L.pageAddress(L.START_INFO_PFN);
+      v.setUint32(si + SI.START_INFO_CONSOLE_EVTCHN, consoleEvtchn, true);
+      v.setUint32(si + SI.START_INFO_STORE_EVTCHN, storeEvtchn, true);
+    }
+    this.connectBackends(consoleEvtchn, storeEvtchn);
+    for (const hook of this.newDomainHooks.after) hook();
   }
 
   // xenconsoled: drains the ring and, as it does after consuming, notifies
@@ -333,6 +398,7 @@ export class SimGuest {
     if (op === HOSTOP_MEMORY_GROW) return this.growMemory(a1);
     if (op === HOSTOP_MEMORY_LIMIT) return BigInt(Math.floor((this.opts.memoryMB << 20) / 65536));
     if (op === HOSTOP_BOOT_TSC) return this.bootTsc;
+    if (op === HOSTOP_SUSPEND) return this.suspend();
     if (this.collectAtHypercalls) (this.instance!.exports.__collect as () => void)();
     if (++this.hypercallCount > this.opts.maxHypercalls) throw new Error(`guest made more than ${this.opts.maxHypercalls} hypercalls`);
     return this.hv.hypercall(op, a1, a2, a3, a4, a5);

@@ -207,7 +207,7 @@ export class Hypervisor {
   private lastRun = 0n;  // virtual time dom0's queue last ran (rdtsc)
   readonly dom0: Dom0;
   readonly guestEvents: SharedInfoEvents;
-  readonly grants: GrantTable;
+  grants: GrantTable;
   readonly sharedInfo: number;
   readonly mode: L.BootMode;
   readonly physmap: L.Physmap;
@@ -215,6 +215,9 @@ export class Hypervisor {
   readonly hvmParams = new Map<number, bigint>();
   private waiting: Waiter | null = null;
   private singleshot: TimerHandle | null = null;
+  // How far the guest's system time is behind the clock (newDomain).
+  private behindNs = 0n;
+  private unixAtZeroNs = 0n;   // Unix time at clock time 0
 
   constructor(private readonly opts: HypervisorOptions) {
     this.clock = new VirtualClock(opts.clock);
@@ -228,7 +231,11 @@ export class Hypervisor {
     });
     this.evtchn.addDomain(DOM0, this.dom0);
     this.evtchn.addDomain(GUEST_DOMID, this.guestEvents);
-    this.grants = new GrantTable({ view: () => this.view(), frameAddress: (mfn) => this.ramPage(mfn), maxFrames: opts.maxGrantFrames });
+    this.grants = this.newGrantTable();
+  }
+
+  private newGrantTable(): GrantTable {
+    return new GrantTable({ view: () => this.view(), frameAddress: (mfn) => this.ramPage(mfn), maxFrames: this.opts.maxGrantFrames });
   }
 
   view(): DataView {
@@ -247,7 +254,32 @@ export class Hypervisor {
     this.bytes(this.sharedInfo, L.PAGE_SIZE).fill(0);
     const v = this.view();
     for (let i = 0; i < S.XEN_LEGACY_MAX_VCPUS; i++) v.setUint8(this.sharedInfo + i * S.VCPU_INFO_SIZE + S.VCPU_INFO_UPCALL_MASK, 1);
-    writeWallClock(v, this.sharedInfo, this.clock, this.opts.wallClockNs ?? BigInt(Date.now()) * 1_000_000n);
+    const unix = this.opts.wallClockNs ?? BigInt(Date.now()) * 1_000_000n;
+    this.unixAtZeroNs = unix - this.clock.now();
+    writeWallClock(v, this.sharedInfo, this.clock, unix);
+    this.updateTime();
+  }
+
+  // The guest as restored (xl restore, xl migrate) into a new domain, on a
+  // host whose system time is `behindNs` behind this one's (it booted
+  // later; the guest's clock must still not go backwards): the guest's
+  // event channels are gone (its peers' ends fall back to unbound), its
+  // grant table is a new, empty one, shared_info has every port masked and
+  // nothing pending (as libxc's restore leaves it) and the new host's
+  // time. Its memory is what it was. The toolstack (host.ts) then sets up
+  // the console and xenstore channels again.
+  newDomain(behindNs: bigint): void {
+    for (const port of this.evtchn.openPorts(GUEST_DOMID)) this.evtchn.close(GUEST_DOMID, port);
+    this.singleshot?.cancel();
+    this.singleshot = null;
+    this.grants = this.newGrantTable();
+    this.behindNs = behindNs;
+    this.bytes(this.sharedInfo + S.SHARED_INFO_EVTCHN_PENDING, E.EVTCHN_2L_NR_CHANNELS / 8).fill(0);
+    this.bytes(this.sharedInfo + S.SHARED_INFO_EVTCHN_MASK, E.EVTCHN_2L_NR_CHANNELS / 8).fill(0xff);
+    const v = this.view();
+    v.setUint8(this.sharedInfo + S.VCPU_INFO_UPCALL_PENDING, 0);
+    v.setBigUint64(this.sharedInfo + S.VCPU_INFO_PENDING_SEL, 0n, true);
+    writeWallClock(v, this.sharedInfo, this.clock, this.unixAtZeroNs + this.clock.now(), behindNs);
     this.updateTime();
   }
 
@@ -387,7 +419,7 @@ export class Hypervisor {
       this.updateTime();
       return 0;
     }
-    this.sleep({ ports, woken: false }, timeout === 0n ? null : timeout, `SCHEDOP_poll on ports [${ports.join(", ")}]`);
+    this.sleep({ ports, woken: false }, timeout === 0n ? null : timeout + this.behindNs, `SCHEDOP_poll on ports [${ports.join(", ")}]`);
     return 0;
   }
 
@@ -463,7 +495,7 @@ export class Hypervisor {
 
   // update_vcpu_system_time, done when the vCPU is scheduled again.
   updateTime(): void {
-    writeVcpuTime(this.view(), this.sharedInfo + S.VCPU_INFO_TIME, this.clock);
+    writeVcpuTime(this.view(), this.sharedInfo + S.VCPU_INFO_TIME, this.clock, this.behindNs);
   }
 
   private vcpuOp(cmd: number, vcpu: bigint, arg: bigint): number {
@@ -482,7 +514,7 @@ export class Hypervisor {
   // has not bound it).
   private setSingleshot(arg: number): number {
     const v = this.view();
-    const at = v.getBigUint64(arg + V.VCPU_SET_SINGLESHOT_TIMER_TIMEOUT_ABS_NS, true);
+    const at = v.getBigUint64(arg + V.VCPU_SET_SINGLESHOT_TIMER_TIMEOUT_ABS_NS, true) + this.behindNs;
     const flags = v.getUint32(arg + V.VCPU_SET_SINGLESHOT_TIMER_FLAGS, true);
     if ((flags & V.VCPU_SSHOTTMR_future) && at < this.clock.now()) return -XEN.XEN_ETIME;
     this.singleshot?.cancel();
@@ -601,6 +633,9 @@ export class Hypervisor {
   // A PVH guest has its own page tables: Xen has no such hypercall for it.
   private updateVaMapping(va: bigint, pte: bigint): number {
     if (this.mode === "pvh") return -XEN.XEN_ENOSYS;
+    // Unmapping a grant-table frame (before a suspend): the frame leaves the
+    // guest's page, which is RAM again.
+    if ((pte & 1n) === 0n && va <= 0xffffffffn) return this.grants.unplaceAt(Number(va)) ? 0 : -XEN.XEN_EINVAL;
     const index = this.grants.frameIndex(Number((pte >> 12n) & 0xff_ffff_ffffn));
     if ((pte & 1n) === 0n || index < 0 || va % BigInt(L.PAGE_SIZE) !== 0n || va < BigInt(L.PAGE_SIZE)) return -XEN.XEN_EINVAL;
     if (va + BigInt(L.PAGE_SIZE) > BigInt(this.opts.memory().byteLength)) return -XEN.XEN_EINVAL;

@@ -51,12 +51,28 @@ export class SimMachine {
     this.bridge = new Bridge((task) => this.guest.hv.runQueue.push(task));
   }
 
+  // The bridge port of each vif in `vifs`.
+  private vifPorts: number[] = [];
+
   // Builds the domain and its devices, as xl create does before unpausing it.
+  // After a restore into a new domain (the guest's onSuspend answer), the
+  // devices are built again: new backends, the vifs on new bridge ports (as
+  // on another host: the bridge learns the guest's MAC there once it sends).
   async start(wasm: Uint8Array): Promise<void> {
     await this.guest.start(wasm);
+    this.addDevices();
+    this.guest.onNewDomain(() => this.removeDevices(), () => this.addDevices());
+    const forwards = this.opts.forwards ?? [];
+    if (forwards.length) {
+      if (!this.opts.gatewayHost) throw new Error("sim: forwards need a gatewayHost");
+      this.gateway = new Gateway(this.bridge, this.guest.dom0, forwards, this.opts.gatewayHost);
+    }
+  }
+
+  private addDevices(): void {
     for (const [i, v] of (this.opts.vifs ?? []).entries()) {
       const vif = addVif(this.guest, { devid: i, ip: v.ip, mac: v.mac, mtu: v.mtu, features: { sg: true, splitEventChannels: true, maxQueues: 1 } });
-      this.bridge.attachVif(vif);
+      this.vifPorts.push(this.bridge.attachVif(vif));
       this.vifs.push(vif);
     }
     for (const [i, d] of (this.opts.disks ?? []).entries()) {
@@ -66,11 +82,15 @@ export class SimMachine {
         indirect: 256, maxRingPageOrder: 4, persistent: true, flush: true, barrier: true, discard: { granularity: 512, alignment: 0 },
       }));
     }
-    const forwards = this.opts.forwards ?? [];
-    if (forwards.length) {
-      if (!this.opts.gatewayHost) throw new Error("sim: forwards need a gatewayHost");
-      this.gateway = new Gateway(this.bridge, this.guest.dom0, forwards, this.opts.gatewayHost);
-    }
+  }
+
+  private removeDevices(): void {
+    for (const vif of this.vifs) vif.destroy();
+    for (const port of this.vifPorts) this.bridge.unplug(port);
+    for (const disk of this.disks) disk.destroy();
+    this.vifs.length = 0;
+    this.vifPorts.length = 0;
+    this.disks.length = 0;
   }
 
   run(): Promise<SimResult> {
