@@ -40,10 +40,11 @@ fuzz: setup
 # The long soak runs (make test runs short ones): in the sim 1,000,000
 # strings, 100,000 xenstore cycles, 1,000,000 timer re-arms and watch writes,
 # UDP from 100,000 senders; under real Xen the string loop 1,000,000 times in
-# 16 MiB and udp-echo under 1,000,000 datagrams from 100,000 senders.
+# 16 MiB, udp-echo under 1,000,000 datagrams from 100,000 senders, and 10
+# xl save + xl restore cycles in a row with dom0 pinging.
 # The heap must stay flat; about an hour here.
 soak: setup
-	TSXEN_SOAK_SCALE=50 TSXEN_FLOOD_SOURCES=100000 $(RUN_TESTS) tests/sim/soak.test.ts tests/sim/allocations.test.ts tests/soak/xen.soak.ts
+	TSXEN_SOAK_SCALE=50 TSXEN_FLOOD_SOURCES=100000 $(RUN_TESTS) tests/sim/soak.test.ts tests/sim/allocations.test.ts tests/soak/xen.soak.ts tests/soak/suspend.soak.ts
 
 typecheck: setup
 	node_modules/.bin/tsc -p tsconfig.json

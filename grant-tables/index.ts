@@ -40,6 +40,7 @@ let table: usize = 0;
 let nrEntries: u32 = 0;
 let freeRefs = new Array<u32>();
 let paused = new StaticArray<bool>(0);   // per reference: access taken back by pauseAccess
+let given = new StaticArray<bool>(0);    // per reference: handed out by grantAccess, not yet ended
 let inUse: i32 = 0;
 let setupError: string | null = null;
 
@@ -66,6 +67,7 @@ export function grantTableInit(): string | null {
   registerResumable(new TableResume(), RESUME_GRANT_TABLE);
   nrEntries = frames * <u32>G.GRANT_ENTRIES_PER_PAGE;
   paused = new StaticArray<bool>(<i32>nrEntries);
+  given = new StaticArray<bool>(<i32>nrEntries);
   for (let ref = nrEntries - 1; ref >= <u32>G.GNTTAB_NR_RESERVED_ENTRIES; ref--) freeRefs.push(ref);
   return null;
 }
@@ -137,6 +139,7 @@ export function grantAccess(domid: u16, mfn: u64, readonly: bool): i32 {
   store<u16>(e + G.GRANT_ENTRY_V1_DOMID, domid);
   fence(); // frame and domid must be visible before the flags validate the entry
   store<u16>(e + G.GRANT_ENTRY_V1_FLAGS, <u16>(G.GTF_permit_access | (readonly ? G.GTF_readonly : 0)));
+  unchecked(given[ref] = true);
   inUse++;
   return <i32>ref;
 }
@@ -152,7 +155,7 @@ function takeBack(ref: u32): bool {
   let old = <u32>load<u16>(flags);
   // Only we write entries (Xen adds GTF_reading/writing), so an invalid
   // entry we had granted is one a resume took away: nobody has access.
-  if ((old & <u32>G.GTF_type_mask) == <u32>G.GTF_invalid) return true;
+  if ((old & <u32>G.GTF_type_mask) == <u32>G.GTF_invalid && unchecked(given[ref])) return true;
   // Granted (not GTF_invalid), and neither mapped nor being copied.
   while ((old & <u32>G.GTF_type_mask) != <u32>G.GTF_invalid && (old & <u32>(G.GTF_reading | G.GTF_writing)) == 0) {
     if (cmpxchg16(flags, old, 0) == old) return true;
@@ -169,12 +172,13 @@ function valid(ref: u32): bool {
 // while the other domain still has the page mapped or is copying (try
 // again later).
 export function endAccess(ref: u32): bool {
-  if (!valid(ref)) return false;
+  if (!valid(ref) || !unchecked(given[ref])) return false;
   if (unchecked(paused[ref])) {
     unchecked(paused[ref] = false);
   } else if (!takeBack(ref)) {
     return false;
   }
+  unchecked(given[ref] = false);
   freeRefs.push(ref);
   inUse--;
   return true;

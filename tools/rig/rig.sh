@@ -211,7 +211,7 @@ build_base_initramfs() {
              "$stage"/var/{log/xen,lib/xen,lib/xenstored,lock} "$stage/$XEN_BIN" "$stage/lib64"
     ln -s ../run "$stage/var/run"
     cp /bin/busybox "$stage/bin/busybox"
-    for b in xl xenstored xenconsoled xen-init-dom0; do cp "$root/$XEN_BIN/$b" "$stage/$XEN_BIN/"; done
+    for b in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper; do cp "$root/$XEN_BIN/$b" "$stage/$XEN_BIN/"; done
     cp "$root/usr/bin/xenstore" "$stage/usr/bin/"
     for b in ls read write list rm exists watch chmod; do ln -s xenstore "$stage/usr/bin/xenstore-$b"; done
     copy_libs "$stage"

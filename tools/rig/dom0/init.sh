@@ -185,7 +185,9 @@ wait_for_shutdown() {
         REASON=$(domain_state)
         # With on_reboot="restart", xl's monitor replaces a rebooted domain
         # shortly: until it has, the old one shows reason reboot or is gone.
-        if [ "$REASON" = gone ] || { [ "$REASON" = reboot ] && [ -n "$RESTART_ON_REBOOT" ]; }; then
+        # `xl save`/`xl migrate` shut it down as "suspend", then it is gone
+        # until `xl restore` (or the receiving side) brings it back by name.
+        if [ "$REASON" = gone ] || [ "$REASON" = suspend ] || { [ "$REASON" = reboot ] && [ -n "$RESTART_ON_REBOOT" ]; }; then
             [ -n "$gone_since" ] || gone_since=$(uptime_ms)
             [ $(( $(uptime_ms) - gone_since )) -lt 10000 ] || return 0
         elif [ "$REASON" = running ]; then
