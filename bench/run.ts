@@ -179,9 +179,12 @@ function parse(lines: string[]): Parsed {
       put(m[1], `http_${o.mode}_p50_ms`, Number(o.p50_ms));
       put(m[1], `http_${o.mode}_p99_ms`, Number(o.p99_ms));
       put(m[1], `http_${o.mode}_errors`, Number(o.errors));
+    } else if ((m = l.match(/^BENCH downtime (\w+) run=(\d+) op=(\w+) rc=(\d+) pinggap: .*lost (\d+), outages (\d+), longest gap (\d+) ms/))) {
+      if (m[4] === "0") put(m[1], `downtime_${m[3]}_ms`, Number(m[7]));
+      else notes.push(l);
     } else if ((m = l.match(/^BENCH memscan (\w+) mem=(\d+) pass=(\d)/))) {
       (memscan[m[1]] ??= []).push({ mem: Number(m[2]), pass: m[3] === "1" });
-    } else if (/^BENCH (fail|create-failed|memlog)/.test(l)) {
+    } else if (/^BENCH (fail|create-failed|memlog|note)/.test(l)) {
       notes.push(l);
     }
   }
@@ -218,6 +221,8 @@ async function main(): Promise<void> {
   checkPagesMatch();
   const benchtool = path.join(OUT, "benchtool");
   sh("gcc", ["-static", "-O2", "-s", "-Wall", "-o", benchtool, "bench/tools/benchtool.c"]);
+  const pinggap = path.join(OUT, "pinggap");
+  sh("gcc", ["-static", "-O2", "-s", "-Wall", "-o", pinggap, "tests/xen/tools/pinggap.c"]);
   const initrd = path.join(OUT, "linux-initrd.cpio.gz");
   sh("bash", ["bench/linux/build-initrd.sh", initrd, benchtool, rig.dir]);
   const vmlinuz = fs.readdirSync(path.join(rig.dir, "root", "boot")).find((f) => f.startsWith("vmlinuz-"));
@@ -242,7 +247,8 @@ async function main(): Promise<void> {
     `CHUNK_KIB=${CHUNK_KIB}`, `MEMSCAN_TSXEN="${MEMSCAN_TSXEN}"`, `MEMSCAN_LINUX="${MEMSCAN_LINUX}"`,
     `TCP_BYTES=${TCP_BYTES}`, `TCP_KIB=${TCP_KIB}`, `HTTP_S=${HTTP_S}`, `HTTP_CONNS=${HTTP_CONNS}`, ""].join("\n"));
   // Both modes; TCP and HTTP under PV only, for tsxen, tsxen (stub runtime) and Linux.
-  const perRun = 2 * (60 + 120 + 2 * 40 + 30) + 3 * (2 * 100 + 2 * (HTTP_S + 5));
+  // + save/restore of tsxen and Linux in both modes, migration under PVH (each bounded at 2 × 120 s; ~10-30 s here)
+  const perRun = 2 * (60 + 120 + 2 * 40 + 30) + 3 * (2 * 100 + 2 * (HTTP_S + 5)) + 6 * 60;
   const memTries = MEMSCAN_TSXEN.split(/\s+/).length + MEMSCAN_LINUX.split(/\s+/).length;
   const totalTimeoutSec = 240 + N * perRun + 2 * memTries * 150;
   say(`booting the rig (bounded at ${totalTimeoutSec} s); N=${N}, UDP ${UDP_COUNT} datagrams per size, ${PINGS} pings`);
@@ -251,7 +257,7 @@ async function main(): Promise<void> {
   const run = await runScenarios([{
     name: "bench", image: images.hello, timeoutSec: 30,
     setup: fs.readFileSync(path.join(REPO, "bench/dom0/bench.sh"), "utf8"),
-    files: { "netblk.xen": images.netblk, "netblk-stub.xen": images["netblk-stub"], benchtool, "bench.env": env, vmlinux: rig.vmlinux, "linux-initrd.cpio.gz": initrd },
+    files: { "netblk.xen": images.netblk, "netblk-stub.xen": images["netblk-stub"], benchtool, pinggap, "bench.env": env, vmlinux: rig.vmlinux, "linux-initrd.cpio.gz": initrd },
   }], {
     rig, totalTimeoutSec, log: path.join(RESULTS, "latest-serial.txt"),
     onLine: (l) => {
@@ -295,6 +301,7 @@ async function main(): Promise<void> {
     { metric: "  latency p99", unit: "ms", tsxen: S("tsxen", "http_close_p99_ms"), linux: S("linux", "http_close_p99_ms"), better: "lower" },
     { metric: "  errors", unit: "count", tsxen: S("tsxen", "http_close_errors"), linux: S("linux", "http_close_errors"), better: "lower" },
   ];
+  rows.push({ metric: "save/restore downtime: last ping reply before `xl save` → first after `xl restore` (pinged every 10 ms)", unit: "ms", tsxen: S("tsxen", "downtime_save_ms"), linux: S("linux", "downtime_save_ms"), better: "lower" });
   const one = (x: number | null): Stat | null => (x === null ? null : { n: 1, median: x, min: x, max: x, values: [x] });
   const smallest = (g: string): number | null => p.memscan[g]?.find((t) => t.pass)?.mem ?? null;
   const staticRows: Row[] = [
@@ -318,6 +325,8 @@ async function main(): Promise<void> {
     { metric: "UDP echo 1400 B loss", unit: "%", pvh: S("tsxenpvh", "udp1400_loss_pct"), pv: S("tsxen", "udp1400_loss_pct"), linux: S("linuxpvh", "udp1400_loss_pct") },
     { metric: "block sequential write, 64 MiB", unit: "MB/s", pvh: S("tsxenpvh", "blk_write_MBps"), pv: S("tsxen", "blk_write_MBps"), linux: S("linuxpvh", "blk_write_MBps") },
     { metric: "block sequential read, 64 MiB", unit: "MB/s", pvh: S("tsxenpvh", "blk_read_MBps"), pv: S("tsxen", "blk_read_MBps"), linux: S("linuxpvh", "blk_read_MBps") },
+    { metric: "save/restore downtime (ping every 10 ms: last reply before → first after)", unit: "ms", pvh: S("tsxenpvh", "downtime_save_ms"), pv: S("tsxen", "downtime_save_ms"), linux: S("linuxpvh", "downtime_save_ms") },
+    { metric: "live migration to the same host, downtime (PV: not possible on this rig)", unit: "ms", pvh: S("tsxenpvh", "downtime_migrate_ms"), pv: null, linux: S("linuxpvh", "downtime_migrate_ms") },
     { metric: "image: tsxen udp-echo.xen (one image, both modes) vs Linux vmlinux + initramfs.gz", unit: "KiB", pvh: one(sizes.tsxen_udp_echo / 1024), pv: one(sizes.tsxen_udp_echo / 1024), linux: one((sizes.linux_vmlinux + sizes.linux_initrd_gz) / 1024) },
     { metric: "smallest memory= that passes the net+blk workload", unit: "MiB", pvh: one(smallest("tsxenpvh")), pv: one(smallest("tsxen")), linux: one(smallest("linuxpvh")) },
   ];

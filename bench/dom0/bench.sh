@@ -9,7 +9,7 @@
 # the same Linux vmlinux + initramfs); the PVH runs are labelled with a
 # "pvh" suffix (tsxenpvh, linuxpvh, hellopvh).
 . ./bench.env
-chmod +x ./benchtool
+chmod +x ./benchtool ./pinggap
 B=$PWD/benchtool
 IP=10.0.0.2
 
@@ -88,6 +88,29 @@ tcphttp() {
     done
 }
 
+# downtime NAME LABEL TYPE: the guest saved and restored (`xl save` +
+# `xl restore`), and under PVH also live-migrated to this host (`xl migrate
+# -s ""`; PV migration needs shadow paging, which this Xen lacks), while
+# pinggap pings it every 10 ms: the longest gap between two replies is the
+# downtime, from the last reply before the suspend to the first after.
+downtime() {
+    local op rc gp ops=save
+    [ "$3" = pvh ] && ops="save migrate"
+    for op in $ops; do
+        ./pinggap $IP 10 300 > pinggap.out & gp=$!
+        sleep 1
+        if [ $op = save ]; then
+            timeout 120 xl save "$1" /tmp/bench.save > "$1.$op" 2>&1 && timeout 120 xl restore /tmp/bench.save >> "$1.$op" 2>&1
+            rc=$?; rm -f /tmp/bench.save
+        else
+            timeout 120 xl migrate -s "" "$1" "xl migrate-receive" > "$1.$op" 2>&1; rc=$?
+        fi
+        sleep 2; kill $gp 2>/dev/null; wait $gp
+        say "downtime $2 run=$RUN op=$op rc=$rc $(cat pinggap.out)"
+        [ $rc = 0 ] || tail -n 3 "$1.$op" | sed "s/^/BENCH note $2 $op: /"
+    done
+}
+
 # full KIND NAME MEM TYPE: one measured run of the workload (TCP and HTTP
 # under PV only: bench/run.ts's time bound counts them for three guests)
 full() {
@@ -98,6 +121,8 @@ full() {
         grep -h "tsxen up\|blk write\|blk read\|blk flush\|rx-pause\|ready" "$LOG" | tr -d '\r' | sed "s/^/BENCH guest $l run=$RUN | /"
         net "$2" "$l" "$UDP_COUNT"
         [ "$4" = pvh ] || tcphttp "$l"
+        # save/restore and migration downtime (not the collector comparison)
+        [ "$1" = tsxenstub ] || downtime "$2" "$l" "$4"
     else
         say "fail $l run=$RUN"; tail -n 5 "$LOG"
     fi
