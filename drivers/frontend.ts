@@ -81,6 +81,7 @@ export abstract class Frontend {
   private inTransition: bool = false;  // inside a connect or a teardown (which block)
   private holding: bool = false;       // keeps the loop running while we wait for the backend
   private resumable: bool = false;     // registered with runtime/suspend.ts
+  moving: bool = false;                // resumed in a new domain, the backend not yet looked up again
 
   constructor(public info: xenbus.DeviceInfo) {}
 
@@ -226,7 +227,7 @@ export abstract class Frontend {
 
   // The backend's state changed (or its watch fired at once).
   backendChanged(): void {
-    if (this.closed || this.broken !== null || this.detached || this.inTransition) return;
+    if (this.closed || this.broken !== null || this.detached || this.inTransition || this.moving) return;
     const state = xenbus.readState(this.info.backendPath);
     if (this.connected) {
       if (state == XB.XenbusStateConnected) return;
@@ -299,6 +300,7 @@ export abstract class Frontend {
       this.leakedGrants += left;
     }
     this.waitForBackend(true);
+    this.moving = true; // watch events about the old backend are ignored until afterMove
     if (wasConnected) this.down("suspended");
     defer(new AfterMove(this));
   }
@@ -306,13 +308,12 @@ export abstract class Frontend {
   // The backend path names the new domain: read again, and watched anew
   // (the watch fires at once: backendChanged connects once it is InitWait).
   afterMove(): void {
-    if (this.closed || this.detached || this.broken !== null) return;
+    if (this.closed || this.detached || this.broken !== null) { this.moving = false; return; }
     this.unwatchBackend();
-    if (!this.connected && !this.inTransition) {
-      const info = xenbus.deviceInfo(this.info.type, this.info.id);
-      if (info !== null) this.info = info;
-      log(this.label() + ": resumed in a new domain, waiting for the backend at " + this.info.backendPath);
-    }
+    const info = xenbus.deviceInfo(this.info.type, this.info.id);
+    if (info !== null) this.info = info;
+    log(this.label() + ": resumed in a new domain, waiting for the backend at " + this.info.backendPath);
+    this.moving = false;
     this.watchBackend();
   }
 
@@ -443,6 +444,7 @@ export abstract class DeviceSet {
     const ids = xenbus.listDevices(this.type);
     for (let i = 0; i < ids.length; i++) {
       const dev = this.find(ids[i]);
+      if (dev !== null && dev.moving) continue; // it looks its backend up itself (afterMove)
       if (dev !== null && !dev.detached && !dev.waitingForBackend()) continue;
       const info = xenbus.deviceInfo(this.type, ids[i]);
       if (info === null) {

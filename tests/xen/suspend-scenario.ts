@@ -72,11 +72,12 @@ export async function probeImage(tmp: string): Promise<{ image: string; udpcheck
   return { image, udpcheck, pinggap };
 }
 
-// One guest with a vif and a 4 MiB disk it writes in 128 chunks, 50 ms apart.
+// One guest (memory=16) with a vif and a 4 MiB disk it writes in 128 chunks, 50 ms apart.
 export function probeScenario(name: string, type: "pv" | "pvh", files: { image: string; udpcheck: string; pinggap: string }, steps: string, timeoutSec: number): Scenario {
   const disk = `/tmp/${name}.img`;
   return {
     name, type, image: files.image, files: { udpcheck: files.udpcheck, pinggap: files.pinggap }, timeoutSec,
+    memoryMB: 16, // what xl save copies: 16 MiB saves in half the time of the default 32
     setup: `rm -f ${disk} && truncate -s 4M ${disk}\n`,
     xlExtra: ["vif = [ 'mac=00:16:3e:00:00:13,ip=10.0.0.2' ]", `disk = [ ${DISK(disk)} ]`, 'extra = "chunk_kb=32 gap_ms=50"'],
     check: suspendCheck(disk, steps),

@@ -6,8 +6,9 @@
  * Prints
  *   pinggap: sent N, replies M, lost L, outages K, longest gap G ms, lost outside outages O
  * (lost: requests never answered; an outage: more than OUTAGE_MS between
- * two replies; O: requests lost that were sent neither during an outage
- * nor in the last second). Exits 0 if any reply came. Built statically on the
+ * two replies; O: requests lost that were sent neither during an outage,
+ * nor in the IN_FLIGHT_MS before one began (in flight when the guest
+ * stopped: their replies were never sent), nor in the last second). Exits 0 if any reply came. Built statically on the
  * host; needs a raw socket (dom0 runs as root). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -44,6 +45,7 @@ static uint16_t checksum(const void *data, size_t len)
 
 #define MAX_SEQ 65536
 #define OUTAGE_MS 200
+#define IN_FLIGHT_MS 500
 #define MAX_OUTAGES 64
 
 int main(int argc, char **argv)
@@ -111,7 +113,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < sent; i++) {
         if (answered[i] || sent_at[i] > end - 1000) continue;
         int excused = 0;
-        for (int k = 0; k < outages; k++) excused |= sent_at[i] >= outage_from[k] && sent_at[i] <= outage_to[k];
+        for (int k = 0; k < outages; k++) excused |= sent_at[i] >= outage_from[k] - IN_FLIGHT_MS && sent_at[i] <= outage_to[k];
         outside += !excused;
     }
     printf("pinggap: sent %u, replies %u, lost %u, outages %d, longest gap %.0f ms, lost outside outages %u\n",
