@@ -6,16 +6,11 @@
 // since the disk last connected.
 import { log, setTimer, Timer, TimerHandler, onShutdownRequest, ShutdownHandler } from "tsxen";
 import { connectVifs, Netfront, VifHandler } from "tsxen/drivers/netfront";
-import { NetStack, UdpHandler } from "tsxen/drivers/net/stack";
+import { NetStack } from "tsxen/drivers/net/stack";
 import { Blkfront, BlkOptions, DiskHandler, connectDisks } from "tsxen/drivers/blkfront";
+import { UdpEcho } from "./test-support";
 
-class Echo extends UdpHandler {
-  onDatagram(stack: NetStack, srcIp: u32, srcPort: u16, dstPort: u16, data: usize, len: i32): void {
-    stack.sendTo(srcIp, srcPort, dstPort, data, len);
-  }
-}
-
-const echo = new Echo();
+const echo = new UdpEcho();
 const stacks = new Array<NetStack>();
 
 class Vifs extends VifHandler {

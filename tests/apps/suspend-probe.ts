@@ -10,27 +10,16 @@
 //   "suspend-probe: suspending (n)", "suspend-probe: resumed (new domain: true|false), clock forward: true|false".
 // Command line: "gap_ms=<n>" (pause between chunks, default 1),
 // "chunk_kb=<n>" (default 64).
-import { log, startInfo, monotonicNs, sleep, SuspendHandler, onSuspendResume, suspendCount } from "tsxen";
+import { log, monotonicNs, sleep, SuspendHandler, onSuspendResume, suspendCount } from "tsxen";
 import { connectVifs, Netfront, VifHandler } from "tsxen/drivers/netfront";
-import { NetStack, UdpHandler } from "tsxen/drivers/net/stack";
+import { NetStack } from "tsxen/drivers/net/stack";
 import { ipString } from "tsxen/drivers/net/bytes";
 import { Blkfront, connectAll } from "tsxen/drivers/blkfront";
 import { crc32Update, hex32 } from "tsxen/drivers/digest";
 import { holdLoop } from "tsxen/runtime/loop";
+import { arg, UdpEcho } from "./test-support";
 
-function arg(name: string, fallback: u64): u64 {
-  const words = startInfo().cmdLine.split(" ");
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith(name + "=")) return U64.parseInt(words[i].substr(name.length + 1));
-  return fallback;
-}
-
-class Echo extends UdpHandler {
-  onDatagram(stack: NetStack, srcIp: u32, srcPort: u16, dstPort: u16, data: usize, len: i32): void {
-    stack.sendTo(srcIp, srcPort, dstPort, data, len);
-  }
-}
-
-const echo = new Echo();
+const echo = new UdpEcho();
 const stacks = new Array<NetStack>();
 
 class Vifs extends VifHandler {
@@ -108,7 +97,7 @@ export function main(): void {
   holdLoop(); // runs until xl shuts the domain down
   log("suspend-probe: ready");
   const disks = connectAll();
-  const chunk = arg("chunk_kb", 64) * 2;
-  const gap = arg("gap_ms", 1) * 1_000_000;
+  const chunk = <u64>arg("chunk_kb", 64) * 2;
+  const gap = <u64>arg("gap_ms", 1) * 1_000_000;
   for (let i = 0; i < disks.length; i++) if (!disks[i].readOnly) writeAndVerify(disks[i], chunk, gap);
 }

@@ -1,6 +1,15 @@
 // Shared by the test apps: a seeded xorshift32 generator (reproducible
-// runs) and "name=value" arguments from the guest's command line.
+// runs), "name=value" arguments from the guest's command line, and the
+// UDP echo service (port 7) the network tests talk to.
 import { startInfo } from "tsxen";
+import { NetStack, UdpHandler } from "tsxen/drivers/net/stack";
+
+// Sends every datagram back where it came from.
+export class UdpEcho extends UdpHandler {
+  onDatagram(stack: NetStack, srcIp: u32, srcPort: u16, dstPort: u16, data: usize, len: i32): void {
+    stack.sendTo(srcIp, srcPort, dstPort, data, len);
+  }
+}
 
 let state: u32 = 1;
 
