@@ -16,7 +16,7 @@ export {
   Closable, ShutdownHandler, registerClosable, unregisterClosable, onShutdownRequest, shutdownRequested,
   shutdownDomain, startLifecycle, SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_crash,
 } from "./lifecycle";
-export { SuspendHandler, onSuspendResume, suspendDomain, suspendCount, resumeCount } from "./suspend";
+export { SuspendHandler, onSuspendResume, suspendCount, resumeCount } from "./suspend";
 export {
   StatsSource, registerStats, publishStats, publishStatsEvery, publishStatsOnRequest, statsPublished, statsFailedWrites,
 } from "./stats";
