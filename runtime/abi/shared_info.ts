@@ -9,6 +9,8 @@
 // 2048  evtchn_pending[64] (u64)
 // 2560  evtchn_mask[64] (u64)
 // 3072  wc_version, 3076 wc_sec, 3080 wc_nsec, 3084 wc_sec_hi (u32)
+// 3088  arch: max_pfn, pfn_to_mfn_frame_list_list (u64; where the toolstack
+//       finds a PV guest's p2m to save it: runtime/native/suspend.c)
 export const VCPU_INFO_SIZE = 64;
 export const VCPU_INFO_UPCALL_PENDING = 0;
 export const VCPU_INFO_UPCALL_MASK = 1;
@@ -33,4 +35,6 @@ export const SHARED_INFO_WC_VERSION = 3072;
 export const SHARED_INFO_WC_SEC = 3076;
 export const SHARED_INFO_WC_NSEC = 3080;
 export const SHARED_INFO_WC_SEC_HI = 3084;
+export const SHARED_INFO_ARCH_MAX_PFN = 3088;
+export const SHARED_INFO_ARCH_P2M_FRAME_LIST_LIST = 3096;
 export const XEN_LEGACY_MAX_VCPUS = 32;

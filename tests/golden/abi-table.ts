@@ -177,6 +177,8 @@ export const GOLDEN: Record<string, string> = {
   SHARED_INFO_WC_SEC: off("shared_info", "wc_sec"),
   SHARED_INFO_WC_NSEC: off("shared_info", "wc_nsec"),
   SHARED_INFO_WC_SEC_HI: off("shared_info", "wc_sec_hi"),
+  SHARED_INFO_ARCH_MAX_PFN: off("shared_info", "arch.max_pfn"),
+  SHARED_INFO_ARCH_P2M_FRAME_LIST_LIST: off("shared_info", "arch.pfn_to_mfn_frame_list_list"),
 
   // xs_wire.ts
   XS_CONTROL: "XS_CONTROL",

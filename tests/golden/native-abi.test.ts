@@ -16,6 +16,7 @@ import * as HVM from "../../runtime/abi/hvm.ts";
 import * as MEM from "../../runtime/abi/memory.ts";
 import * as CPUID from "../../runtime/abi/cpuid.ts";
 import * as CONS from "../../runtime/abi/console.ts";
+import * as SH from "../../runtime/abi/shared_info.ts";
 
 const NATIVE = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../runtime/native");
 const off = (struct: string, field: string) => `__builtin_offsetof(struct ${struct}, ${field})`;
@@ -37,6 +38,9 @@ const PAIRS: [string, number][] = [
   ["SCHEDOP_shutdown", XEN.SCHEDOP_shutdown],
   ["SHUTDOWN_poweroff", XEN.SHUTDOWN_poweroff],
   ["SHUTDOWN_crash", XEN.SHUTDOWN_crash],
+  ["SHUTDOWN_suspend", XEN.SHUTDOWN_suspend],
+  ["SHARED_INFO_ARCH_MAX_PFN", SH.SHARED_INFO_ARCH_MAX_PFN],
+  ["SHARED_INFO_ARCH_P2M_FRAME_LIST_LIST", SH.SHARED_INFO_ARCH_P2M_FRAME_LIST_LIST],
   ["EVTCHNOP_send", E.EVTCHNOP_send],
   ["DOMID_SELF", E.DOMID_SELF],
   ["SIF_INITDOMAIN", XEN.SIF_INITDOMAIN],
