@@ -4,7 +4,7 @@
 // writing a pattern over the whole disk, chunk by chunk with a pause
 // between chunks (so the writes run across a suspend), then flushes, reads
 // it all back and prints
-//   "suspend-probe: xvda: crc32 <hex>, <n> mismatched sectors"
+//   "suspend-probe: xvda: <n> writes, crc32 <hex>, <n> mismatched sectors, <n> requests sent again"
 // (the crc32 of the disk's contents: dom0's `busybox crc32` of the backing
 // file must print the same). Its suspend hooks print what they saw:
 //   "suspend-probe: suspending (n)", "suspend-probe: resumed (new domain: true|false), clock forward: true|false".
@@ -87,7 +87,7 @@ function writeAndVerify(dev: Blkfront, chunkSectors: u64, gapNs: u64): void {
       for (let i: usize = s; i < s + 512; i += 8) if (load<u64>(buf + i) != mix(first + <u64>(i >> 3))) { bad++; break; }
     }
   }
-  log("suspend-probe: " + name + ": " + writes.toString() + " writes, crc32 " + hex32(crc) + ", " + bad.toString() + " mismatched sectors");
+  log("suspend-probe: " + name + ": " + writes.toString() + " writes, crc32 " + hex32(crc) + ", " + bad.toString() + " mismatched sectors, " + dev.stats.reissued.toString() + " requests sent again");
   heap.free(buf);
 }
 

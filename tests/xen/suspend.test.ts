@@ -41,7 +41,7 @@ function common(t: test.Test, s: Result, restores: number): void {
   t.equal(udpOk(t, out, 30), 1, "UDP echoed intact afterwards");
   const all = [...con, ...out.filter((l) => l.startsWith("dom0: guest said: ")).map((l) => l.slice("dom0: guest said: ".length))];
   t.ok(all.filter((l) => /^suspend-probe: resumed \(new domain: true\), clock forward: true$/.test(l)).length >= Math.min(restores, 1), "resumed in a new domain, its clock going forward");
-  const guest = all.map((l) => /^suspend-probe: xvda: (\d+) writes, crc32 ([0-9a-f]+), (\d+) mismatched sectors$/.exec(l)).find((m) => m);
+  const guest = all.map((l) => /^suspend-probe: xvda: (\d+) writes, crc32 ([0-9a-f]+), (\d+) mismatched sectors, (\d+) requests sent again$/.exec(l)).find((m) => m);
   const dom0 = out.map((l) => /^dom0: disk crc32 ([0-9a-f]+)$/.exec(l)).find((m) => m);
   t.ok(guest, "the guest wrote and read back its disk across the suspends");
   t.equal(guest?.[3], "0", "no mismatched sector");
