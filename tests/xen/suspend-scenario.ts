@@ -33,7 +33,7 @@ sleep 1
 ${steps}
 sleep 1
 kill $gap; wait $gap; cat gap.out
-ping -c 3 -W 2 10.0.0.2 || rc=1
+ping -c 3 -i 0.2 -W 2 10.0.0.2 || rc=1
 ./udpcheck 10.0.0.2 7 30 1472 || rc=1
 wait_n "suspend-probe: xvda: " 1 || rc=1
 logs | grep "^suspend-probe: \\(xvda\\|resumed\\)" | sed 's/^/dom0: guest said: /'
