@@ -37,14 +37,20 @@ wait_for() {
 # label KIND TYPE: the guest's name in BENCH lines (tsxen, tsxenpvh, ...)
 label() { [ "$2" = pvh ] && echo "$1"pvh || echo "$1"; }
 
+# cfg_common NAME TYPE MEM ON_POWEROFF_AND_REBOOT: how every guest's config starts
+cfg_common() {
+    echo "name = \"$1\""; echo "type = \"$2\""; echo "memory = $3"; echo 'vcpus = 1'
+    echo "on_poweroff = \"$4\""; echo 'on_crash = "preserve"'; echo "on_reboot = \"$4\""
+}
+# linux_cfg [MORE]: the Linux guest's kernel, initramfs and command line (+ MORE)
+linux_cfg() { echo "kernel = \"$PWD/vmlinux\""; echo "ramdisk = \"$PWD/linux-initrd.cpio.gz\""; echo "extra = \"console=hvc0 quiet$1\""; }
+
 # cfg NAME KIND MEM DISK(0/1) TYPE(pv/pvh): writes NAME.cfg
 cfg() {
     {
-        echo "name = \"$1\""; echo "type = \"$5\""; echo "memory = $3"; echo 'vcpus = 1'
-        echo 'on_poweroff = "preserve"'; echo 'on_crash = "preserve"'; echo 'on_reboot = "preserve"'
+        cfg_common "$1" "$5" "$3" preserve
         case $2 in
-        linux) echo "kernel = \"$PWD/vmlinux\""; echo "ramdisk = \"$PWD/linux-initrd.cpio.gz\""
-               echo 'extra = "console=hvc0 quiet"' ;;
+        linux) linux_cfg ;;
         hello) echo "kernel = \"$PWD/hello.xen\"" ;;
         tsxen) echo "kernel = \"$PWD/netblk.xen\""; echo "extra = \"chunk=$CHUNK_KIB source=$TCP_BYTES kib=$TCP_KIB\"" ;;
         tsxenstub) echo "kernel = \"$PWD/netblk-stub.xen\""; echo "extra = \"chunk=$CHUNK_KIB source=$TCP_BYTES kib=$TCP_KIB\"" ;;
@@ -179,11 +185,9 @@ gip() { echo "10.0.$(( $1 + $2 / 240 )).$(( 10 + $2 % 240 ))"; }
 # gcfg NAME KIND MEM IP SUBNET I: a fleet guest's config (no disk)
 gcfg() {
     {
-        echo "name = \"$1\""; echo 'type = "pv"'; echo "memory = $3"; echo 'vcpus = 1'
-        echo 'on_poweroff = "destroy"'; echo 'on_crash = "preserve"'; echo 'on_reboot = "destroy"'
+        cfg_common "$1" pv "$3" destroy
         case $2 in
-        linux) echo "kernel = \"$PWD/vmlinux\""; echo "ramdisk = \"$PWD/linux-initrd.cpio.gz\""
-               echo "extra = \"console=hvc0 quiet benchip=$4\"" ;;
+        linux) linux_cfg " benchip=$4" ;;
         *) echo "kernel = \"$PWD/udp-echo.xen\"" ;;
         esac
         printf "vif = [ 'mac=00:16:3e:%02x:%02x:%02x,ip=%s' ]\n" "$5" $(( $6 / 256 )) $(( $6 % 256 )) "$4"
