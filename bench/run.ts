@@ -305,7 +305,7 @@ async function main(): Promise<void> {
 
   say(`compute: ${COMPUTE_MIB} MiB × ${COMPUTE_PASSES} passes, ${N} runs each`);
   const tc = Date.now();
-  const compute = computeBench();
+  const compute = N > 0 ? computeBench() : {};
   const computeSec = (Date.now() - tc) / 1000;
 
   const env = path.join(OUT, "bench.env");
