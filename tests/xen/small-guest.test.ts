@@ -29,7 +29,7 @@ const rig = new RigTest("tsxen-xen-small-", async (tmp) => {
 i=0; until grep -q "udp-echo: ready" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { echo "guest not ready"; exit 1; }; sleep 0.1; done
 chmod +x ./udpcheck
 rc=0
-ping -c 3 -W 2 ${IP} || rc=1
+ping -c 3 -i 0.2 -W 2 ${IP} || rc=1
 ./udpcheck ${IP} 7 100 1472 || rc=1
 xl shutdown -w "$name"
 exit $rc
