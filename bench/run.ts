@@ -569,7 +569,12 @@ costing nothing would reach is 1 / dom0's CPU per operation, and the rate
 reached is that share of it. The density rows start guests (each with its own
 vif and address) one after another until a create fails, dom0 runs low on
 memory or a time bound, then check every guest; the fleet rows \`xl create\` 20
-guests at once. The rig gets 2560 MiB of RAM for the bench (dom0 keeps
+guests at once. Under TCG the emulated clock follows the host's: time QEMU
+spends descheduled on a loaded host is charged to whichever domain was
+running, so CPU per operation grows with the host's load (the header gives
+the load average); compare tsxen and Linux within one run. Per ping, the
+figures include what each domain spends idle over the 4 s the pings take.
+The rig gets 2560 MiB of RAM for the bench (dom0 keeps
 512 MiB): enough for 20 Linux guests at their floor at once, on a 24 GiB host
 shared with other QEMUs; the tests keep 1024 MiB.
 
