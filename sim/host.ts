@@ -20,7 +20,7 @@ import * as HSI from "../runtime/abi/hvm_start_info.ts";
 import * as HVM from "../runtime/abi/hvm.ts";
 import * as G from "../runtime/abi/grant_table.ts";
 import * as CONS from "../runtime/abi/console.ts";
-import { ENTRY_EXPORT, START_EXPORT, HOSTOP_MEMORY_GROW, HOSTOP_MEMORY_LIMIT, HOSTOP_BOOT_TSC, HOSTOP_SUSPEND, DEFAULT_MEMORY_BASE } from "../tools/host-interface.ts";
+import { ENTRY_EXPORT, START_EXPORT, HOSTOP_MEMORY_GROW, HOSTOP_MEMORY_LIMIT, HOSTOP_BOOT_TSC, HOSTOP_SUSPEND, memoryBaseFor } from "../tools/host-interface.ts";
 import { OUT_OF_MEMORY } from "../tools/symbols.ts";
 import { ConsoleBackend } from "./console-backend.ts";
 import { GUEST_DOMID, Hypervisor, Shutdown, type Dom0, type Outside, type ShutdownReason } from "./hypervisor.ts";
@@ -388,7 +388,7 @@ export class SimGuest {
   // runtime says it.
   private outOfMemory(): string {
     if (this.failedGrowBytes === 0) return OUT_OF_MEMORY;
-    const base = DEFAULT_MEMORY_BASE;
+    const base = memoryBaseFor(this.opts.memoryMB);   // as tsxen build chose it for this size
     const used = (this.buffer().byteLength - base) / 1024;
     const max = (Math.floor((this.opts.memoryMB << 20) / 65536) * 65536 - base) / 1024;
     return `${OUT_OF_MEMORY}: ${this.failedGrowBytes} bytes requested, heap ${used} KiB of ${max} KiB`;

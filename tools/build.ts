@@ -17,11 +17,11 @@ import asc from "assemblyscript/asc";
 import { checkWasm } from "./wasm-check.ts";
 import { findTool } from "./toolchain.ts";
 import { checkImage } from "./elf-notes.ts";
-import { ENTRY_EXPORT, START_EXPORT, DEFAULT_MEMORY_BASE } from "./host-interface.ts";
+import { ENTRY_EXPORT, START_EXPORT, DEFAULT_MEMORY_BASE, memoryBaseFor } from "./host-interface.ts";
 import { WasmSourceMap } from "./source-map.ts";
 import { functionExports, functionNames, withoutCustomSections } from "./wasm-sections.ts";
 import { symtabSource, wasmFunctionCode, type Symtab } from "./symtab.ts";
-import { xlDiskLine, xlVifLine, type DiskSpec, type VifSpec } from "./devices.ts";
+import { sizeXlLines, xlDiskLine, xlVifLine, type DiskSpec, type VifSpec } from "./devices.ts";
 import { domainXml } from "./libvirt.ts";
 
 const run = promisify(execFile);
@@ -58,7 +58,7 @@ export interface BuildOptions {
   name?: string;          // the xl domain name (default: the output's base name)
   memoryMB?: number;      // memory= in the xl config (default 32)
   type?: GuestType;       // type= in the xl config (default "pv"); the image is the same
-  memoryBase?: number;
+  memoryBase?: number;    // where wasm memory starts (default: memoryBaseFor(memoryMB), or the default with prebuilt)
   log?: (line: string) => void;
   // Devices and command line for the xl config (and the libvirt domain):
   devices?: ConfigDevices;
@@ -267,6 +267,7 @@ export function xlConfig(name: string, image: string, memoryMB: number, devices:
     `type = "${type}"`,
     `kernel = "${image}"`,
     `memory = ${memoryMB}`,
+    ...sizeXlLines(type, memoryMB),
     `vcpus = 1`,
     `on_poweroff = "destroy"`,
     `on_reboot = "restart"`,
@@ -301,12 +302,15 @@ export async function buildWasm(
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const log = opts.log ?? ((s: string) => console.error(s));
   const output = path.resolve(opts.output);
-  const memoryBase = opts.memoryBase ?? DEFAULT_MEMORY_BASE;
   const memoryMB = opts.memoryMB ?? 32;
+  // A prebuilt module was compiled for the default base (unless told otherwise).
+  const memoryBase = opts.memoryBase ?? (opts.prebuilt ? DEFAULT_MEMORY_BASE : memoryBaseFor(memoryMB));
   const name = domainName(opts);
   const type = opts.type ?? "pv";
   if (type !== "pv" && type !== "pvh") throw new BuildError(`type must be "pv" or "pvh" (got ${JSON.stringify(opts.type)})`);
-  if (!Number.isInteger(memoryMB) || memoryMB < 8) throw new BuildError(`memory must be a whole number of MiB, at least 8 (got ${opts.memoryMB})`);
+  // 4 MiB: Xen's PV domain builder maps the first 4 MiB and needs them all.
+  if (!Number.isInteger(memoryMB) || memoryMB < 4) throw new BuildError(`memory must be a whole number of MiB, at least 4 (got ${opts.memoryMB})`);
+  if ((memoryMB << 20) <= memoryBase) throw new BuildError(`memory=${memoryMB} MiB leaves no RAM above the wasm memory base (${memoryBase >> 10} KiB)`);
   const tools = { nasm: findTool("nasm"), wasm2c: findTool("wasm2c"), gcc: findTool("gcc"), ld: findTool("ld"), objcopy: findTool("objcopy") };
   const header = wasmRtHeader();
 

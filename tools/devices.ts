@@ -8,6 +8,7 @@
 // forwarded host traffic comes from 10.0.0.254 (the sim's gateway, QEMU's
 // user network under Xen); dom0 is 10.0.0.1 in the real-Xen rig.
 import path from "node:path";
+import { SMALL_GUEST_MB } from "./host-interface.ts";
 
 export interface VifSpec {
   ip: string;
@@ -207,4 +208,13 @@ export function diskFromXl(spec: string, index: number, file: string, baseDir = 
   const name = (kv.get("vdev") ?? vdevName(index)).replace(/^\/dev\//, "");
   if (!/^xvd[a-z]$/.test(name)) throw new DeviceError(`${where}: vdev '${name}' (xvda..xvdz)`);
   return { path: path.resolve(baseDir, target), readOnly: mode === "r" || mode === "ro", vdev: name };
+}
+
+// xl config lines a guest of this type and size needs beyond the usual:
+// a PVH guest under 8 MiB gets a 1 MiB HAP pool (shadow_memory), as libxl's
+// default for it (4 KiB per MiB of RAM) is less than Xen's p2m for the
+// guest already takes, and `xl create` fails ("Failed to set paging mempool
+// size"). Under PV the option has no use.
+export function sizeXlLines(type: "pv" | "pvh", memoryMB: number): string[] {
+  return type === "pvh" && memoryMB < SMALL_GUEST_MB ? ["shadow_memory = 1"] : [];
 }

@@ -29,6 +29,17 @@ export const HOST_FUNCTIONS: Record<string, HostFunction> = {
 // Where the module's static data starts (asc --memoryBase): below it lie
 // the kernel image and Xen's bootstrap data (ARCHITECTURE.md).
 export const DEFAULT_MEMORY_BASE = 4 << 20;
+// Guests under SMALL_GUEST_MB get their wasm memory from SMALL_MEMORY_BASE:
+// at memory=4 (the smallest Xen's PV domain builder takes: it maps the
+// first 4 MiB) that leaves 1 MiB for static data and heap. Under PV, Xen's
+// p2m list (8 bytes per page) must fit between the image and the base, so
+// such an image boots with up to about 500 MiB of RAM under PV (boot_pv.c
+// says so otherwise); bigger guests keep the 4 MiB base and up to 1 GiB.
+export const SMALL_GUEST_MB = 8;
+export const SMALL_MEMORY_BASE = 3 << 20;
+export function memoryBaseFor(memoryMB: number): number {
+  return memoryMB < SMALL_GUEST_MB ? SMALL_MEMORY_BASE : DEFAULT_MEMORY_BASE;
+}
 
 // Host operations: `hypercall` ops that never reach Xen. memory.grow in the
 // module is compiled into HOSTOP_MEMORY_GROW (a1 = pages; returns the old

@@ -16,7 +16,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { runScenarios, prepareRig, RigControl, type RunResult, type ShutdownReason } from "./rig/harness.ts";
-import { diskFromXl, parseXlConfig, vifFromXl, xlDiskLine, xlVifLine, DeviceError, type DiskSpec, type ForwardSpec, type VifSpec } from "./devices.ts";
+import { diskFromXl, parseXlConfig, sizeXlLines, vifFromXl, xlDiskLine, xlVifLine, DeviceError, type DiskSpec, type ForwardSpec, type VifSpec } from "./devices.ts";
 import { exitCodeFor, type GuestReason, type RunSummary } from "./outcome.ts";
 
 export interface RunOptions {
@@ -150,6 +150,7 @@ export async function runImage(opts: RunOptions): Promise<number> {
         type,
         memoryMB,
         xlExtra: [
+          ...sizeXlLines(type, memoryMB ?? 32),
           ...(extra ? [`extra = "${extra.replace(/["\\]/g, "")}"`] : []),
           xlVifLine(vifs),
           xlDiskLine(disks, (_d, i) => `/dev/tsxen-disk${i}`),

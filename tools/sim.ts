@@ -14,7 +14,8 @@ import path from "node:path";
 import dgram from "node:dgram";
 import net from "node:net";
 import { MessageChannel, Worker } from "node:worker_threads";
-import { buildWasm, BuildError, DEFAULT_MEMORY_BASE, type Runtime } from "./build.ts";
+import { buildWasm, BuildError, type Runtime } from "./build.ts";
+import { memoryBaseFor } from "./host-interface.ts";
 import { checkWasm } from "./wasm-check.ts";
 import { SimMachine } from "../sim/machine.ts";
 import { debugSourceMap, entryOffset, mainOffset, missingSources, openInspector, withInlineSourceMap, type InspectOptions } from "./inspect.ts";
@@ -111,7 +112,8 @@ async function loadWasm(opts: SimAppOptions, workDir: string, log: (s: string) =
       if (breakAt === null && (breakAt = entryOffset(wasm)) !== null) log("tsxen sim: main() is not a function of its own in this (optimised) module; --break stops at tsxen_main, which calls it");
     }
   } else {
-    ({ wasm, sourceMap } = await buildWasm(opts.input, workDir, DEFAULT_MEMORY_BASE, log, inspect !== undefined, opts.runtime));
+    // the memory base tsxen build would give a guest of this size
+    ({ wasm, sourceMap } = await buildWasm(opts.input, workDir, memoryBaseFor(opts.memoryMB ?? 32), log, inspect !== undefined, opts.runtime));
     if (inspect) {
       const map = debugSourceMap(sourceMap.raw, workDir);
       for (const missing of missingSources(map)) log(`tsxen sim: warning: source ${missing} not found`);

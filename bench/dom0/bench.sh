@@ -9,9 +9,14 @@
 # the same Linux vmlinux + initramfs); the PVH runs are labelled with a
 # "pvh" suffix (tsxenpvh, linuxpvh, hellopvh).
 . ./bench.env
-chmod +x ./benchtool ./pinggap
+chmod +x ./benchtool ./pinggap ./domcpu
 B=$PWD/benchtool
 IP=10.0.0.2
+WATCH=
+
+# cpu: "G,D,T", the CPU ns Xen charged so far to the guest $DOMID and to
+# dom0, and dom0's monotonic clock (ns)
+cpu() { ./domcpu "$DOMID" 0 | sed 's/^cpu_ns=//'; }
 
 say() { echo "BENCH $*"; }
 
@@ -32,14 +37,20 @@ wait_for() {
 # label KIND TYPE: the guest's name in BENCH lines (tsxen, tsxenpvh, ...)
 label() { [ "$2" = pvh ] && echo "$1"pvh || echo "$1"; }
 
+# cfg_common NAME TYPE MEM ON_POWEROFF_AND_REBOOT: how every guest's config starts
+cfg_common() {
+    echo "name = \"$1\""; echo "type = \"$2\""; echo "memory = $3"; echo 'vcpus = 1'
+    echo "on_poweroff = \"$4\""; echo 'on_crash = "preserve"'; echo "on_reboot = \"$4\""
+}
+# linux_cfg [MORE]: the Linux guest's kernel, initramfs and command line (+ MORE)
+linux_cfg() { echo "kernel = \"$PWD/vmlinux\""; echo "ramdisk = \"$PWD/linux-initrd.cpio.gz\""; echo "extra = \"console=hvc0 quiet$1\""; }
+
 # cfg NAME KIND MEM DISK(0/1) TYPE(pv/pvh): writes NAME.cfg
 cfg() {
     {
-        echo "name = \"$1\""; echo "type = \"$5\""; echo "memory = $3"; echo 'vcpus = 1'
-        echo 'on_poweroff = "preserve"'; echo 'on_crash = "preserve"'; echo 'on_reboot = "preserve"'
+        cfg_common "$1" "$5" "$3" preserve
         case $2 in
-        linux) echo "kernel = \"$PWD/vmlinux\""; echo "ramdisk = \"$PWD/linux-initrd.cpio.gz\""
-               echo 'extra = "console=hvc0 quiet"' ;;
+        linux) linux_cfg ;;
         hello) echo "kernel = \"$PWD/hello.xen\"" ;;
         tsxen) echo "kernel = \"$PWD/netblk.xen\""; echo "extra = \"chunk=$CHUNK_KIB source=$TCP_BYTES kib=$TCP_KIB\"" ;;
         tsxenstub) echo "kernel = \"$PWD/netblk-stub.xen\""; echo "extra = \"chunk=$CHUNK_KIB source=$TCP_BYTES kib=$TCP_KIB\"" ;;
@@ -62,19 +73,35 @@ start() {
         xl destroy "$1" 2>/dev/null; return 1
     fi
     t1=$(cut -d' ' -f1 /proc/uptime)
+    DOMID=$(xl domid "$1")
+    # Guest and dom0 CPU at the start of the block phase and after the write
+    # and the read (for CPU per MiB): polled from the console log every ms.
+    if [ "$4" = 1 ]; then
+        local p0="tsxen up"; [ "$2" = linux ] && p0="BENCH net-up"
+        ./domcpu watch "$LOG" 150000 "$DOMID" "$p0" "blk write bytes" "blk read bytes" > "$1.blkcpu" 2>&1 &
+        WATCH=$!
+    fi
     BOOT=$(timeout 100 "$B" bootwait "$LOG" 90000 "$5" "Kernel panic" -- xl unpause "$1")
     say "boot $(label "$2" "$6") run=$RUN mem=$3 create_s=$(awk "BEGIN{print $t1-$t0}") $BOOT"
 }
 
-stop() { timeout 30 xl destroy "$1" 2>/dev/null; rm -f /tmp/bench-disk.img; }
+stop() {
+    [ -n "$WATCH" ] && kill "$WATCH" 2>/dev/null; WATCH=
+    timeout 30 xl destroy "$1" 2>/dev/null; rm -f /tmp/bench-disk.img
+}
 
 # net NAME KIND COUNT: ping + UDP echo at 64 and 1400 bytes
 net() {
-    local p
+    local p u c0 c1
+    c0=$(cpu)
     p=$(timeout 30 ping -c "$PINGS" -i 0.2 -W 2 $IP 2>&1 | tail -n 2 | tr '\n' ' ')
-    say "ping $2 run=$RUN $p"
+    c1=$(cpu)
+    say "ping $2 run=$RUN cpu0=$c0 cpu1=$c1 $p"
     for size in 64 1400; do
-        say "$2 run=$RUN $(timeout $((UDP_MAX_S + 10)) "$B" udp $IP 7 "$3" $size 32 200 "$UDP_MAX_S")"
+        c0=$(cpu)
+        u=$(timeout $((UDP_MAX_S + 10)) "$B" udp $IP 7 "$3" $size 32 200 "$UDP_MAX_S")
+        c1=$(cpu)
+        say "$2 run=$RUN $u cpu0=$c0 cpu1=$c1"
     done
 }
 
@@ -119,6 +146,8 @@ full() {
     [ "$1" != linux ] && { marker="bench: tsxen up"; ready="bench: ready"; }
     if start "$2" "$1" "$3" 1 "$marker" "$4" && wait_for "$LOG" "$ready" 120; then
         grep -h "tsxen up\|blk write\|blk read\|blk flush\|rx-pause\|ready" "$LOG" | tr -d '\r' | sed "s/^/BENCH guest $l run=$RUN | /"
+        wait "$WATCH" 2>/dev/null; WATCH=
+        say "blkcpu $l run=$RUN $(tr '\n' ' ' < "$2.blkcpu")"
         net "$2" "$l" "$UDP_COUNT"
         [ "$4" = pvh ] || tcphttp "$l"
         # save/restore and migration downtime (not the collector comparison)
@@ -163,9 +192,153 @@ for RUN in $(seq 1 "$N"); do
     done
 done
 RUN=0
+LINUX_FLOOR=
 for T in pv pvh; do
     for m in $MEMSCAN_TSXEN; do probe tsxen mtsxen "$m" "$T" && break; done
-    for m in $MEMSCAN_LINUX; do probe linux mlinux "$m" "$T" && break; done
+    for m in $MEMSCAN_LINUX; do probe linux mlinux "$m" "$T" && { [ "$T" = pv ] && LINUX_FLOOR=$m; break; }; done
 done
+
+# ---------------------------------------------------------------- many guests
+# Fleets of udp-echo guests (examples/udp-echo) and of Linux domUs (the same
+# initramfs, no disk), PV, each with its own vif and address: guest i of
+# fleet subnet S is 10.0.S.(10 + i % 240) on subnet S + i / 240, MAC
+# 00:16:3e:S:hi:lo. dom0 gets 10.0.S.1 on xenbr0 for each subnet (the tsxen
+# stack treats every address as on the link; Linux uses a /24).
+for n in $(seq 1 12); do ip addr add 10.0.$n.1/24 dev xenbr0 2>/dev/null; done
+gip() { echo "10.0.$(( $1 + $2 / 240 )).$(( 10 + $2 % 240 ))"; }
+
+# gcfg NAME KIND MEM IP SUBNET I: a fleet guest's config (no disk)
+gcfg() {
+    {
+        cfg_common "$1" pv "$3" destroy
+        case $2 in
+        linux) linux_cfg " benchip=$4" ;;
+        *) echo "kernel = \"$PWD/udp-echo.xen\"" ;;
+        esac
+        printf "vif = [ 'mac=00:16:3e:%02x:%02x:%02x,ip=%s' ]\n" "$5" $(( $6 / 256 )) $(( $6 % 256 )) "$4"
+    } > "$1.cfg"
+}
+
+# answers IP: one ping answered within a second
+answers() { ping -c 1 -W 1 "$1" > /dev/null 2>&1; }
+# echoes IP: 20 UDP echoes of 64 bytes, all back
+echoes() { timeout 15 "$B" udp "$1" 7 20 64 4 500 10 | grep -q 'echoed=20 '; }
+now() { cut -d' ' -f1 /proc/uptime; }
+since() { awk "BEGIN{printf \"%.2f\", $(now) - $1}"; }
+# dom0's used memory (MemTotal - MemAvailable), KiB
+dom0_used() { awk '/^MemTotal/ {t = $2} /^MemAvailable/ {a = $2} END {print t - a}' /proc/meminfo; }
+xen_free() { xl info | awk -F' *: *' '/^free_memory/ {print $2}'; }
+
+# floor: the smallest memory= (MiB, from FLOOR_SCAN, ascending) at which
+# udp-echo boots and answers ping and 20 UDP echoes; sets FLOOR.
+FLOOR=
+for m in $FLOOR_SCAN; do
+    gcfg ffloor tsxen "$m" 10.0.1.10 1 0
+    ok=0
+    if timeout 60 xl create -q ffloor.cfg > ffloor.create 2>&1; then
+        i=0; until answers 10.0.1.10; do i=$((i + 1)); [ $i -ge 20 ] && break; sleep 0.1; done
+        answers 10.0.1.10 && echoes 10.0.1.10 && ok=1
+        [ $ok = 1 ] || tail -n 3 /var/log/xen/guest-ffloor.log 2>/dev/null | tr -d '\r' | sed "s/^/BENCH memlog floor mem=$m | /"
+    else
+        say "create-failed floor mem=$m $( (grep -m 1 'xc_dom\|too large\|panic\|error' ffloor.create || tail -n 1 ffloor.create) | tr '\n' ' ')"
+    fi
+    say "floor tsxen mem=$m pass=$ok"
+    timeout 30 xl destroy ffloor 2>/dev/null
+    ip neigh flush dev xenbr0 2>/dev/null
+    [ $ok = 1 ] && { FLOOR=$m; break; }
+done
+
+# await_all PREFIX SUBNET N T0 MAX_S: pings guests PREFIX0..N-1 (32 at a
+# time, in parallel) until each has answered once or MAX_S seconds passed
+# since T0; each answering guest gets a PREFIXi.up file.
+await_all() {
+    local i left batch
+    while :; do
+        left=0; batch=0
+        for i in $(seq 0 $(( $3 - 1 ))); do
+            [ -e "$1$i.up" ] && continue
+            left=$((left + 1)); batch=$((batch + 1))
+            ( answers "$(gip "$2" "$i")" && touch "$1$i.up" ) &
+            [ $batch -ge 32 ] && { wait; batch=0; }
+        done
+        wait
+        [ $left = 0 ] && return 0
+        [ "$(awk "BEGIN{print ($(now) - $4 > $5)}")" = 1 ] && return 1
+    done
+}
+
+# check_all PREFIX SUBNET N: "pinged=P echoed=E" over guests PREFIX0..N-1
+check_all() {
+    local i p=0 e=0
+    for i in $(seq 0 $(( $3 - 1 ))); do
+        answers "$(gip "$2" "$i")" && p=$((p + 1))
+        echoes "$(gip "$2" "$i")" && e=$((e + 1))
+    done
+    echo "pinged=$p echoed=$e"
+}
+
+# destroy_all PREFIX N: xl destroy of PREFIX0..N-1, 16 at a time
+destroy_all() {
+    local i
+    for i in $(seq 0 $(( $2 - 1 ))); do
+        timeout 60 xl destroy "$1$i" 2>/dev/null &
+        [ $((i % 16)) = 15 ] && wait
+    done
+    wait
+    ip neigh flush dev xenbr0 2>/dev/null
+}
+
+# fleet KIND MEM COUNT SUBNET: `xl create` of COUNT guests at once (background
+# jobs); the time from the first create to every guest answering a ping, then
+# a ping and UDP echo check of each; then all are destroyed.
+fleet() {
+    local i t0 created=0 answered=0 tcreate tall
+    for i in $(seq 0 $(( $3 - 1 ))); do gcfg "f$1$i" "$1" "$2" "$(gip "$4" "$i")" "$4" "$i"; rm -f "f$1$i.up"; done
+    t0=$(now)
+    for i in $(seq 0 $(( $3 - 1 ))); do timeout 300 xl create -q "f$1$i.cfg" > "f$1$i.create" 2>&1 & done
+    wait
+    tcreate=$(since "$t0")
+    for i in $(seq 0 $(( $3 - 1 ))); do xl domid "f$1$i" > /dev/null 2>&1 && created=$((created + 1)); done
+    await_all "f$1" "$4" "$3" "$t0" "$FLEET_MAX_S"
+    tall=$(since "$t0")
+    for i in $(seq 0 $(( $3 - 1 ))); do [ -e "f$1$i.up" ] && answered=$((answered + 1)); done
+    say "fleet $1 n=$3 mem=$2 created=$created answered=$answered $(check_all "f$1" "$4" "$3") create_all_s=$tcreate all_answer_s=$tall$([ $answered = "$3" ] || echo " incomplete=1") dom0_used_kib=$(dom0_used) xen_free_mib=$(xen_free)"
+    destroy_all "f$1" "$3"
+}
+
+# density KIND MEM SUBNET MAX_S [keep]: `xl create` of one guest after
+# another (each its own vif and address) until a create fails, dom0's
+# MemAvailable drops below 48 MiB, DENSITY_MAX guests or MAX_S seconds;
+# then waits until every created guest answers a ping (bounded) and checks
+# each with a ping and 20 UDP echoes. The fleet stays up with "keep".
+density() {
+    local n=0 t0 why="" used0 free0 err tcreate tall answered=0 i
+    used0=$(dom0_used); free0=$(xen_free)
+    t0=$(now)
+    while :; do
+        [ $n -ge "$DENSITY_MAX" ] && { why=max-count; break; }
+        [ "$(awk "BEGIN{print ($(now) - $t0 > $4)}")" = 1 ] && { why="time-bound ($4 s)"; break; }
+        [ "$(awk '/^MemAvailable/ {print $2}' /proc/meminfo)" -lt 49152 ] && { why="dom0-memory (MemAvailable < 48 MiB)"; break; }
+        gcfg "d$1$n" "$1" "$2" "$(gip "$3" "$n")" "$3" "$n"; rm -f "d$1$n.up"
+        if ! timeout 120 xl create -q "d$1$n.cfg" > "d$1$n.create" 2>&1; then
+            err=$( (grep -m 1 -i 'error\|fail\|memory' "d$1$n.create" || tail -n 1 "d$1$n.create") | tr '\n' ' ' | tr -s ' ' | cut -c1-300)
+            why="create-failed: $err"; timeout 30 xl destroy "d$1$n" 2>/dev/null; break
+        fi
+        n=$((n + 1))
+        [ $((n % 25)) = 0 ] && say "density-progress $1 n=$n s=$(since "$t0") dom0_used_kib=$(dom0_used) xen_free_mib=$(xen_free)"
+    done
+    tcreate=$(since "$t0")
+    await_all "d$1" "$3" "$n" "$(now)" "$DENSITY_ANSWER_S"
+    tall=$(since "$t0")
+    for i in $(seq 0 $((n - 1))); do [ -e "d$1$i.up" ] && answered=$((answered + 1)); done
+    say "density $1 mem=$2 started=$n answered=$answered $(check_all "d$1" "$3" "$n") create_s=$tcreate fleet_s=$tall dom0_used0_kib=$used0 dom0_used_kib=$(dom0_used) xen_free0_mib=$free0 xen_free_mib=$(xen_free) domains=$(xl list | tail -n +2 | wc -l) stop=$why"
+    say "density-dom0 $1 $(xl list Domain-0 | tail -n 1 | tr -s ' ') $(grep -m 1 Slab /proc/meminfo | tr -s ' ')"
+    [ "$5" = keep ] || destroy_all "d$1" "$n"
+}
+
+if [ -n "$FLOOR" ] && [ "$FLEET_N" -gt 0 ]; then fleet tsxen "$FLOOR" "$FLEET_N" 1; fi
+if [ -n "$LINUX_FLOOR" ] && [ "$FLEET_N" -gt 0 ]; then fleet linux "$LINUX_FLOOR" "$FLEET_N" 2; fi
+if [ -n "$LINUX_FLOOR" ] && [ "$DENSITY_MAX" -gt 0 ]; then density linux "$LINUX_FLOOR" 3 "$DENSITY_LINUX_S"; fi
+if [ -n "$FLOOR" ] && [ "$DENSITY_MAX" -gt 0 ]; then density tsxen "$FLOOR" 5 "$DENSITY_TSXEN_S" keep; fi
 say "done"
 exit 0

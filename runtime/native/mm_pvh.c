@@ -50,7 +50,9 @@ static void map_region_4k(unsigned r, uint64_t *l1, uint64_t end)
 
 uint64_t pvh_mm_init(uint64_t ram_end)
 {
-    if (ram_end < TSXEN_MEMORY_BASE + REGION)
+    /* RAM may end inside the low, 4 KiB-mapped regions (a small guest's
+     * memory base is not 2 MiB aligned): map_region_4k stops at ram_end. */
+    if (ram_end <= TSXEN_MEMORY_BASE)
         panic("panic: too little RAM below the wasm memory base");
     /* The windows and the guard page must lie in the 4 KiB-mapped low part. */
     if ((uint64_t)store_window >= TSXEN_MEMORY_BASE || (uint64_t)console_window >= TSXEN_MEMORY_BASE)

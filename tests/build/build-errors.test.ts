@@ -103,3 +103,15 @@ test("build: missing nasm stops the build before anything is written", async (t)
 });
 
 test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+test("build: memory below 4 MiB is refused before compiling (Xen's PV builder maps the first 4 MiB)", async (t) => {
+  const output = path.join(tmp, "tiny.xen");
+  try {
+    await build({ entry: "examples/hello/main.ts", output, memoryMB: 3, log: quiet });
+    t.fail("the build succeeded");
+  } catch (e) {
+    t.ok(e instanceof BuildError, "a BuildError");
+    t.match((e as Error).message, /memory must be a whole number of MiB, at least 4 \(got 3\)/, (e as Error).message);
+    t.notOk(fs.existsSync(output), "no image was written");
+  }
+});

@@ -10,6 +10,7 @@ import {
   parseVif, parseDisk, parseForward, parseXlConfig, vifFromXl, diskFromXl, xlVifLine, xlDiskLine, macForIp, DeviceError,
 } from "../../tools/devices.ts";
 import { xlConfig } from "../../tools/build.ts";
+import { DEFAULT_MEMORY_BASE, memoryBaseFor } from "../../tools/host-interface.ts";
 import { readConfig } from "../../tools/run.ts";
 import { domainXml } from "../../tools/libvirt.ts";
 import { EXIT, exitCodeFor } from "../../tools/outcome.ts";
@@ -138,5 +139,20 @@ test("outcome: one exit code per way a guest can end", (t) => {
   t.equal(exitCodeFor("timeout", { matched: false }), EXIT.timeout, "the line did not come in time");
   t.equal(exitCodeFor("crash", { matched: true }), EXIT.crash, "a crash after the line still fails");
   t.deepEqual(new Set(Object.values(EXIT)).size, Object.keys(EXIT).length, "all distinct");
+  t.end();
+});
+
+test("devices: a PVH guest under 8 MiB gets a 1 MiB HAP pool in its xl config; a PV one or a bigger one nothing extra", (t) => {
+  t.ok(xlConfig("tiny", "/x/tiny.xen", 4, {}, "pvh").split("\n").includes("shadow_memory = 1"), "pvh, memory = 4: shadow_memory = 1");
+  t.notOk(xlConfig("tiny", "/x/tiny.xen", 4, {}, "pv").includes("shadow_memory"), "pv, memory = 4: none");
+  t.notOk(xlConfig("big", "/x/big.xen", 8, {}, "pvh").includes("shadow_memory"), "pvh, memory = 8: none (libxl's default pool suffices)");
+  t.end();
+});
+
+test("memory base: guests under 8 MiB get their wasm memory from 3 MiB, bigger ones from 4 MiB", (t) => {
+  t.equal(memoryBaseFor(4), 3 << 20);
+  t.equal(memoryBaseFor(7), 3 << 20);
+  t.equal(memoryBaseFor(8), DEFAULT_MEMORY_BASE);
+  t.equal(DEFAULT_MEMORY_BASE, 4 << 20);
   t.end();
 });

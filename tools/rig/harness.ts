@@ -160,6 +160,9 @@ export interface RigOptions {
   log?: string;
   /** Already prepared rig; prepareRig() is run otherwise. */
   rig?: RigPaths;
+  /** The emulated machine's RAM in MiB (QEMU -m; default 1024). dom0 keeps
+   *  512 MiB (dom0_mem); the rest is Xen's and the guests'. */
+  memoryMiB?: number;
 }
 
 export type RunOutcome = 'done' | 'fatal' | 'panic' | 'timeout' | 'qemu-exited';
@@ -378,7 +381,7 @@ function hostDeviceArgs(opts: RigOptions): string[] {
 function qemuArgs(rig: RigPaths, initrd: string, opts: RigOptions): string[] {
   return [
     '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', ...hostDeviceArgs(opts),
-    '-m', '1024',
+    '-m', String(opts.memoryMiB ?? 1024),
     // TCG only (no -accel kvm), one vCPU; +rdrand seeds dom0's CRNG early;
     // +svm,+npt let Xen run HVM/PVH guests with hardware-assisted paging.
     '-cpu', 'qemu64,+rdrand,+svm,+npt',

@@ -1,0 +1,48 @@
+// Under real Xen: the smallest guest. examples/udp-echo built with
+// memory = 4 (the least Xen's PV domain builder accepts: it maps the first
+// 4 MiB) gets its wasm memory from 3 MiB (tools/host-interface.ts
+// memoryBaseFor) and boots in 4 MiB as PV and as PVH (whose xl config then
+// sets shadow_memory: libxl's default HAP pool is too small for a guest
+// this size); dom0 pings it and checks 100 UDP echoes byte for byte.
+// `make bench` measures the same floor and starts fleets of such guests.
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { build } from "../../tools/build.ts";
+import { sizeXlLines } from "../../tools/devices.ts";
+import { RigTest, inMode, inModes, udpOk } from "./rig-test.ts";
+
+const IP = "10.0.0.44";
+
+const rig = new RigTest("tsxen-xen-small-", async (tmp) => {
+  const image = path.join(tmp, "udp-echo-4m.xen");
+  const udpcheck = path.join(tmp, "udpcheck");
+  // Not the suite's shared wasm (compiled for the default 4 MiB base): this
+  // build compiles the app for memory = 4 itself.
+  await build({ entry: "examples/udp-echo/main.ts", output: image, memoryMB: 4, log: () => {} });
+  execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
+  // the harness writes the xl config: the PVH run gets the lines tsxen build would add
+  return inModes([{
+    name: "udp-echo-4m", image, memoryMB: 4, files: { udpcheck }, timeoutSec: 60,
+    xlExtra: [`vif = [ 'mac=00:16:3e:00:00:44,ip=${IP}' ]`],
+    check: `phase=$1 name=$3 log=$4
+[ "$phase" = running ] || exit 0
+i=0; until grep -q "udp-echo: ready" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { echo "guest not ready"; exit 1; }; sleep 0.1; done
+chmod +x ./udpcheck
+rc=0
+ping -c 3 -i 0.2 -W 2 ${IP} || rc=1
+./udpcheck ${IP} 7 100 1472 || rc=1
+xl shutdown -w "$name"
+exit $rc
+`,
+  }]).map((sc) => ({ ...sc, xlExtra: [...sizeXlLines(sc.type ?? "pv", 4), ...(sc.xlExtra ?? [])] }));
+});
+
+rig.modeTest("a udp-echo guest built with memory = 4 boots in 4 MiB, answers ping and echoes UDP", async (t, mode) => {
+  const s = await rig.scenario(t, inMode("udp-echo-4m", mode));
+  t.ok(s?.checkOutput.includes("3 packets transmitted, 3 packets received, 0% packet loss"), "ping -c 3: no loss");
+  t.equal(udpOk(t, s?.checkOutput ?? [], 100), 1, "100 datagrams echoed intact");
+  t.equal(s?.checkRc, 0, "the dom0 check passed");
+  t.equal(s?.reason, "poweroff", "xl shutdown powered it off");
+  const heap = s?.console.find((l) => l.startsWith("udp-echo: heap"));
+  t.match(heap ?? "", /, RAM 4 MiB$/, `the guest saw 4 MiB of RAM: ${heap}`);
+});
