@@ -2,11 +2,16 @@
  * (tests/apps/tcp-services.ts, examples/http-server). Built statically on
  * the host. Every mode prints one summary line and exits 0 only on success.
  *
- *   tcpcheck send HOST PORT BYTES   sends BYTES of the test pattern (byte i is
+ *   tcpcheck send HOST PORT BYTES [RESUME_FILE]
+ *                                   sends BYTES of the test pattern (byte i is
  *                                   byte i%4 of the little-endian word
  *                                   (i/4) * 0x9e3779b1, as sim/tcp-peer.ts),
  *                                   half-closes, waits for
- *                                   the peer to close; prints its CRC-32
+ *                                   the peer to close; prints its CRC-32.
+ *                                   With RESUME_FILE: after half of it,
+ *                                   prints "tcpcheck: paused" and waits (at
+ *                                   most 120 s) until that file exists, the
+ *                                   connection kept open meanwhile
  *   tcpcheck recv HOST PORT BYTES   reads until the peer closes; the data
  *                                   must be BYTES of the pattern
  *   tcpcheck http HOST PORT N PATH  opens N connections at once, then sends
@@ -91,7 +96,7 @@ static int connect_to(const char *host, int port)
     return -1;
 }
 
-static int do_send(const char *host, int port, uint64_t bytes)
+static int do_send(const char *host, int port, uint64_t bytes, const char *resume_file)
 {
     int fd = connect_to(host, port);
     if (fd < 0) return 1;
@@ -99,7 +104,17 @@ static int do_send(const char *host, int port, uint64_t bytes)
     uint64_t sent = 0;
     uint32_t crc = 0;
     double t0 = now_s();
+    uint64_t pause_at = resume_file ? bytes / 2 / sizeof buf * sizeof buf : UINT64_MAX;
     while (sent < bytes) {
+        if (sent == pause_at) {
+            printf("tcpcheck: paused after %llu bytes\n", (unsigned long long)sent);
+            fflush(stdout);
+            int waited = 0;
+            while (access(resume_file, F_OK) != 0) {
+                if (++waited > 1200) { fprintf(stderr, "tcpcheck: %s did not appear within 120 s\n", resume_file); return 1; }
+                usleep(100000);
+            }
+        }
         size_t n = bytes - sent < sizeof buf ? (size_t)(bytes - sent) : sizeof buf;
         for (size_t i = 0; i < n; i += 4) { uint32_t w = pattern_word(sent + i); memcpy(buf + i, &w, 4); }   /* sent is a multiple of 4 */
         size_t off = 0;
@@ -189,9 +204,9 @@ static int do_http(const char *host, int port, int count, const char *path)
 int main(int argc, char **argv)
 {
     crc_init();
-    if (argc == 5 && !strcmp(argv[1], "send")) return do_send(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0));
+    if ((argc == 5 || argc == 6) && !strcmp(argv[1], "send")) return do_send(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0), argc == 6 ? argv[5] : NULL);
     if (argc == 5 && !strcmp(argv[1], "recv")) return do_recv(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0));
     if (argc == 6 && !strcmp(argv[1], "http")) return do_http(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
-    fprintf(stderr, "usage: tcpcheck send|recv HOST PORT BYTES | tcpcheck http HOST PORT N PATH\n");
+    fprintf(stderr, "usage: tcpcheck send HOST PORT BYTES [RESUME_FILE] | tcpcheck recv HOST PORT BYTES | tcpcheck http HOST PORT N PATH\n");
     return 2;
 }
