@@ -18,8 +18,9 @@ const fakeQemu = `#!/bin/bash
 echo "MARK toolstack-up uptime_ms=10"
 echo "TSXEN-RIG many created domid=1"
 awk 'BEGIN { for (i = 1; i <= ${MANY}; i++) print "TSXEN-CONSOLE many| line " i }'
+echo "TSXEN-CONSOLE many| µs ± ✓"
 echo "TSXEN-CHECK many| checked"
-echo "TSXEN-RIG many result reason=poweroff check=0 check_running=0 check_stopped=0 elapsed_ms=7 console_lines=${MANY} check_lines=1"
+echo "TSXEN-RIG many result reason=poweroff check=0 check_running=0 check_stopped=0 elapsed_ms=7 console_lines=$((${MANY} + 1)) check_lines=1"
 echo "TSXEN-RIG gappy created domid=2"
 echo "TSXEN-CONSOLE gappy| first"
 echo "TSXEN-CON(XEN) d2v0 garbledSOLE gappy| second"
@@ -49,8 +50,9 @@ test("rig harness: all of a burst arrives while the main thread is busy; lost an
     const r = await running;
     t.equal(r.outcome, "done", "the run ended with dom0's all-done");
     const [many, gappy, silent] = r.results;
-    t.equal(many.console.length, MANY, `all ${MANY} console lines arrived`);
-    t.equal(many.console[MANY - 1], `line ${MANY}`, "in order, the last one last");
+    t.equal(many.console.length, MANY + 1, `all ${MANY + 1} console lines arrived`);
+    t.equal(many.console[MANY - 1], `line ${MANY}`, "in order");
+    t.equal(many.console[MANY], "µs ± ✓", "UTF-8 intact, wherever the reads split it");
     t.deepEqual([many.reported, many.lostLines, many.error], [true, 0, undefined], "nothing lost, no error");
     t.deepEqual([gappy.reported, gappy.lostLines], [true, 2], "two lines dom0 sent did not arrive intact");
     t.equal(gappy.error, "2 of its 3 console and check lines were lost on the serial line", "said so");

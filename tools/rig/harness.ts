@@ -13,6 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, existsSync, openSync, readSync, promises as fs, type WriteStream } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
@@ -521,15 +522,18 @@ function tailFile(file: string, onChunk: (chunk: Buffer) => void): { stop(): voi
 /** Splits a byte stream into lines, calling back per complete line (CR stripped). */
 function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer): void; flush(): void } {
   let pending = '';
+  // a chunk may end inside a UTF-8 sequence: the decoder keeps its first bytes for the next one
+  const decoder = new StringDecoder('utf8');
   const emit = (l: string): void => onLine(l.replace(/\r+$/, ''));
   return {
     push(chunk) {
-      pending += chunk.toString('utf8');
+      pending += decoder.write(chunk);
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
       lines.forEach(emit);
     },
     flush() {
+      pending += decoder.end();
       if (pending !== '') emit(pending);
       pending = '';
     },
