@@ -10,6 +10,17 @@ import type { Scenario } from "../../tools/rig/harness.ts";
 
 const DISK = (file: string) => `'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=${file}'`;
 
+// dom0 sh functions over the guest's console, for check scripts that run
+// with $name and $log set: logs (all of it), count PATTERN, wait_n PATTERN N
+// (up to 60 s). The console of a migrated guest goes on in the log
+// xenconsoled opened for its incoming name (dom0's harness follows only the
+// first), so they read both; the lines that matter are then printed as
+// "dom0: guest said: ".
+export const GUEST_LOG_HELPERS = `logs() { cat "$log" /var/log/xen/guest-"$name"--incoming.log 2>/dev/null; }
+count() { logs | grep -c "$1"; }
+wait_n() { i=0; until [ "$(count "$1")" -ge "$2" ]; do i=$((i+1)); [ $i -gt 600 ] && { echo "dom0: no $2 x '$1' within 60 s"; return 1; }; sleep 0.1; done; }
+`;
+
 // The steps of one scenario: `steps` is sh run with $name set, between the
 // guest's "ready" and the final checks.
 export function suspendCheck(disk: string, steps: string): string {
@@ -18,13 +29,7 @@ if [ "$phase" = stopped ]; then
   echo "dom0: disk crc32 $(busybox crc32 ${disk} | cut -d' ' -f1)"
   exit 0
 fi
-# The console of a migrated guest goes on in the log xenconsoled opened for
-# its incoming name (dom0's harness follows only the first): the guest's
-# lines that matter are printed from both as "dom0: guest said: ".
-logs() { cat "$log" /var/log/xen/guest-"$name"--incoming.log 2>/dev/null; }
-count() { logs | grep -c "$1"; }
-wait_n() { i=0; until [ "$(count "$1")" -ge "$2" ]; do i=$((i+1)); [ $i -gt 600 ] && { echo "dom0: no $2 x '$1' within 60 s"; return 1; }; sleep 0.1; done; }
-up_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+${GUEST_LOG_HELPERS}up_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 chmod +x ./udpcheck ./pinggap
 wait_n "suspend-probe: ready" 1 || exit 1
 rc=0

@@ -20,7 +20,7 @@ import type test from "tape";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { RigTest, buildImage, udpOk } from "./rig-test.ts";
-import { probeImage, probeScenario, saveRestore, CHECKPOINT, MIGRATE } from "./suspend-scenario.ts";
+import { probeImage, probeScenario, saveRestore, CHECKPOINT, MIGRATE, GUEST_LOG_HELPERS } from "./suspend-scenario.ts";
 
 // An open TCP connection across a live migration: dom0's Linux sends the
 // first half of 8 MiB to tests/apps/tcp-services' sink and pauses with the
@@ -29,20 +29,18 @@ import { probeImage, probeScenario, saveRestore, CHECKPOINT, MIGRATE } from "./s
 const TCP_BYTES = 8 * 1024 * 1024;
 const TCP_MIGRATE_CHECK = `phase=$1 name=$3 log=$4
 [ "$phase" = running ] || exit 0
-logs() { cat "$log" /var/log/xen/guest-"$name"--incoming.log 2>/dev/null; }
-wait_for() { i=0; until logs | grep -q "$1"; do i=$((i+1)); [ $i -gt 600 ] && { echo "dom0: no '$1' within 60 s"; return 1; }; sleep 0.1; done; }
-chmod +x ./tcpcheck
-wait_for "tcp-services: ready" || exit 1
+${GUEST_LOG_HELPERS}chmod +x ./tcpcheck
+wait_n "tcp-services: ready" 1 || exit 1
 rc=0
 rm -f /tmp/migrated
 ./tcpcheck send 10.0.0.22 9 ${TCP_BYTES} /tmp/migrated > send.out 2>&1 & sender=$!
 i=0; until grep -q "tcpcheck: paused" send.out; do i=$((i+1)); [ $i -gt 600 ] && { echo "dom0: tcpcheck never paused"; rc=1; break; }; sleep 0.1; done
 xl migrate -s "" "$name" "xl migrate-receive" || { echo "dom0: xl migrate failed"; rc=1; }
-wait_for "resumed in a new domain" || rc=1
+wait_n "resumed in a new domain" 1 || rc=1
 touch /tmp/migrated
 wait $sender || rc=1
 cat send.out
-wait_for "tcp-services: sink " || rc=1
+wait_n "tcp-services: sink " 1 || rc=1
 logs | grep "^tcp-services: sink \\|resumed in a new domain" | sed 's/^/dom0: guest said: /'
 xl shutdown -w "$name"
 exit $rc
