@@ -222,6 +222,7 @@ build_base_initramfs() {
     install -m 755 "$SRC/dom0/init.sh" "$stage/init"
     install -m 755 "$SRC/dom0/vif-tsxen" "$SRC/dom0/block-tsxen" "$stage/etc/xen/scripts/"
     install -m 755 "$SRC/dom0/libvirt-start" "$stage/usr/sbin/"
+    install -D -m 644 "$SRC/dom0/check-lib.sh" "$stage/etc/tsxen/check-lib.sh"
     # libxl's default hotplug script names, so cfgs need no script= for the common cases.
     ln -s vif-tsxen "$stage/etc/xen/scripts/vif-bridge"
     ln -s block-tsxen "$stage/etc/xen/scripts/block"

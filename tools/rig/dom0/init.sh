@@ -1,8 +1,9 @@
 #!/bin/busybox sh
 # /init of the tsxen rig's dom0 (Debian 6.1 Linux under Xen 4.17, see ../rig.sh).
 # Brings up the Xen toolstack and bridge xenbr0 (10.0.0.1/24, exists only in this
-# emulated dom0), then runs each PV guest scenario in /scenarios/NN-name/ in
-# lexical order and reports on hvc0 with lines harness.ts parses:
+# emulated dom0), then runs each guest scenario in /scenarios/NNN-name/ in
+# lexical order (or, given a 9p share "spool", each one as it arrives there:
+# see run_spool) and reports on hvc0 with lines harness.ts parses:
 #   TSXEN-RIG <name> created domid=<id>
 #   TSXEN-CONSOLE <name>| <guest console line>
 #   TSXEN-CHECK <name>| <check.sh output line>
@@ -79,7 +80,7 @@ start_bridge() {
 # "tsxen-diskN" that becomes /dev/tsxen-diskN here (an xl disk target); and
 # host directories shared over 9p, mounted at /mnt/<tag>.
 attach_host_devices() {
-    local dir=/lib/modules/$(uname -r)/kernel m b serial tag
+    local dir=/lib/modules/$(uname -r)/kernel m b serial tag cache
     grep -qs 0x1af4 /sys/bus/pci/devices/*/vendor || return 0   # no virtio device
     for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev \
              drivers/virtio/virtio_pci_modern_dev drivers/block/virtio_blk net/core/failover \
@@ -111,8 +112,10 @@ attach_host_devices() {
         for b in /sys/bus/virtio/devices/*/mount_tag; do
             [ -e "$b" ] || continue
             tag=$(tr -d '\0' < "$b")
+            # the spool changes while dom0 reads it: no caching there
+            cache=loose; [ "$tag" = spool ] && cache=none
             mkdir -p "/mnt/$tag" &&
-                mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose "$tag" "/mnt/$tag" ||
+                mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=$cache "$tag" "/mnt/$tag" ||
                 fatal "mount 9p share $tag"
         done
     fi
@@ -154,50 +157,78 @@ stream_console() {
     SHOWN=$n
 }
 
-# Prints the domain's state: "running", or its shutdown reason, or "gone".
-# `xl list -v` prints Reason-Code (hex, libxl_shutdown_reason) in column 8 once
-# the domain has shut down and "-" before. The domain is looked up by name, so
-# a guest restarted by on_reboot="restart" (a new domid) is followed.
-domain_state() {
-    local code
-    code=$(xl list -v "$NAME" 2>/dev/null | awk 'NR == 2 {print $8}')
+# Reads the domain's state into REASON: "running", its shutdown reason, or
+# "gone"; and its domid into LIVE_ID (one `xl list`: each costs dom0 about
+# 250 ms under TCG). `xl list -v` prints the ID in column 2 and Reason-Code
+# (hex, libxl_shutdown_reason) in column 8 once the domain has shut down, "-"
+# before. The domain is looked up by name, so a guest restarted by
+# on_reboot="restart" (a new domid) is followed.
+read_domain() {
+    local line code
+    line=$(xl list -v "$NAME" 2>/dev/null | awk 'NR == 2 {print $2, $8}')
+    LIVE_ID=${line%% *}; code=${line#* }
     case $code in
-    '') echo gone ;;
-    -) echo running ;;
-    0) echo poweroff ;;
-    1) echo reboot ;;
-    2) echo suspend ;;
-    3) echo crash ;;
-    4) echo watchdog ;;
-    5) echo soft_reset ;;
-    *) echo "unknown-$code" ;;
+    '') REASON=gone ;;
+    -) REASON=running ;;
+    0) REASON=poweroff ;;
+    1) REASON=reboot ;;
+    2) REASON=suspend ;;
+    3) REASON=crash ;;
+    4) REASON=watchdog ;;
+    5) REASON=soft_reset ;;
+    *) REASON="unknown-$code" ;;
     esac
+}
+
+# Shutdowns come as xenstore watch events: xenstored fires @releaseDomain
+# whenever a domain shuts down or dies, and the xenstore-watch started by
+# start_release_watch writes a line per event to fd 3 (a fifo). Waiting on
+# that instead of polling matters here: under TCG one `xl list` costs dom0
+# about 250 ms of the one emulated CPU, and polling it 5 times a second
+# took half of that CPU away from the guest under test.
+start_release_watch() {
+    mkfifo /run/release-events || fatal "mkfifo /run/release-events"
+    exec 3<> /run/release-events   # read-write: opening it blocks neither side
+    xenstore-watch @releaseDomain >&3 2>/dev/null &
+}
+
+# Waits up to 0.2 s for a @releaseDomain event; true if one (or more) came.
+release_event() {
+    local ev
+    read -t 0.2 ev <&3 || return 1
+    while read -t 0.01 ev <&3; do :; done   # a burst is one reason to look
+    return 0
 }
 
 # Waits for the domain to shut down or the scenario timeout; sets REASON. A
 # timed-out domain is paused, so `check.sh stopped` still finds it, and is
 # destroyed with the others at the end of the scenario. A domain that is gone
 # for a moment is being restarted by xl: wait (10 s at most) for the new one.
+# The domain's state is read at the start, after each @releaseDomain event,
+# every second while it is in between domains (restart, restore, migration:
+# xl then needs dom0's CPU), and every 2 s anyway.
 wait_for_shutdown() {
-    local deadline=$(( $(uptime_ms) + $1 * 1000 )) gone_since= id
+    local deadline=$(( $(uptime_ms) + $1 * 1000 )) gone_since= look=1 looked=0 now every
     while :; do
         stream_console
-        REASON=$(domain_state)
-        # With on_reboot="restart", xl's monitor replaces a rebooted domain
-        # shortly: until it has, the old one shows reason reboot or is gone.
-        # `xl save`/`xl migrate` shut it down as "suspend", then it is gone
-        # until `xl restore` (or the receiving side) brings it back by name.
-        if [ "$REASON" = gone ] || [ "$REASON" = suspend ] || { [ "$REASON" = reboot ] && [ -n "$RESTART_ON_REBOOT" ]; }; then
-            [ -n "$gone_since" ] || gone_since=$(uptime_ms)
-            [ $(( $(uptime_ms) - gone_since )) -lt 10000 ] || return 0
-        elif [ "$REASON" = running ]; then
-            if [ -n "$gone_since" ] || [ "$(xl domid "$NAME" 2>/dev/null)" != "$DOMID" ]; then
-                id=$(xl domid "$NAME" 2>/dev/null)
-                if [ -n "$id" ] && [ "$id" != "$DOMID" ]; then DOMID=$id; say "$NAME restarted domid=$DOMID"; fi
+        now=$(uptime_ms)
+        every=2000; [ -n "$gone_since" ] && every=1000
+        if [ -n "$look" ] || [ $((now - looked)) -ge $every ]; then
+            looked=$now
+            read_domain
+            # With on_reboot="restart", xl's monitor replaces a rebooted domain
+            # shortly: until it has, the old one shows reason reboot or is gone.
+            # `xl save`/`xl migrate` shut it down as "suspend", then it is gone
+            # until `xl restore` (or the receiving side) brings it back by name.
+            if [ "$REASON" = gone ] || [ "$REASON" = suspend ] || { [ "$REASON" = reboot ] && [ -n "$RESTART_ON_REBOOT" ]; }; then
+                [ -n "$gone_since" ] || gone_since=$now
+                [ $((now - gone_since)) -lt 10000 ] || return 0
+            elif [ "$REASON" = running ]; then
+                if [ -n "$LIVE_ID" ] && [ "$LIVE_ID" != "$DOMID" ]; then DOMID=$LIVE_ID; say "$NAME restarted domid=$DOMID"; fi
+                gone_since=
+            else
+                return 0
             fi
-            gone_since=
-        else
-            return 0
         fi
         if [ -e /run/tsxen-destroy ]; then
             rm -f /run/tsxen-destroy /run/tsxen-shutdown
@@ -209,10 +240,10 @@ wait_for_shutdown() {
             say "$NAME shutdown-requested"
             xl shutdown "$NAME" >/dev/null 2>&1
         fi
-        if [ "$(uptime_ms)" -ge "$deadline" ]; then
+        if [ "$now" -ge "$deadline" ]; then
             REASON=timeout; xl pause "$NAME"; return 0
         fi
-        sleep 0.2
+        look=; release_event && look=1
     done
 }
 
@@ -311,6 +342,27 @@ run_scenario() {
     xl destroy "$NAME" 2>/dev/null
 }
 
+# Scenarios handed over while the rig runs (harness.ts startRig): the host
+# renames each complete one into the 9p share /mnt/spool as NNN-name/ (001,
+# 002, ...), and writes /mnt/spool/end holding their number when there are
+# no more. Each is copied to /scenarios/ (its check writes there) and run.
+run_spool() {
+    local n=1 want
+    while :; do
+        set -- /mnt/spool/$(printf %03d $n)-*
+        if [ -d "$1" ]; then
+            cp -r "$1" /scenarios/ || fatal "copying $1 from the spool"
+            run_scenario "/scenarios/${1##*/}"
+            n=$((n + 1))
+        elif [ -f /mnt/spool/end ]; then
+            read -r want < /mnt/spool/end
+            [ "$n" -gt "$want" ] && return
+        else
+            sleep 0.25
+        fi
+    done
+}
+
 mount_filesystems
 mark init-start
 # Linux 6.1 leaves the CRNG unseeded for a while and libuuid (via xl) then sleeps
@@ -318,14 +370,19 @@ mark init-start
 (head -c 1 /dev/random > /dev/null) &
 load_modules
 start_toolstack
+start_release_watch
 mark toolstack-up
 start_bridge
 attach_host_devices
 read_host_commands < /dev/console &
 mark commands-ready
-for dir in /scenarios/*/; do
-    [ -f "$dir/guest.cfg" ] && run_scenario "${dir%/}"
-done
+if [ -d /mnt/spool ]; then
+    run_spool
+else
+    for dir in /scenarios/*/; do
+        [ -f "$dir/guest.cfg" ] && run_scenario "${dir%/}"
+    done
+fi
 say all-done
 poweroff -f
 sleep 30
