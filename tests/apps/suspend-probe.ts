@@ -8,6 +8,9 @@
 // (the crc32 of the disk's contents: dom0's `busybox crc32` of the backing
 // file must print the same). Its suspend hooks print what they saw:
 //   "suspend-probe: suspending (n)", "suspend-probe: resumed (new domain: true|false), clock forward: true|false".
+// On TCP port 9 of the first vif it sinks what arrives and, when the peer
+// finishes, prints "suspend-probe: sink <remote port>: <n> bytes, crc <hex>"
+// (a connection that lives across a migration).
 // Command line: "gap_ms=<n>" (pause between chunks, default 1),
 // "chunk_kb=<n>" (default 64).
 import { log, monotonicNs, sleep, SuspendHandler, onSuspendResume, suspendCount } from "tsxen";
@@ -16,11 +19,29 @@ import { NetStack } from "tsxen/drivers/net/stack";
 import { ipString } from "tsxen/drivers/net/bytes";
 import { Blkfront, connectAll } from "tsxen/drivers/blkfront";
 import { crc32Update, hex32 } from "tsxen/drivers/digest";
+import { Tcp, TcpConn, TcpHandler, TcpOptions } from "tsxen/drivers/net/tcp";
 import { holdLoop } from "tsxen/runtime/loop";
 import { arg, UdpEcho } from "./test-support";
 
 const echo = new UdpEcho();
 const stacks = new Array<NetStack>();
+const tcps = new Array<Tcp>();
+
+// Counts what arrives on a connection and its CRC-32 (one connection at a time).
+class Sink extends TcpHandler {
+  bytes: u64 = 0;
+  crc: u32 = 0;
+  onConnect(conn: TcpConn): void { this.bytes = 0; this.crc = 0; }
+  onData(conn: TcpConn, data: usize, len: i32): i32 {
+    this.crc = crc32Update(this.crc, data, <usize>len);
+    this.bytes += <u64>len;
+    return len;
+  }
+  onEnd(conn: TcpConn): void {
+    log("suspend-probe: sink " + conn.remotePort.toString() + ": " + this.bytes.toString() + " bytes, crc " + hex32(this.crc));
+    conn.close();
+  }
+}
 
 class Vifs extends VifHandler {
   onConnect(dev: Netfront): void {
@@ -28,6 +49,11 @@ class Vifs extends VifHandler {
     const stack = new NetStack(dev, dev.ip.length ? 0 : 0x0a000002 + <u32>stacks.length);
     stack.bind(7, echo);
     stacks.push(stack);
+    if (tcps.length == 0) {
+      const tcp = new Tcp(stack, new TcpOptions());
+      tcp.listen(9, new Sink(), 4);
+      tcps.push(tcp);
+    }
     log("suspend-probe: vif " + dev.info.id + " " + ipString(stack.ip) + " echoing on UDP port 7");
   }
   onDisconnect(dev: Netfront, why: string): void {

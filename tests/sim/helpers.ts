@@ -29,13 +29,14 @@ function buildRoot(): string {
 }
 
 // The app's wasm and source map (built with `runtime`, default the
-// default; `instrument`: a sim-only build, see tools/build.ts).
-export function buildOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none"): Promise<WasmBuild> {
-  const key = `${entry} ${runtime} ${instrument}`;
+// default; `instrument`: a sim-only build, see tools/build.ts; `memoryBase`:
+// where its linear memory starts, for an image of under 8 MiB).
+export function buildOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none", memoryBase = DEFAULT_MEMORY_BASE): Promise<WasmBuild> {
+  const key = `${entry} ${runtime} ${instrument} ${memoryBase}`;
   let built = cache.get(key);
   if (!built) {
     const workDir = path.join(buildRoot(), String(cache.size));
-    built = buildWasm(entry, workDir, DEFAULT_MEMORY_BASE, () => {}, false, runtime, instrument);
+    built = buildWasm(entry, workDir, memoryBase, () => {}, false, runtime, instrument);
     cache.set(key, built);
   }
   return built;

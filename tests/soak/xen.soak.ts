@@ -6,8 +6,7 @@
 // test runs the short string loop in both modes).
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { build } from "../../tools/build.ts";
-import { RigTest } from "../xen/rig-test.ts";
+import { RigTest, buildImage } from "../xen/rig-test.ts";
 import { soakReport, describeSoak, HEAP_MARGIN_KIB, LIVE_MARGIN_KIB } from "../soak-report.ts";
 
 const STRINGS = Number(process.env.SOAK_STRINGS ?? 1_000_000);
@@ -28,11 +27,11 @@ xl shutdown -w "$name"
 exit $rc
 `;
 
-const rig = new RigTest("tsxen-soak-", async (tmp) => {
+const rig = new RigTest("tsxen-soak-", ["tests/apps/soak.ts", "examples/udp-echo/main.ts"], async (tmp) => {
   const soak = path.join(tmp, "soak.xen"), echo = path.join(tmp, "udp-echo.xen");
   const udpflood = path.join(tmp, "udpflood"), udpcheck = path.join(tmp, "udpcheck");
-  await build({ entry: "tests/apps/soak.ts", output: soak, log: () => {} });
-  await build({ entry: "examples/udp-echo/main.ts", output: echo, log: () => {} });
+  await buildImage("tests/apps/soak.ts", soak);
+  await buildImage("examples/udp-echo/main.ts", echo);
   execFileSync("gcc", ["-static", "-O2", "-Wall", "-o", udpflood, "tests/xen/tools/udpflood.c"]);
   execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
   return [

@@ -24,18 +24,19 @@ const DEEP_FAULTS: Record<string, string> = {
 // for a publication, print data/tsxen with xenstore-ls -f, shut it down.
 const STATS_CHECK = `phase=$1 domid=$2 name=$3 log=$4
 [ "$phase" = running ] || exit 0
+. /etc/tsxen/check-lib.sh
 D=/local/domain/$domid/data/tsxen
-i=0; until grep -q "stats: ready" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { echo "guest not ready"; exit 1; }; sleep 0.1; done
+wait_console "stats: ready" || exit 1
 ping -c 3 -i 0.2 -W 2 10.0.0.2 >/dev/null || echo "ping failed"
 before=$(xenstore-read $D/seq)
 xenstore-write $D/request 1
-i=0; until [ "$(xenstore-read $D/seq)" != "$before" ]; do i=$((i+1)); [ $i -gt 50 ] && { echo "no publication after the request"; exit 1; }; sleep 0.1; done
+i=0; until [ "$(xenstore-read $D/seq)" != "$before" ]; do i=$((i+1)); [ $i -gt 20 ] && { echo "no publication after the request"; exit 1; }; sleep 0.25; done
 echo "seq before the request: $before"
 xenstore-ls -f $D
 xl shutdown "$name"
 `;
 
-const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
+const rig = new RigTest("tsxen-xen-boot-", ["examples/hello/main.ts", "examples/trap/main.ts", "tests/apps/boot-info.ts", "tests/apps/deep-trap.ts", "examples/stats/main.ts"], async (tmp) => {
   const [hello, trap, info, deep, stats] = await Promise.all([
     buildImage("examples/hello/main.ts", path.join(tmp, "hello.xen")),
     buildImage("examples/trap/main.ts", path.join(tmp, "trap.xen")),

@@ -13,29 +13,28 @@ const DISK = "'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=/tmp/hp.
 
 const CHECK = `phase=$1 name=$3 log=$4
 [ "$phase" = running ] || exit 0
-wait_for() { i=0; until grep -q "$1" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { echo "dom0: no '$1' within 30 s"; return 1; }; sleep 0.1; done; }
-up_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+. /etc/tsxen/check-lib.sh
 chmod +x ./udpcheck
-wait_for "hotplug: ready" || exit 1
+wait_console "hotplug: ready" || exit 1
 rc=0
 ping -c 3 -i 0.2 -W 2 10.0.0.2 || rc=1
 ./udpcheck 10.0.0.2 7 30 1472 || rc=1
 t0=$(up_ms)
 xl network-detach "$name" 0 || { echo "dom0: network-detach failed"; rc=1; }
 echo "dom0: network-detach took $(( $(up_ms) - t0 )) ms"
-wait_for "hotplug: vif 0 disconnected" || rc=1
+wait_console "hotplug: vif 0 disconnected" || rc=1
 echo "dom0: vifs after detach: $(xl network-list "$name" | tail -n +2 | wc -l)"
 xl network-attach "$name" mac=00:16:3e:00:00:12 ip=10.0.0.2 || { echo "dom0: network-attach failed"; rc=1; }
-wait_for "hotplug: vif 0 connected again" || rc=1
+wait_console "hotplug: vif 0 connected again" || rc=1
 ping -c 3 -i 0.2 -W 2 10.0.0.2 || rc=1
 ./udpcheck 10.0.0.2 7 30 1472 || rc=1
-wait_for "hotplug: xvda connected (1)" || rc=1
+wait_console "hotplug: xvda connected (1)" || rc=1
 t0=$(up_ms)
 xl block-detach "$name" xvda || { echo "dom0: block-detach failed"; rc=1; }
 echo "dom0: block-detach took $(( $(up_ms) - t0 )) ms"
-wait_for "hotplug: xvda disconnected" || rc=1
+wait_console "hotplug: xvda disconnected" || rc=1
 xl block-attach "$name" ${DISK} || { echo "dom0: block-attach failed"; rc=1; }
-wait_for "hotplug: xvda connected (2)" || rc=1
+wait_console "hotplug: xvda connected (2)" || rc=1
 sleep 1
 t0=$(up_ms)
 xl shutdown -w "$name"
@@ -43,7 +42,7 @@ echo "dom0: xl shutdown -w took $(( $(up_ms) - t0 )) ms"
 exit $rc
 `;
 
-const rig = new RigTest("tsxen-xen-hotplug-", async (tmp) => {
+const rig = new RigTest("tsxen-xen-hotplug-", ["tests/apps/hotplug.ts"], async (tmp) => {
   const image = path.join(tmp, "hotplug.xen");
   const udpcheck = path.join(tmp, "udpcheck");
   await buildImage("tests/apps/hotplug.ts", image);

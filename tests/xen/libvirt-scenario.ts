@@ -39,7 +39,7 @@ domid=$(xl domid "$name")
 for k in mac ip bridge; do echo "backend vif $k $(xenstore-read /local/domain/0/backend/vif/$domid/0/$k)"; done
 echo "backend vbd params $(xenstore-read /local/domain/0/backend/vbd/$domid/51712/params)"
 xl list -l "$name" | grep -E '"(cmdline|max_memkb|type)"' | tr -d ' ,'
-i=0; until [ -s /tmp/tcp-got ]; do i=$((i+1)); [ $i -gt 300 ] && { echo "dom0: nothing came through the TCP forward"; exit 1; }; sleep 0.1; done
+i=0; until [ -s /tmp/tcp-got ]; do i=$((i+1)); [ $i -gt 120 ] && { echo "dom0: nothing came through the TCP forward"; exit 1; }; sleep 0.25; done
 echo "dom0 listener got: $(cat /tmp/tcp-got)"
 `;
 

@@ -18,21 +18,22 @@ import { RigTest, buildImage, inMode, inModes, udpOk } from "./rig-test.ts";
 function dom0Script(targets: [string, number][], jumbo = false): string {
   return `phase=$1 name=$3 log=$4
 [ "$phase" = running ] || exit 0
-i=0; until grep -q "udp-echo: ready" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { echo "guest not ready"; exit 1; }; sleep 0.1; done
+. /etc/tsxen/check-lib.sh
+wait_console "udp-echo: ready" || exit 1
 chmod +x ./udpcheck
 ${jumbo ? 'ip link set dev vif$(xl domid "$name").0 mtu 9000; ip link set dev xenbr0 mtu 9000' : ""}
 rc=0
 ${targets.map(([ip, datagrams]) => `ping -c 5 -i 0.2 -W 2 ${jumbo ? "-s 8000 " : ""}${ip} || rc=1
 ./udpcheck ${ip} 7 ${datagrams} ${jumbo ? "8972 1473" : "1472"} || rc=1`).join("\n")}
 ${jumbo ? "ip link set dev xenbr0 mtu 1500" : ""}
-t0=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)
+t0=$(up_ms)
 xl shutdown -w "$name"
-echo "dom0: xl shutdown -w took $(( $(awk '{ printf "%d", $1 * 1000 }' /proc/uptime) - t0 )) ms"
+echo "dom0: xl shutdown -w took $(( $(up_ms) - t0 )) ms"
 exit $rc
 `;
 }
 
-const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
+const rig = new RigTest("tsxen-xen-net-", ["examples/udp-echo/main.ts"], async (tmp) => {
   const image = path.join(tmp, "udp-echo.xen");
   const udpcheck = path.join(tmp, "udpcheck");
   await buildImage("examples/udp-echo/main.ts", image);

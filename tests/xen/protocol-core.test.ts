@@ -16,12 +16,12 @@ import { soakReport, describeSoak, HEAP_MARGIN_KIB, LIVE_MARGIN_KIB } from "../s
 function dom0Script(boots: number): string {
   return `phase=$1 name=$3 log=$4
 [ "$phase" = running ] || exit 0
-wait_count() { i=0; until [ "$(grep -c "$1" "$log")" -ge "$2" ]; do i=$((i+1)); [ $i -gt 400 ] && { echo "timeout waiting for $2 x '$1'"; exit 1; }; sleep 0.1; done; }
+. /etc/tsxen/check-lib.sh
 boot=1
 while [ $boot -le ${boots} ]; do
-  wait_count "selftest: waiting for data/ping" $boot
+  wait_console "selftest: waiting for data/ping" $boot 40 || exit 1
   xenstore-write /local/domain/$(xl domid "$name")/data/ping pong || exit 2
-  wait_count "selftest: ready" $boot
+  wait_console "selftest: ready" $boot 40 || exit 1
   if [ $boot -lt ${boots} ]; then xl reboot "$name" || exit 3; else xl shutdown "$name" || exit 4; fi
   boot=$((boot+1))
 done
@@ -32,7 +32,7 @@ done
 // the stub runtime dies before 1,000 iterations in 16 MiB.
 const SOAK_STRINGS = 5_000;
 
-const rig = new RigTest("tsxen-xen-core-", async (tmp) => {
+const rig = new RigTest("tsxen-xen-core-", ["examples/selftest/main.ts", "tests/apps/soak.ts"], async (tmp) => {
   const [image, soak] = await Promise.all([
     buildImage("examples/selftest/main.ts", path.join(tmp, "selftest.xen")),
     buildImage("tests/apps/soak.ts", path.join(tmp, "soak.xen")),

@@ -7,18 +7,16 @@
 // `make bench` measures the same floor and starts fleets of such guests.
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { build } from "../../tools/build.ts";
 import { sizeXlLines } from "../../tools/devices.ts";
-import { RigTest, inMode, inModes, udpOk } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes, udpOk } from "./rig-test.ts";
 
 const IP = "10.0.0.44";
 
-const rig = new RigTest("tsxen-xen-small-", async (tmp) => {
+const rig = new RigTest("tsxen-xen-small-", [{ entry: "examples/udp-echo/main.ts", memoryMB: 4 }], async (tmp) => {
   const image = path.join(tmp, "udp-echo-4m.xen");
   const udpcheck = path.join(tmp, "udpcheck");
-  // Not the suite's shared wasm (compiled for the default 4 MiB base): this
-  // build compiles the app for memory = 4 itself.
-  await build({ entry: "examples/udp-echo/main.ts", output: image, memoryMB: 4, log: () => {} });
+  // compiled for memory = 4 (a lower wasm memory base than the other images')
+  await buildImage("examples/udp-echo/main.ts", image, { memoryMB: 4 });
   execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
   // the harness writes the xl config: the PVH run gets the lines tsxen build would add
   return inModes([{
@@ -26,7 +24,8 @@ const rig = new RigTest("tsxen-xen-small-", async (tmp) => {
     xlExtra: [`vif = [ 'mac=00:16:3e:00:00:44,ip=${IP}' ]`],
     check: `phase=$1 name=$3 log=$4
 [ "$phase" = running ] || exit 0
-i=0; until grep -q "udp-echo: ready" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { echo "guest not ready"; exit 1; }; sleep 0.1; done
+. /etc/tsxen/check-lib.sh
+wait_console "udp-echo: ready" || exit 1
 chmod +x ./udpcheck
 rc=0
 ping -c 3 -i 0.2 -W 2 ${IP} || rc=1

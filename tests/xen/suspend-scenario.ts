@@ -10,17 +10,6 @@ import type { Scenario } from "../../tools/rig/harness.ts";
 
 const DISK = (file: string) => `'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=${file}'`;
 
-// dom0 sh functions over the guest's console, for check scripts that run
-// with $name and $log set: logs (all of it), count PATTERN, wait_n PATTERN N
-// (up to 60 s). The console of a migrated guest goes on in the log
-// xenconsoled opened for its incoming name (dom0's harness follows only the
-// first), so they read both; the lines that matter are then printed as
-// "dom0: guest said: ".
-export const GUEST_LOG_HELPERS = `logs() { cat "$log" /var/log/xen/guest-"$name"--incoming.log 2>/dev/null; }
-count() { logs | grep -c "$1"; }
-wait_n() { i=0; until [ "$(count "$1")" -ge "$2" ]; do i=$((i+1)); [ $i -gt 600 ] && { echo "dom0: no $2 x '$1' within 60 s"; return 1; }; sleep 0.1; done; }
-`;
-
 // The steps of one scenario: `steps` is sh run with $name set, between the
 // guest's "ready" and the final checks.
 export function suspendCheck(disk: string, steps: string): string {
@@ -29,9 +18,9 @@ if [ "$phase" = stopped ]; then
   echo "dom0: disk crc32 $(busybox crc32 ${disk} | cut -d' ' -f1)"
   exit 0
 fi
-${GUEST_LOG_HELPERS}up_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
-chmod +x ./udpcheck ./pinggap
-wait_n "suspend-probe: ready" 1 || exit 1
+. /etc/tsxen/check-lib.sh   # guest_log, wait_console, up_ms: both logs of a migrated guest
+chmod +x ./udpcheck ./pinggap ./tcpcheck
+wait_console "suspend-probe: ready" 1 60 || exit 1
 rc=0
 ./pinggap 10.0.0.2 20 600 > gap.out & gap=$!
 sleep 1
@@ -40,8 +29,8 @@ sleep 1
 kill $gap; wait $gap; cat gap.out
 ping -c 3 -i 0.2 -W 2 10.0.0.2 || rc=1
 ./udpcheck 10.0.0.2 7 30 1472 || rc=1
-wait_n "suspend-probe: xvda: " 1 || rc=1
-logs | grep "^suspend-probe: \\(xvda\\|resumed\\)" | sed 's/^/dom0: guest said: /'
+wait_console "suspend-probe: xvda: " 1 60 || rc=1
+guest_log | grep "^suspend-probe: \\(xvda\\|resumed\\)" | sed 's/^/dom0: guest said: /'
 xl shutdown -w "$name"
 exit $rc
 `;
@@ -53,37 +42,56 @@ export function saveRestore(n: number): string {
 t1=$(up_ms); xl restore /tmp/sp.save || { echo "dom0: xl restore failed"; rc=1; }
 t2=$(up_ms); rm -f /tmp/sp.save
 echo "dom0: save ${n}: xl save $((t1 - t0)) ms, xl restore $((t2 - t1)) ms"
-wait_n "resumed (new domain: true)" ${n} || rc=1
-wait_n "vif 0 connected again" ${n} || rc=1
+wait_console "resumed (new domain: true)" ${n} 60 || rc=1
+wait_console "vif 0 connected again" ${n} 60 || rc=1
 `;
 }
 
 export const CHECKPOINT = `t0=$(up_ms); xl save -c "$name" /tmp/sp.ckpt || { echo "dom0: xl save -c failed"; rc=1; }
 echo "dom0: xl save -c took $(( $(up_ms) - t0 )) ms"; rm -f /tmp/sp.ckpt
-wait_n "resumed (new domain: false)" 1 || rc=1
+wait_console "resumed (new domain: false)" 1 60 || rc=1
 `;
 
 export const MIGRATE = (n: number) => `t0=$(up_ms); xl migrate -s "" "$name" "xl migrate-receive" || { echo "dom0: xl migrate failed"; rc=1; }
 echo "dom0: xl migrate took $(( $(up_ms) - t0 )) ms"
-wait_n "resumed (new domain: true)" ${n} || rc=1
-wait_n "vif 0 connected again" ${n} || rc=1
+wait_console "resumed (new domain: true)" ${n} 60 || rc=1
+wait_console "vif 0 connected again" ${n} 60 || rc=1
 `;
 
-export async function probeImage(tmp: string): Promise<{ image: string; udpcheck: string; pinggap: string }> {
+// An open TCP connection across `steps`: dom0's Linux sends the first half
+// of `bytes` to the probe's sink (port 9) and holds the connection open
+// (tcpcheck's RESUME_FILE), `steps` run, then the second half goes over the
+// same connection; the guest's sink line is printed as "dom0: guest said: ".
+export function withTcp(steps: string, bytes: number): string {
+  return `rm -f /tmp/tcp-resume
+./tcpcheck send 10.0.0.2 9 ${bytes} /tmp/tcp-resume > send.out 2>&1 & sender=$!
+wait_file "tcpcheck: paused" send.out 60 || rc=1
+${steps}touch /tmp/tcp-resume
+wait $sender || rc=1
+cat send.out
+wait_console "suspend-probe: sink " 1 60 || rc=1
+guest_log | grep "^suspend-probe: sink " | sed 's/^/dom0: guest said: /'
+`;
+}
+
+type ProbeFiles = { image: string; udpcheck: string; pinggap: string; tcpcheck: string };
+
+export async function probeImage(tmp: string): Promise<ProbeFiles> {
   const image = path.join(tmp, "suspend-probe.xen");
-  const udpcheck = path.join(tmp, "udpcheck");
-  const pinggap = path.join(tmp, "pinggap");
+  const tools = { udpcheck: "", pinggap: "", tcpcheck: "" };
   await buildImage("tests/apps/suspend-probe.ts", image);
-  execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
-  execFileSync("gcc", ["-static", "-O2", "-o", pinggap, "tests/xen/tools/pinggap.c"]);
-  return { image, udpcheck, pinggap };
+  for (const tool of Object.keys(tools) as (keyof typeof tools)[]) {
+    tools[tool] = path.join(tmp, tool);
+    execFileSync("gcc", ["-static", "-O2", "-o", tools[tool], `tests/xen/tools/${tool}.c`]);
+  }
+  return { image, ...tools };
 }
 
 // One guest (memory=16) with a vif and a 4 MiB disk it writes in 128 chunks, 50 ms apart.
-export function probeScenario(name: string, type: "pv" | "pvh", files: { image: string; udpcheck: string; pinggap: string }, steps: string, timeoutSec: number): Scenario {
+export function probeScenario(name: string, type: "pv" | "pvh", files: ProbeFiles, steps: string, timeoutSec: number): Scenario {
   const disk = `/tmp/${name}.img`;
   return {
-    name, type, image: files.image, files: { udpcheck: files.udpcheck, pinggap: files.pinggap }, timeoutSec,
+    name, type, image: files.image, files: { udpcheck: files.udpcheck, pinggap: files.pinggap, tcpcheck: files.tcpcheck }, timeoutSec,
     memoryMB: 16, // what xl save copies: 16 MiB saves in half the time of the default 32
     setup: `rm -f ${disk} && truncate -s 4M ${disk}\n`,
     xlExtra: ["vif = [ 'mac=00:16:3e:00:00:13,ip=10.0.0.2' ]", `disk = [ ${DISK(disk)} ]`, 'extra = "chunk_kb=32 gap_ms=50"'],

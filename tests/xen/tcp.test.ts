@@ -32,7 +32,8 @@ pidfile /tmp/udhcpd.pid
 // dom0's side of tcp-http.
 const HTTP_CHECK = `phase=$1 name=$3 log=$4
 if [ "$phase" = stopped ]; then kill $(cat /tmp/udhcpd.pid) 2>/dev/null; rm -f /tmp/http.img; exit 0; fi
-i=0; until grep -q "http: serving on http://" "$log"; do i=$((i+1)); [ $i -gt 600 ] && { echo "guest not serving"; exit 1; }; sleep 0.1; done
+. /etc/tsxen/check-lib.sh
+wait_console "http: serving on http://" 1 60 || exit 1
 ip=$(grep -o "serving on http://[0-9.]*" "$log" | head -n 1 | sed 's|.*http://||')
 echo "dom0: guest serving at $ip"
 grep 10.0.0.20 /tmp/udhcpd.leases >/dev/null 2>&1; dumpleases -f /tmp/udhcpd.leases 2>/dev/null | sed 's/^/dom0: lease /'
@@ -41,9 +42,9 @@ ping -c 3 -i 0.2 -W 2 -s 4000 $ip || rc=1
 wget -q -O /tmp/page.html http://$ip/ && grep -q "Hello from tsxen" /tmp/page.html && echo "dom0: page ok" || rc=1
 echo "dom0: counter $(wget -q -O - http://$ip/api/counter)"
 echo "dom0: counter $(wget -q -O - http://$ip/api/counter)"
-t0=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)
+t0=$(up_ms)
 wget -q -O /tmp/disk.out http://$ip/disk || rc=1
-t1=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)
+t1=$(up_ms)
 echo "dom0: disk download $(stat -c %s /tmp/disk.out) bytes in $((t1 - t0)) ms"
 want=$(busybox crc32 /tmp/http.img | cut -d' ' -f1); got=$(busybox crc32 /tmp/disk.out | cut -d' ' -f1)
 echo "dom0: disk crc32 file $want download $got"
@@ -58,7 +59,8 @@ exit $rc
 // dom0's side of tcp-bulk.
 const BULK_CHECK = `phase=$1 name=$3 log=$4
 [ "$phase" = running ] || exit 0
-i=0; until grep -q "tcp-services: ready" "$log"; do i=$((i+1)); [ $i -gt 300 ] && { echo "guest not ready"; exit 1; }; sleep 0.1; done
+. /etc/tsxen/check-lib.sh
+wait_console "tcp-services: ready" || exit 1
 chmod +x ./tcpcheck
 rc=0
 ./tcpcheck send 10.0.0.21 9 ${MiB64} || rc=1
@@ -67,7 +69,7 @@ xl shutdown "$name"
 exit $rc
 `;
 
-const rig = new RigTest("tsxen-xen-tcp-", async (tmp) => {
+const rig = new RigTest("tsxen-xen-tcp-", ["examples/http-server/main.ts", "tests/apps/tcp-services.ts"], async (tmp) => {
   const http = path.join(tmp, "http-server.xen");
   const services = path.join(tmp, "tcp-services.xen");
   const tcpcheck = path.join(tmp, "tcpcheck");
