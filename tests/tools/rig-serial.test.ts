@@ -9,10 +9,25 @@ import test from "tape";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { runScenarios, startRig } from "../../tools/rig/harness.ts";
+import { runScenarios, startRig, type RigPaths } from "../../tools/rig/harness.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-rig-serial-"));
 test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+// Puts `script` first in PATH as qemu-system-x86_64 (from directory `dir`),
+// with a dummy image and rig; the caller restores PATH to savedPath.
+function standIn(dir: string, script: string): { image: string; rig: RigPaths; savedPath: string | undefined } {
+  const bin = path.join(tmp, dir);
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, "qemu-system-x86_64"), script, { mode: 0o755 });
+  const image = path.join(tmp, "app.xen");
+  const base = path.join(tmp, "base.cpio.gz");
+  fs.writeFileSync(image, "image");
+  fs.writeFileSync(base, "");
+  const savedPath = process.env.PATH;
+  process.env.PATH = `${bin}:${savedPath}`;
+  return { image, rig: { dir: tmp, xen: "xen", vmlinux: "vmlinux", baseInitrd: base }, savedPath };
+}
 
 const MANY = 50000;
 const fakeQemu = `#!/bin/bash
@@ -32,20 +47,9 @@ echo "TSXEN-RIG all-done"
 `;
 
 test("rig harness: all of a burst arrives while the main thread is busy; lost and missing report lines are named", async (t) => {
-  const bin = path.join(tmp, "bin");
-  fs.mkdirSync(bin);
-  fs.writeFileSync(path.join(bin, "qemu-system-x86_64"), fakeQemu, { mode: 0o755 });
-  const image = path.join(tmp, "app.xen");
-  const base = path.join(tmp, "base.cpio.gz");
-  fs.writeFileSync(image, "image");
-  fs.writeFileSync(base, "");
-  const savedPath = process.env.PATH;
-  process.env.PATH = `${bin}:${savedPath}`;
+  const { image, rig, savedPath } = standIn("bin", fakeQemu);
   try {
-    const running = runScenarios(
-      ["many", "gappy", "silent"].map((name) => ({ name, image })),
-      { rig: { dir: tmp, xen: "xen", vmlinux: "vmlinux", baseInitrd: base } },
-    );
+    const running = runScenarios(["many", "gappy", "silent"].map((name) => ({ name, image })), { rig });
     // keep the main thread from reading for a while the stand-in writes
     const until = Date.now() + 1500;
     while (Date.now() < until);
@@ -92,17 +96,9 @@ echo "TSXEN-RIG all-done"
 `;
 
 test("rig harness: startRig runs scenarios handed over while it runs, in order, and ends after close()", async (t) => {
-  const bin = path.join(tmp, "spool-bin");
-  fs.mkdirSync(bin);
-  fs.writeFileSync(path.join(bin, "qemu-system-x86_64"), spoolQemu, { mode: 0o755 });
-  const image = path.join(tmp, "app.xen");
-  const base = path.join(tmp, "base.cpio.gz");
-  fs.writeFileSync(image, "image");
-  fs.writeFileSync(base, "");
-  const savedPath = process.env.PATH;
-  process.env.PATH = `${bin}:${savedPath}`;
+  const { image, rig: paths, savedPath } = standIn("spool-bin", spoolQemu);
   try {
-    const rig = await startRig({ rig: { dir: tmp, xen: "xen", vmlinux: "vmlinux", baseInitrd: base } });
+    const rig = await startRig({ rig: paths });
     await rig.add([{ name: "first", image, check: "exit 0\n" }]);
     await new Promise((r) => setTimeout(r, 300));
     await rig.add([{ name: "second", image }, { name: "third", image, setup: "true\n" }]);
