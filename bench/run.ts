@@ -248,7 +248,7 @@ function parse(lines: string[]): Parsed {
       else notes.push(l);
     } else if ((m = l.match(/^BENCH memscan (\w+) mem=(\d+) pass=(\d)/))) {
       (memscan[m[1]] ??= []).push({ mem: Number(m[2]), pass: m[3] === "1" });
-    } else if (/^BENCH (fail|create-failed|memlog|note)/.test(l)) {
+    } else if (/^BENCH (fail|create-failed|memlog|note|fleet-create-failed|fleet-silent)/.test(l)) {
       notes.push(l);
     }
   }

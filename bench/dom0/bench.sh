@@ -74,11 +74,12 @@ start() {
     fi
     t1=$(cut -d' ' -f1 /proc/uptime)
     DOMID=$(xl domid "$1")
-    # Guest and dom0 CPU at the start of the block phase and after the write
-    # and the read (for CPU per MiB): polled from the console log every ms.
+    # Guest and dom0 CPU when the guest starts writing the disk ("blk start",
+    # printed by both guests just before their first write request or dd)
+    # and after the write and the read (for CPU per MiB): polled from the
+    # console log every ms.
     if [ "$4" = 1 ]; then
-        local p0="tsxen up"; [ "$2" = linux ] && p0="BENCH net-up"
-        ./domcpu watch "$LOG" 150000 "$DOMID" "$p0" "blk write bytes" "blk read bytes" > "$1.blkcpu" 2>&1 &
+        ./domcpu watch "$LOG" 150000 "$DOMID" "blk start" "blk write bytes" "blk read bytes" > "$1.blkcpu" 2>&1 &
         WATCH=$!
     fi
     BOOT=$(timeout 100 "$B" bootwait "$LOG" 90000 "$5" "Kernel panic" -- xl unpause "$1")
@@ -291,17 +292,37 @@ destroy_all() {
 # fleet KIND MEM COUNT SUBNET: `xl create` of COUNT guests at once (background
 # jobs); the time from the first create to every guest answering a ping, then
 # a ping and UDP echo check of each; then all are destroyed.
+# The creates overlap only in part: libxl builds the domains at once, but
+# their vifs come up one after another (each create waits for its hotplug
+# script; under TCG ~4 s each for tsxen, 15-30 s for Linux, whose booting
+# guests take the one CPU from dom0), so the last create returns minutes
+# later. A create is bounded only by the fleet's bound: a create killed
+# midway leaves a domain that is built but never unpaused (the first
+# round's bound of 300 s did that: 1 tsxen guest silent, 8 Linux creates
+# "failed"). Creates that failed and guests that never answered are
+# reported with xl's and the guest's last words.
 fleet() {
-    local i t0 created=0 answered=0 tcreate tall
-    for i in $(seq 0 $(( $3 - 1 ))); do gcfg "f$1$i" "$1" "$2" "$(gip "$4" "$i")" "$4" "$i"; rm -f "f$1$i.up"; done
+    local i t0 created=0 answered=0 tcreate tall rc
+    for i in $(seq 0 $(( $3 - 1 ))); do gcfg "f$1$i" "$1" "$2" "$(gip "$4" "$i")" "$4" "$i"; rm -f "f$1$i.up" "f$1$i.rc"; done
     t0=$(now)
-    for i in $(seq 0 $(( $3 - 1 ))); do timeout 300 xl create -q "f$1$i.cfg" > "f$1$i.create" 2>&1 & done
+    for i in $(seq 0 $(( $3 - 1 ))); do
+        ( timeout "$FLEET_MAX_S" xl create -q "f$1$i.cfg" > "f$1$i.create" 2>&1; echo $? > "f$1$i.rc" ) &
+    done
     wait
     tcreate=$(since "$t0")
-    for i in $(seq 0 $(( $3 - 1 ))); do xl domid "f$1$i" > /dev/null 2>&1 && created=$((created + 1)); done
+    for i in $(seq 0 $(( $3 - 1 ))); do
+        rc=$(cat "f$1$i.rc" 2>/dev/null)
+        if [ "$rc" = 0 ]; then created=$((created + 1))
+        else say "fleet-create-failed $1 $i rc=$rc$([ "$rc" = 124 ] && echo " (killed at the ${FLEET_MAX_S} s bound)") $(tail -n 3 "f$1$i.create" | tr '\n' ' ' | cut -c1-300)"
+        fi
+    done
     await_all "f$1" "$4" "$3" "$t0" "$FLEET_MAX_S"
     tall=$(since "$t0")
-    for i in $(seq 0 $(( $3 - 1 ))); do [ -e "f$1$i.up" ] && answered=$((answered + 1)); done
+    for i in $(seq 0 $(( $3 - 1 ))); do
+        if [ -e "f$1$i.up" ]; then answered=$((answered + 1))
+        else say "fleet-silent $1 $i state=$(xl list "f$1$i" 2>/dev/null | awk 'NR == 2 {print $5}') console: $(tail -n 2 "/var/log/xen/guest-f$1$i.log" 2>/dev/null | tr -d '\r' | tr '\n' ' ' | cut -c1-200)"
+        fi
+    done
     say "fleet $1 n=$3 mem=$2 created=$created answered=$answered $(check_all "f$1" "$4" "$3") create_all_s=$tcreate all_answer_s=$tall$([ $answered = "$3" ] || echo " incomplete=1") dom0_used_kib=$(dom0_used) xen_free_mib=$(xen_free)"
     destroy_all "f$1" "$3"
 }

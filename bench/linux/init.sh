@@ -28,6 +28,7 @@ httpd -p 80 -h /www
 echo "BENCH net-up"
 i=0; until [ -b /dev/xvda ]; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05; done
 if [ -b /dev/xvda ]; then
+    echo "BENCH blk start"   # the start of the write's guest-CPU window (bench/dom0/bench.sh), as tsxen's
     w=$(/benchtool time dd if=/dev/zero of=/dev/xvda bs=1M count=64 oflag=direct 2>/dev/null)
     echo "BENCH blk write bytes=67108864 $w"
     r=$(/benchtool time dd if=/dev/xvda of=/dev/null bs=1M count=64 iflag=direct 2>/dev/null)
