@@ -1,13 +1,20 @@
 /* memcpy/memmove/memset/memcmp for a kernel without libc. Bulk copies use
- * `rep movsb`/`rep stosb`, which modern CPUs run at cache speed (ERMSB);
- * a byte loop was measured 5x slower on copy+checksum. */
+ * `rep movsq`/`rep stosq` for the 8-byte words and `rep movsb`/`rep stosb`
+ * for the last few bytes. Hardware runs either at cache speed (ERMSB); a
+ * byte loop was measured 5x slower on copy+checksum. Under an emulator
+ * (QEMU's TCG, the test rig) every iteration of a rep instruction costs
+ * about the same, so moving 8 bytes at a time is ~6x cheaper there
+ * (measured in dom0 on the rig: 64-bit copies 0.4 ms/MiB, byte copies
+ * 2.1-2.6 ms/MiB; word stores 0.2, byte stores 1.5-1.7). */
 #include <stddef.h>
 #include <stdint.h>
 
 void *memcpy(void *restrict dst, const void *restrict src, size_t n)
 {
     void *ret = dst;
-    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+    size_t words = n >> 3, bytes = n & 7;
+    __asm__ volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(words) : : "memory");
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(bytes) : : "memory");
     return ret;
 }
 
@@ -25,7 +32,10 @@ void *memmove(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
     void *ret = dst;
-    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+    size_t words = n >> 3, bytes = n & 7;
+    uint64_t pattern = 0x0101010101010101ull * (unsigned char)c;
+    __asm__ volatile("rep stosq" : "+D"(dst), "+c"(words) : "a"(pattern) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(bytes) : "a"(pattern) : "memory");
     return ret;
 }
 
