@@ -40,7 +40,7 @@ const HTTP_CONNS = Number(process.env.BENCH_HTTP_CONNS ?? 8);
 const COMPUTE_MIB = 4, COMPUTE_PASSES = 256;
 const FLOOR_SCAN = process.env.BENCH_FLOOR_SCAN ?? "3 4 5 6 8";
 const FLEET_N = Number(process.env.BENCH_FLEET_N ?? 20);
-const FLEET_MAX_S = 600;   // 20 Linux guests booting at once on one emulated CPU take minutes
+const FLEET_MAX_S = 720;   // 20 Linux guests: ~340 s until the creates return (dom0 at weight 2048), then ~200 s of booting on one emulated CPU
 const DENSITY_MAX = Number(process.env.BENCH_DENSITY_MAX ?? 1000);
 // the creates' bound: ~95 tsxen guests on this rig (~3 s a create), enough
 // for the whole bench to stay under ~50 minutes
@@ -506,7 +506,7 @@ async function main(): Promise<void> {
   md.push("", "Cost per operation, PV, same run: CPU time Xen charged to the guest and to dom0 (XEN_DOMCTL_getdomaininfo cpu_time, ns, read by bench/tools/domcpu in dom0) around each ping and UDP run, and between the console lines that start and end each block phase (polled every ms), divided by the operations done. The share of the ceiling is dom0's CPU time over the window's wall time: dom0 and the guest share one CPU, so a guest costing nothing would leave dom0 the whole CPU and the rate would reach 1 / dom0's CPU per operation (the ceiling); the rate reached over that ceiling is the rate × dom0's CPU per operation = dom0's busy share.", "");
   md.push("| metric | unit | tsxen | Linux PV | tsxen/Linux | goal |", "|---|---|---|---|---|---|");
   for (const r of costRows) md.push(`| ${r.metric} | ${r.unit} | ${cell(r.tsxen)} | ${cell(r.linux)} | ${ratio(r.tsxen, r.linux)} | ${status(r)} |`);
-  md.push("", `Many guests, PV, same run: udp-echo (examples/udp-echo) and the Linux domU (same initramfs, no disk), each with its own vif and address on xenbr0. dom0's scheduler weight: ${p.dom0Weight || "?"} (guests 256). Fleet: ${FLEET_N} \`xl create\` as background jobs in dom0 at once (each bounded by the fleet's ${FLEET_MAX_S} s; a failed one retried once after the others returned), then pings until all answer or ${FLEET_MAX_S} s from the first create. Density: \`xl create\` of one guest after another until a create fails, dom0's MemAvailable < 48 MiB, ${DENSITY_MAX} guests or a time bound on the creates (tsxen ${DENSITY_TSXEN_S} s, Linux ${DENSITY_LINUX_S} s); then pings until every guest has answered (at most ${DENSITY_ANSWER_S} s), then each guest is pinged again and sent 20 UDP echoes.`, "");
+  md.push("", `Many guests, PV, same run: udp-echo (examples/udp-echo) and the Linux domU (same initramfs, no disk), each with its own vif and address on xenbr0. dom0's scheduler weight while the creates run: ${p.dom0Weight || "?"} (guests and dom0 otherwise 256). Fleet: ${FLEET_N} \`xl create\` as background jobs in dom0 at once (each bounded by the fleet's ${FLEET_MAX_S} s; a failed one retried once after the others returned), then pings until all answer or ${FLEET_MAX_S} s from the first create. Density: \`xl create\` of one guest after another until a create fails, dom0's MemAvailable < 48 MiB, ${DENSITY_MAX} guests or a time bound on the creates (tsxen ${DENSITY_TSXEN_S} s, Linux ${DENSITY_LINUX_S} s); then pings until every guest has answered (at most ${DENSITY_ANSWER_S} s), then each guest is pinged again and sent 20 UDP echoes.`, "");
   md.push("| metric | unit | tsxen | Linux PV | tsxen/Linux | goal |", "|---|---|---|---|---|---|");
   for (const r of manyRows) md.push(`| ${r.metric} | ${r.unit} | ${cell(r.tsxen)} | ${cell(r.linux)} | ${ratio(r.tsxen, r.linux)} | ${status(r)} |`);
   md.push("", `What stopped each density fleet: tsxen: ${dt?.stop ?? "not run"}; Linux: ${dl?.stop ?? "not run"}. Xen free memory at the start: tsxen ${dt?.xen_free0_mib ?? "?"} MiB, Linux ${dl?.xen_free0_mib ?? "?"} MiB; dom0 used at the start: tsxen ${dt ? (Number(dt.dom0_used0_kib) / 1024).toFixed(0) : "?"} MiB, Linux ${dl ? (Number(dl.dom0_used0_kib) / 1024).toFixed(0) : "?"} MiB.`);
@@ -620,8 +620,8 @@ start time is what dom0 can do, not the guests: libxl builds the 20 domains
 at once, but their vifs come up one after another (4 s each for tsxen,
 10-40 s each for Linux, whose booting guests share the CPU), and libxl gives
 netback a fixed 10 s to reach InitWait, which a busy dom0 can miss: such a
-create fails ("unable to add device") and is retried once. dom0 runs with 8×
-a guest's scheduler weight for these rows. Under TCG the emulated clock follows the host's: time QEMU
+create fails ("unable to add device") and is retried once. While the
+creates run, dom0 has 8× a guest's scheduler weight. Under TCG the emulated clock follows the host's: time QEMU
 spends descheduled on a loaded host is charged to whichever domain was
 running, so CPU per operation grows with the host's load (the header gives
 the load average); compare tsxen and Linux within one run. Per ping, the

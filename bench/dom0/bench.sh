@@ -206,14 +206,16 @@ done
 # 00:16:3e:S:hi:lo. dom0 gets 10.0.S.1 on xenbr0 for each subnet (the tsxen
 # stack treats every address as on the link; Linux uses a /24).
 for n in $(seq 1 12); do ip addr add 10.0.$n.1/24 dev xenbr0 2>/dev/null; done
-# dom0 gets 8x a guest's scheduler weight (credit2; the default is 256 for
-# every domain, so 20 booting Linux guests would leave dom0 1/21 of the CPU):
-# the toolstack and the backends that bring the guests up are not starved by
-# the guests already booting. Measured on this rig: 12 of the Linux fleet's
-# 20 creates had returned after 217 s, against 390 s at the default weight.
-# The usual advice for a Xen host as well.
-xl sched-credit2 -d 0 -w 2048 2>/dev/null || xl sched-credit -d 0 -w 2048 2>/dev/null
-say "dom0-weight $(xl sched-credit2 -d 0 2>/dev/null | awk 'NR == 2 {print $3}')"
+# While the creates run, dom0 gets 8x a guest's scheduler weight (credit2;
+# the default is 256 for every domain, so 20 booting Linux guests would leave
+# dom0 1/21 of the CPU): the toolstack and the backends that bring the
+# guests up are not starved by the guests already booting. Measured on this
+# rig: 12 of the Linux fleet's 20 creates had returned after 217 s, against
+# 390 s at the default weight. Once the creates returned, dom0 is back at
+# 256 (its ping rounds would otherwise slow the guests' boots).
+dom0_weight() { xl sched-credit2 -d 0 -w "$1" 2>/dev/null || xl sched-credit -d 0 -w "$1" 2>/dev/null; }
+CREATE_WEIGHT=2048
+say "dom0-weight $CREATE_WEIGHT"
 gip() { echo "10.0.$(( $1 + $2 / 240 )).$(( 10 + $2 % 240 ))"; }
 
 # gcfg NAME KIND MEM IP SUBNET I: a fleet guest's config (no disk)
@@ -278,6 +280,7 @@ await_all() {
         wait
         [ $left = 0 ] && return 0
         [ "$(awk "BEGIN{print ($(now) - $4 > $5)}")" = 1 ] && return 1
+        sleep 1   # a round forks a ping per silent guest: leave the CPU to the booting ones
     done
 }
 
@@ -317,6 +320,7 @@ destroy_all() {
 fleet() {
     local i t0 created=0 answered=0 tcreate tall rc retried=0
     for i in $(seq 0 $(( $3 - 1 ))); do gcfg "f$1$i" "$1" "$2" "$(gip "$4" "$i")" "$4" "$i"; rm -f "f$1$i.up" "f$1$i.rc"; done
+    dom0_weight "$CREATE_WEIGHT"
     t0=$(now)
     for i in $(seq 0 $(( $3 - 1 ))); do
         ( timeout "$FLEET_MAX_S" xl create -q "f$1$i.cfg" > "f$1$i.create" 2>&1; echo $? > "f$1$i.rc" ) &
@@ -338,6 +342,7 @@ fleet() {
         [ "$rc" = 0 ] || say "fleet-create-failed $1 $i rc=$rc (retry) $(grep -v '^Parsing config' "f$1$i.create" | tail -n 3 | tr '\n' ' ' | cut -c1-300)"
     done
     tcreate=$(since "$t0")
+    dom0_weight 256
     for i in $(seq 0 $(( $3 - 1 ))); do [ "$(cat "f$1$i.rc" 2>/dev/null)" = 0 ] && created=$((created + 1)); done
     await_all "f$1" "$4" "$3" "$t0" "$FLEET_MAX_S"
     tall=$(since "$t0")
@@ -358,6 +363,7 @@ fleet() {
 density() {
     local n=0 t0 c0 why="" used0 free0 xs0 ev0 err tcreate tall answered=0 i last=0
     used0=$(dom0_used); free0=$(xen_free); xs0=$(xs_rss); ev0=$(evtchns)
+    dom0_weight "$CREATE_WEIGHT"
     t0=$(now)
     while :; do
         [ $n -ge "$DENSITY_MAX" ] && { why=max-count; break; }
@@ -374,6 +380,7 @@ density() {
         [ $((n % 10)) = 0 ] && say "density-progress $1 n=$n s=$(since "$t0") last_create_s=$last dom0_used_kib=$(dom0_used) xen_free_mib=$(xen_free) xenstored_rss_kib=$(xs_rss) dom0_evtchns=$(evtchns)"
     done
     tcreate=$(since "$t0")
+    dom0_weight 256
     await_all "d$1" "$3" "$n" "$(now)" "$DENSITY_ANSWER_S"
     tall=$(since "$t0")
     for i in $(seq 0 $((n - 1))); do [ -e "d$1$i.up" ] && answered=$((answered + 1)); done
