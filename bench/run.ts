@@ -615,7 +615,9 @@ dom0's xenwatch thread, all emulated, do more per guest as the host fills),
 so the row "projected: guests at the first memory limit" divides the memory
 left (dom0's MemAvailable over 48 MiB, Xen's free memory) by the measured
 per-guest costs — arithmetic on measured figures, not a run. The Linux
-fleet stops when Xen's memory is gone (memory= 86 each). The fleet
+density fleet stops at its time bound too (a Linux create takes 10-30 s
+while the guests before it boot); Xen's memory would stop it at ~23 guests
+(memory= 86 each). The fleet
 start time is what dom0 can do, not the guests: libxl builds the 20 domains
 at once, but their vifs come up one after another (4 s each for tsxen,
 10-40 s each for Linux, whose booting guests share the CPU), and libxl gives
