@@ -8,7 +8,7 @@ import { probeImage, probeScenario, saveRestore, MIGRATE } from "../xen/suspend-
 
 const CYCLES = Number(process.env.SOAK_SUSPEND_CYCLES ?? 10);
 
-const rig = new RigTest("tsxen-soak-suspend-", ["tests/apps/suspend-probe.ts"], async (tmp) => {
+const rig = new RigTest("tsxen-soak-suspend-", async (tmp) => {
   const files = await probeImage(tmp);
   let steps = "";
   for (let n = 1; n <= CYCLES; n++) steps += saveRestore(n);

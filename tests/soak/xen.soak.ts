@@ -27,7 +27,7 @@ xl shutdown -w "$name"
 exit $rc
 `;
 
-const rig = new RigTest("tsxen-soak-", ["tests/apps/soak.ts", "examples/udp-echo/main.ts"], async (tmp) => {
+const rig = new RigTest("tsxen-soak-", async (tmp) => {
   const soak = path.join(tmp, "soak.xen"), echo = path.join(tmp, "udp-echo.xen");
   const udpflood = path.join(tmp, "udpflood"), udpcheck = path.join(tmp, "udpcheck");
   await buildImage("tests/apps/soak.ts", soak);

@@ -35,7 +35,7 @@ exit $rc
 // The libvirt domains (XML files): PV from tsxen build --libvirt, PVH for the same options.
 const xml = { pv: "", pvh: "" };
 
-const rig = new RigTest("tsxen-xen-blk-", ["examples/blk-verify/main.ts"], async (tmp) => {
+const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
   const image = path.join(tmp, "blk-verify.xen");
   // (with the libvirt domain for libvirt-scenario.ts)
   await buildImage("examples/blk-verify/main.ts", image, LIBVIRT_BUILD);

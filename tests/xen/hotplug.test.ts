@@ -42,7 +42,7 @@ echo "dom0: xl shutdown -w took $(( $(up_ms) - t0 )) ms"
 exit $rc
 `;
 
-const rig = new RigTest("tsxen-xen-hotplug-", ["tests/apps/hotplug.ts"], async (tmp) => {
+const rig = new RigTest("tsxen-xen-hotplug-", async (tmp) => {
   const image = path.join(tmp, "hotplug.xen");
   const udpcheck = path.join(tmp, "udpcheck");
   await buildImage("tests/apps/hotplug.ts", image);

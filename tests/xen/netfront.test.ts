@@ -33,7 +33,7 @@ exit $rc
 `;
 }
 
-const rig = new RigTest("tsxen-xen-net-", ["examples/udp-echo/main.ts"], async (tmp) => {
+const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
   const image = path.join(tmp, "udp-echo.xen");
   const udpcheck = path.join(tmp, "udpcheck");
   await buildImage("examples/udp-echo/main.ts", image);

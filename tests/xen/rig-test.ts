@@ -1,10 +1,10 @@
 // Shared scaffolding of the real-Xen test files. Every file loaded in one
 // test process contributes its scenarios (and builds their images) through
-// a RigTest; the rig boots once, takes each file's scenarios as soon as its
-// images are built, and each test looks up its scenario's result.
+// a RigTest; once every file's images are built, the rig boots once with
+// every scenario, and each test looks up its scenario's result.
 // (One boot of Xen + dom0 for the whole suite, not one per file; under
-// tests/run.ts the rig boots and the images are built before the first
-// test, and the rig runs on alongside the unit and sim tests.) Every
+// tests/run.ts the images are built before the first test and the rig runs
+// alongside the unit and sim tests.) Every
 // scenario runs in both boot modes (the same image as type = "pv" and as
 // type = "pvh"): inModes() doubles a scenario list, modeTest() registers a
 // test per mode, named "xen [pv]: …" and "xen [pvh]: …". A file may also
@@ -42,8 +42,7 @@ export function inModes(scenarios: Scenario[], modes: BootMode[] = BOOT_MODES): 
 // compile per app serves the sim tests and the image. `more`: more build
 // options (devices, libvirt). An image two files ask for with the same
 // options is built once and copied (gcc takes ~10 s of CPU per image).
-// At most two images are in gcc at once (this machine's cores): all of
-// them at once finished none early, and the rig waits for the first.
+// At most two images are in gcc at once (this machine's cores).
 const images = new Map<string, Promise<string>>();
 const nativeSlots = { free: 2, waiting: [] as (() => void)[] };
 async function inNativeSlot<T>(work: () => Promise<T>): Promise<T> {
@@ -62,7 +61,7 @@ export async function buildImage(entry: string, output: string, more: Partial<Bu
   let built = images.get(key);
   if (!built) {
     const memoryBase = memoryBaseFor(more.memoryMB ?? 32);
-    built = compiled({ entry, memoryMB: more.memoryMB }).then(async ({ wasm }) => {
+    built = buildOf(entry, DEFAULT_RUNTIME, "none", memoryBase).then(async ({ wasm }) => {
       await inNativeSlot(() => build({ ...more, entry, output, prebuilt: wasm, memoryBase, log: () => {} }));
       return output;
     });
@@ -84,64 +83,48 @@ export function udpOk(t: { comment(s: string): void }, out: string[], count: num
   return ok.length;
 }
 
-// An app a RigTest builds images of: its entry, and the memory= of the
-// image when that is under 8 MiB (the wasm memory then starts lower).
-export type RigApp = string | { entry: string; memoryMB?: number };
-
-// The app's wasm (asc, on the main thread), from the sim tests' cache.
-function compiled(app: RigApp) {
-  const { entry, memoryMB } = typeof app === "string" ? { entry: app, memoryMB: undefined } : app;
-  return buildOf(entry, DEFAULT_RUNTIME, "none", memoryBaseFor(memoryMB ?? 32));
-}
-
 // The one rig boot of this process: every RigTest's scenarios.
 const session = {
   parts: [] as RigTest[],
-  booting: null as Promise<void> | null,
-  built: null as Promise<void> | null,
+  built: null as Promise<({ part: RigTest; scenarios: Scenario[] } | null)[]> | null,
   run: null as Promise<RunResult> | null,
   buildErrors: new Map<RigTest, string>(),
   buildMs: 0,
   reported: false,
 };
 
-// Boots the rig at once (with every file's rig options), then builds each
-// file's images (asc on the main thread, two gcc at a time in other
-// processes) and hands its scenarios to the running rig as soon as they are
-// built: the rig's first scenarios run while the last images are still
-// being built, and those builds go on while the unit and sim tests run. A
-// file whose build fails loses its scenarios, not the run.
+// Builds every file's images (asc on the main thread, two gcc at a time in
+// other processes), then boots the rig with every file's rig options and
+// hands it all the scenarios (startRig; a file whose build fails loses its
+// scenarios, not the run). Booting the rig first and handing it each file's
+// scenarios as soon as they were built was measured slower on this 2-core
+// machine: a clean-clone run of .ci/run took 7 min 35 s and 795 s of CPU
+// (user + sys, npm ci included), make test this way 6 min 49 s and 717 s;
+// QEMU, asc, gcc and the sim tests all competing at once cost more CPU.
 function startSession(): Promise<RunResult> {
   if (session.run) return session.run;
   const t0 = Date.now();
-  const rig = (async () => {
+  const failed = (part: RigTest, e: unknown): void => void session.buildErrors.set(part, e instanceof Error ? e.message : String(e));
+  session.built = Promise.all(session.parts.map(async (part) => {
+    try {
+      return { part, scenarios: await part.scenarios(part.tmp) };
+    } catch (e) {
+      failed(part, e);
+      return null;
+    }
+  })).then((built) => {
+    session.buildMs = Date.now() - t0;
+    return built;
+  });
+  session.run = session.built.then(async (built) => {
     const options = await Promise.all(session.parts.map((part) => part.options?.(part.tmp) ?? {}));
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-xen-rig-"));
     test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
     // TSXEN_SERIAL_LOG=<file> keeps the timestamped serial log (Xen, dom0, guests).
-    return startRig({ ...mergedOptions(options), log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
-  })();
-  const failed = (part: RigTest, e: unknown): void => void session.buildErrors.set(part, e instanceof Error ? e.message : String(e));
-  // QEMU starts before the first asc compile: asc holds the main thread for
-  // seconds at a time, and starting the rig takes a few turns of the event loop.
-  const booting = rig.then(() => undefined, () => undefined);
-  session.booting = booting;
-  session.built = booting.then(() => Promise.all(session.parts.map(async (part) => {
-    let scenarios: Scenario[];
-    try {
-      scenarios = await part.scenarios(part.tmp);
-    } catch (e) {
-      return failed(part, e);
-    }
-    // a rig that could not start fails every test through session.run
-    const running = await rig.catch(() => null);
-    await running?.add(scenarios).catch((e) => failed(part, e));
-  }))).then(() => {
-    session.buildMs = Date.now() - t0;
-  });
-  session.run = session.built.then(async () => {
-    await (await rig).close();
-    return (await rig).result;
+    const rig = await startRig({ ...mergedOptions(options), log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
+    for (const b of built) if (b) await rig.add(b.scenarios).catch((e) => failed(b.part, e));
+    await rig.close();
+    return rig.result;
   });
   // A run that cannot start (no QEMU, a bad scenario) fails the tests that
   // await it, not the process (beforeRun starts it before any test awaits).
@@ -164,15 +147,13 @@ function mergedOptions(all: RigOptions[]): RigOptions {
   };
 }
 
-// Under tests/run.ts (see tests/before-run.ts): boot the rig and compile
-// every file's apps (asc, with the main thread to ourselves) before the
-// first test runs; the rest of the image builds (gcc, in other processes)
-// and the rig go on while the unit and sim tests run. Not when Xen is
-// skipped.
+// Under tests/run.ts (see tests/before-run.ts): build the images before the
+// first test runs, with the main thread to ourselves (asc runs on it), then
+// boot the rig while the unit and sim tests run. Not when Xen is skipped.
 if (!skipXen) {
   beforeRun.push(() => {
     void startSession();
-    return session.booting!.then(() => Promise.all(session.parts.flatMap((part) => part.apps.map(compiled)))).then(() => undefined);
+    return session.built!.then(() => undefined);
   });
 }
 
@@ -180,11 +161,10 @@ export class RigTest {
   readonly tmp: string;
 
   // `scenarios` builds the images into `tmp` (with buildImage) and returns
-  // this file's scenarios; `apps`, the apps it builds them from (compiled
-  // first, see beforeRun below); `options`, run before it (the rig boots
-  // with them while the images build), what the file needs of the rig.
+  // this file's scenarios; `options`, run after it, what the file needs of
+  // the rig.
   constructor(
-    prefix: string, readonly apps: RigApp[], readonly scenarios: (tmp: string) => Promise<Scenario[]>,
+    prefix: string, readonly scenarios: (tmp: string) => Promise<Scenario[]>,
     readonly options?: (tmp: string) => Promise<RigOptions>,
   ) {
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -12,7 +12,7 @@ import { RigTest, buildImage, inMode, inModes, udpOk } from "./rig-test.ts";
 
 const IP = "10.0.0.44";
 
-const rig = new RigTest("tsxen-xen-small-", [{ entry: "examples/udp-echo/main.ts", memoryMB: 4 }], async (tmp) => {
+const rig = new RigTest("tsxen-xen-small-", async (tmp) => {
   const image = path.join(tmp, "udp-echo-4m.xen");
   const udpcheck = path.join(tmp, "udpcheck");
   // compiled for memory = 4 (a lower wasm memory base than the other images')

@@ -24,7 +24,7 @@ import { probeImage, probeScenario, saveRestore, withTcp, CHECKPOINT, MIGRATE } 
 // half of 8 MiB before, half after, on the same connection (withTcp).
 const TCP_BYTES = 8 * 1024 * 1024;
 
-const rig = new RigTest("tsxen-xen-suspend-", ["tests/apps/suspend-probe.ts"], async (tmp) => {
+const rig = new RigTest("tsxen-xen-suspend-", async (tmp) => {
   const files = await probeImage(tmp);
   return [
     probeScenario("suspend", "pv", files, saveRestore(1) + CHECKPOINT, 120),

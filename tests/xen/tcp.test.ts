@@ -69,7 +69,7 @@ xl shutdown "$name"
 exit $rc
 `;
 
-const rig = new RigTest("tsxen-xen-tcp-", ["examples/http-server/main.ts", "tests/apps/tcp-services.ts"], async (tmp) => {
+const rig = new RigTest("tsxen-xen-tcp-", async (tmp) => {
   const http = path.join(tmp, "http-server.xen");
   const services = path.join(tmp, "tcp-services.xen");
   const tcpcheck = path.join(tmp, "tcpcheck");
