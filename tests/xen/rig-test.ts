@@ -19,7 +19,7 @@ import path from "node:path";
 import { build, DEFAULT_RUNTIME, type BuildOptions } from "../../tools/build.ts";
 import { memoryBaseFor } from "../../tools/host-interface.ts";
 import { buildOf } from "../sim/helpers.ts";
-import { startRig, type RigOptions, type RunResult, type Scenario, type ScenarioResult } from "../../tools/rig/harness.ts";
+import { runScenarios, type RigOptions, type RunResult, type Scenario, type ScenarioResult } from "../../tools/rig/harness.ts";
 import { beforeRun } from "../before-run.ts";
 
 export const skipXen = process.env.TSXEN_SKIP_XEN === "1";
@@ -86,7 +86,7 @@ export function udpOk(t: { comment(s: string): void }, out: string[], count: num
 // The one rig boot of this process: every RigTest's scenarios.
 const session = {
   parts: [] as RigTest[],
-  built: null as Promise<({ part: RigTest; scenarios: Scenario[] } | null)[]> | null,
+  built: null as Promise<Scenario[]> | null,
   run: null as Promise<RunResult> | null,
   buildErrors: new Map<RigTest, string>(),
   buildMs: 0,
@@ -94,40 +94,36 @@ const session = {
 };
 
 // Builds every file's images (asc on the main thread, two gcc at a time in
-// other processes), then boots the rig with every file's rig options and
-// hands it all the scenarios (startRig; a file whose build fails loses its
-// scenarios, not the run). Booting the rig first and handing it each file's
-// scenarios as soon as they were built was measured slower on this 2-core
-// machine: a clean-clone run of .ci/run took 7 min 35 s and 795 s of CPU
-// (user + sys, npm ci included), make test this way 6 min 49 s and 717 s;
-// QEMU, asc, gcc and the sim tests all competing at once cost more CPU.
+// other processes), then boots the rig once with every file's scenarios and
+// rig options; a file whose build fails loses its scenarios, not the run.
+// Booting the rig first and handing it each file's scenarios as soon as they
+// were built (over a 9p spool) was tried and measured slower on this 2-core
+// machine: a clean-clone .ci/run 7 min 35 s and 795 s of CPU (npm ci
+// included), against make test this way 6 min 49 s and 717 s; QEMU, asc,
+// gcc and the sim tests all competing at once cost more CPU.
 function startSession(): Promise<RunResult> {
   if (session.run) return session.run;
   const t0 = Date.now();
-  const failed = (part: RigTest, e: unknown): void => void session.buildErrors.set(part, e instanceof Error ? e.message : String(e));
   session.built = Promise.all(session.parts.map(async (part) => {
     try {
-      return { part, scenarios: await part.scenarios(part.tmp) };
+      return await part.scenarios(part.tmp);
     } catch (e) {
-      failed(part, e);
-      return null;
+      session.buildErrors.set(part, e instanceof Error ? e.message : String(e));
+      return [];
     }
-  })).then((built) => {
+  })).then((lists) => {
     session.buildMs = Date.now() - t0;
-    return built;
+    return lists.flat();
   });
-  session.run = session.built.then(async (built) => {
+  session.run = session.built.then(async (scenarios) => {
     const options = await Promise.all(session.parts.map((part) => part.options?.(part.tmp) ?? {}));
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-xen-rig-"));
     test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
     // TSXEN_SERIAL_LOG=<file> keeps the timestamped serial log (Xen, dom0, guests).
-    const rig = await startRig({ ...mergedOptions(options), log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
-    for (const b of built) if (b) await rig.add(b.scenarios).catch((e) => failed(b.part, e));
-    await rig.close();
-    return rig.result;
+    return runScenarios(scenarios, { ...mergedOptions(options), log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
   });
-  // A run that cannot start (no QEMU, a bad scenario) fails the tests that
-  // await it, not the process (beforeRun starts it before any test awaits).
+  // A run that cannot start (a bad scenario) fails the tests that await it,
+  // not the process (beforeRun starts it before any test awaits).
   session.run.catch(() => undefined);
   return session.run;
 }

@@ -6,10 +6,7 @@
 // HAP for PVH guests (Debian's Xen is built without shadow paging). The
 // cached hypervisor, kernel and base initramfs come from rig.sh; per run only a
 // small second cpio archive holding /scenarios/ is built and appended to the
-// base initramfs (Linux unpacks concatenated archives in order). Or, with
-// startRig(), the rig boots before the scenarios exist and they are handed to
-// dom0 one batch at a time through a spool directory it reads over 9p (the
-// test suite boots the rig while it is still building the images).
+// base initramfs (Linux unpacks concatenated archives in order).
 // Every wait is bounded; only the QEMU process started here is ever killed.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -242,78 +239,11 @@ export async function runScenarios(scenarios: Scenario[], opts: RigOptions = {})
   try {
     const initrd = path.join(tmp, 'dom0.cpio.gz');
     await writeInitrd([rig.baseInitrd, ...(opts.extraInitrds ?? [])], scenarios, initrd);
-    const boot = bootAndCollect(rig, initrd, opts, tmp);
-    boot.addScenarios(scenarios);
-    boot.setDeadline(opts.totalTimeoutSec ?? 120 + scenarios.reduce((s, sc) => s + timeoutOf(sc) + 15, 0));
-    return await boot.result;
+    const totalSec = opts.totalTimeoutSec ?? 120 + scenarios.reduce((s, sc) => s + timeoutOf(sc) + 15, 0);
+    return await bootAndCollect(rig, initrd, scenarios, totalSec * 1000, opts, tmp);
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
-}
-
-/** A booted rig that takes its scenarios while it runs (startRig). */
-export interface RigSession {
-  /** Hands these scenarios to dom0: they run after the ones added before. */
-  add(scenarios: Scenario[]): Promise<void>;
-  /** No more scenarios: the rig powers off once the added ones have run. */
-  close(): Promise<void>;
-  /** Settles after close(), when dom0 has run every scenario (or the rig failed). */
-  readonly result: Promise<RunResult>;
-}
-
-// The spool: one host directory shared with dom0 (9p tag "spool", mounted
-// without caching): scenario NNN is written as .NNN-name.part/ and renamed
-// to NNN-name/ when complete; `end` holds the number of scenarios once there
-// are no more (see run_spool in dom0/init.sh).
-const SPOOL_TAG = 'spool';
-
-/**
- * Boots Xen + dom0 now and runs scenarios as they are added, in the order
- * added. Until close(), dom0 waits for more, without a time bound (the
- * caller's work, e.g. building images, bounds that); from close() on, the
- * run is bounded by totalTimeoutSec, or 120 s + per scenario its timeout +
- * 15 s.
- */
-export async function startRig(opts: RigOptions = {}): Promise<RigSession> {
-  assertQemuInstalled();
-  const rig = opts.rig ?? (await prepareRig());
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tsxen-rig-'));
-  const spool = path.join(tmp, 'spool');
-  await fs.mkdir(spool);
-  const initrd = path.join(tmp, 'dom0.cpio.gz');
-  await writeInitrd([rig.baseInitrd, ...(opts.extraInitrds ?? [])], [], initrd);
-  const boot = bootAndCollect(rig, initrd, { ...opts, shares: [...(opts.shares ?? []), { tag: SPOOL_TAG, path: spool }] }, tmp);
-  const added: Scenario[] = [];
-  let closed = false;
-  const result = boot.result.finally(() => fs.rm(tmp, { recursive: true, force: true }));
-  result.catch(() => undefined);
-  return {
-    async add(scenarios) {
-      if (closed) throw new Error('startRig: add() after close()');
-      validateScenarios([...added, ...scenarios]);
-      const first = added.length;
-      added.push(...scenarios);
-      boot.addScenarios(scenarios);
-      for (const [i, s] of scenarios.entries()) {
-        const dir = scenarioDir(s, first + i);
-        const part = path.join(spool, `.${path.basename(dir)}.part`);
-        await fs.mkdir(part);
-        for (const e of await scenarioEntries([s], first + i)) {
-          if (e.name === dir || e.name === 'scenarios') continue;
-          await fs.writeFile(path.join(part, path.relative(dir, e.name)), e.data, { mode: e.mode & 0o777 });
-        }
-        await fs.rename(part, path.join(spool, path.basename(dir)));
-      }
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await fs.writeFile(path.join(spool, 'end.part'), `${added.length}\n`);
-      await fs.rename(path.join(spool, 'end.part'), path.join(spool, 'end'));
-      boot.setDeadline(opts.totalTimeoutSec ?? 120 + added.reduce((s, sc) => s + timeoutOf(sc) + 15, 0));
-    },
-    result,
-  };
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -323,7 +253,7 @@ function timeoutOf(s: Scenario): number {
 }
 
 function scenarioDir(s: Scenario, index: number): string {
-  return `scenarios/${String(index + 1).padStart(3, '0')}-${s.name}`;
+  return `scenarios/${String(index + 1).padStart(2, '0')}-${s.name}`;
 }
 
 function validateScenarios(scenarios: Scenario[]): void {
@@ -366,13 +296,12 @@ interface CpioEntry {
   data: Buffer;
 }
 
-// The scenarios' dirs under scenarios/, numbered from first + 1.
-async function scenarioEntries(scenarios: Scenario[], first = 0): Promise<CpioEntry[]> {
+async function scenarioEntries(scenarios: Scenario[]): Promise<CpioEntry[]> {
   const dirMode = 0o040755;
   const entries: CpioEntry[] = [{ name: 'scenarios', mode: dirMode, data: Buffer.alloc(0) }];
   const file = (name: string, text: string, mode = 0o100644): CpioEntry => ({ name, mode, data: Buffer.from(text) });
   for (const [i, s] of scenarios.entries()) {
-    const dir = scenarioDir(s, first + i);
+    const dir = scenarioDir(s, i);
     entries.push({ name: dir, mode: dirMode, data: Buffer.alloc(0) });
     entries.push(file(`${dir}/guest.cfg`, guestCfg(s, dir)));
     entries.push(file(`${dir}/timeout`, `${timeoutOf(s)}\n`));
@@ -497,10 +426,7 @@ class SerialParser {
   outcome: RunOutcome | null = null;
   failure?: string;
 
-  constructor(private readonly opts: RigOptions) {}
-
-  /** Scenarios whose reports are to come (a not-run result until then). */
-  add(scenarios: Scenario[]): void {
+  constructor(scenarios: Scenario[], private readonly opts: RigOptions) {
     for (const s of scenarios) {
       this.results.set(s.name, {
         name: s.name, reason: 'not-run', console: [], checkRc: null, checkRunningRc: null,
@@ -621,35 +547,10 @@ function stamp(ms: number): string {
   return `[${(ms / 1000).toFixed(3).padStart(8)}] `;
 }
 
-/** A QEMU run under way: scenarios to expect, the overall time bound, the result. */
-interface Boot {
-  addScenarios(scenarios: Scenario[]): void;
-  /** The run ends as a timeout this many seconds from now (replaces the bound set before). */
-  setDeadline(seconds: number): void;
-  result: Promise<RunResult>;
-}
-
-function bootAndCollect(rig: RigPaths, initrd: string, opts: RigOptions, tmp: string): Boot {
-  const parser = new SerialParser(opts);
-  let overall: NodeJS.Timeout | undefined;
-  let finish: () => void = () => undefined;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  return {
-    addScenarios: (scenarios) => parser.add(scenarios),
-    setDeadline(seconds) {
-      clearTimeout(overall);
-      overall = setTimeout(() => {
-        if (parser.outcome === null) parser.outcome = 'timeout';
-        finish();
-      }, seconds * 1000);
-    },
-    result: collect(rig, initrd, opts, tmp, parser, finished, finish).finally(() => clearTimeout(overall)),
-  };
-}
-
-async function collect(
-  rig: RigPaths, initrd: string, opts: RigOptions, tmp: string, parser: SerialParser, finished: Promise<void>, finish: () => void,
+async function bootAndCollect(
+  rig: RigPaths, initrd: string, scenarios: Scenario[], totalMs: number, opts: RigOptions, tmp: string,
 ): Promise<RunResult> {
+  const parser = new SerialParser(scenarios, opts);
   const logLines: string[] = [];
   const logFile: WriteStream | null = opts.log ? createWriteStream(opts.log) : null;
   const t0 = performance.now();
@@ -673,6 +574,8 @@ async function collect(
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.once('exit', killOnExit);
 
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
   let failureDeadline: NodeJS.Timeout | undefined;
 
   const record = (text: string): void => {
@@ -713,8 +616,14 @@ async function collect(
     if (parser.outcome === null) parser.outcome = 'qemu-exited';
     finish();
   });
+  const overall = setTimeout(() => {
+    if (parser.outcome === null) parser.outcome = 'timeout';
+    finish();
+  }, totalMs);
+
   await finished;
   opts.control?.attach(null);
+  clearTimeout(overall);
   clearTimeout(failureDeadline);
   await stopQemu(child);
   stopTails();

@@ -1,9 +1,8 @@
 #!/bin/busybox sh
 # /init of the tsxen rig's dom0 (Debian 6.1 Linux under Xen 4.17, see ../rig.sh).
 # Brings up the Xen toolstack and bridge xenbr0 (10.0.0.1/24, exists only in this
-# emulated dom0), then runs each guest scenario in /scenarios/NNN-name/ in
-# lexical order (or, given a 9p share "spool", each one as it arrives there:
-# see run_spool) and reports on hvc0 with lines harness.ts parses:
+# emulated dom0), then runs each guest scenario in /scenarios/NN-name/ in
+# lexical order and reports on hvc0 with lines harness.ts parses:
 #   TSXEN-RIG <name> created domid=<id>
 #   TSXEN-CONSOLE <name>| <guest console line>
 #   TSXEN-CHECK <name>| <check.sh output line>
@@ -80,7 +79,7 @@ start_bridge() {
 # "tsxen-diskN" that becomes /dev/tsxen-diskN here (an xl disk target); and
 # host directories shared over 9p, mounted at /mnt/<tag>.
 attach_host_devices() {
-    local dir=/lib/modules/$(uname -r)/kernel m b serial tag cache
+    local dir=/lib/modules/$(uname -r)/kernel m b serial tag
     grep -qs 0x1af4 /sys/bus/pci/devices/*/vendor || return 0   # no virtio device
     for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev \
              drivers/virtio/virtio_pci_modern_dev drivers/block/virtio_blk net/core/failover \
@@ -112,10 +111,8 @@ attach_host_devices() {
         for b in /sys/bus/virtio/devices/*/mount_tag; do
             [ -e "$b" ] || continue
             tag=$(tr -d '\0' < "$b")
-            # the spool changes while dom0 reads it: no caching there
-            cache=loose; [ "$tag" = spool ] && cache=none
             mkdir -p "/mnt/$tag" &&
-                mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=$cache "$tag" "/mnt/$tag" ||
+                mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose "$tag" "/mnt/$tag" ||
                 fatal "mount 9p share $tag"
         done
     fi
@@ -342,27 +339,6 @@ run_scenario() {
     xl destroy "$NAME" 2>/dev/null
 }
 
-# Scenarios handed over while the rig runs (harness.ts startRig): the host
-# renames each complete one into the 9p share /mnt/spool as NNN-name/ (001,
-# 002, ...), and writes /mnt/spool/end holding their number when there are
-# no more. Each is copied to /scenarios/ (its check writes there) and run.
-run_spool() {
-    local n=1 want
-    while :; do
-        set -- /mnt/spool/$(printf %03d $n)-*
-        if [ -d "$1" ]; then
-            cp -r "$1" /scenarios/ || fatal "copying $1 from the spool"
-            run_scenario "/scenarios/${1##*/}"
-            n=$((n + 1))
-        elif [ -f /mnt/spool/end ]; then
-            read -r want < /mnt/spool/end
-            [ "$n" -gt "$want" ] && return
-        else
-            sleep 0.25
-        fi
-    done
-}
-
 mount_filesystems
 mark init-start
 # Linux 6.1 leaves the CRNG unseeded for a while and libuuid (via xl) then sleeps
@@ -376,13 +352,9 @@ start_bridge
 attach_host_devices
 read_host_commands < /dev/console &
 mark commands-ready
-if [ -d /mnt/spool ]; then
-    run_spool
-else
-    for dir in /scenarios/*/; do
-        [ -f "$dir/guest.cfg" ] && run_scenario "${dir%/}"
-    done
-fi
+for dir in /scenarios/*/; do
+    [ -f "$dir/guest.cfg" ] && run_scenario "${dir%/}"
+done
 say all-done
 poweroff -f
 sleep 30
