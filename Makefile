@@ -6,7 +6,7 @@ IMAGES   := $(patsubst examples/%/main.ts,build/%.xen,$(EXAMPLES))
 # Anything that goes into an image.
 IMAGE_DEPS := $(shell find runtime boot tools -type f -not -path "tools/rig/*") package-lock.json
 
-.PHONY: all setup build demo test test-unit test-xen typecheck clean fuzz soak
+.PHONY: all setup build demo test test-full test-unit test-xen typecheck clean fuzz soak
 all: build
 
 setup:
@@ -30,6 +30,12 @@ test-unit: setup
 
 test-xen: setup
 	@$(RUN_TESTS) $(wildcard tests/xen/*.test.ts)
+
+# make test with every real-Xen scenario in both boot modes (make test runs
+# the ones the mode does not change as PV only: MODE_INDEPENDENT in
+# tests/xen/rig-test.ts).
+test-full: setup
+	@TSXEN_XEN_MODES=all $(RUN_TESTS)
 
 # The long seeded fuzz campaigns against the sim (make test runs a short one):
 # about a million cases; prints cases/s and how to replay any failure.

@@ -2,11 +2,13 @@
 // boot chain's examples, started with xl create, seen through xenconsoled,
 // with the shutdown reason xl reports; named backtraces compared with the
 // sim's; the guest statistics dom0 reads from xenstore (examples/stats).
-// Each booted as type = "pv" and as type = "pvh" (the same image).
+// Booted as type = "pv" and as type = "pvh" (the same image), except what
+// the mode does not change (MODE_INDEPENDENT in rig-test.ts): the software
+// traps deep in a call chain, the hung guest and the statistics run as PV.
 // TSXEN_SKIP_XEN=1 skips (and reports the skip); otherwise a missing rig is
 // a failure, never a pass.
 import path from "node:path";
-import { RigTest, buildImage, inMode, inModes } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes, MODE_INDEPENDENT } from "./rig-test.ts";
 import { runInSim } from "../../sim/host.ts";
 import { backtraceAfter, buildOf } from "../sim/helpers.ts";
 import { formatStats, parseXenstoreLs } from "../../tools/stats.ts";
@@ -50,6 +52,8 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
       { name: "boot-info", image: info, memoryMB: 24, xlExtra: ['extra = "boot info please"'], timeoutSec: 30 },
       { name: "trap-oob", image: trap, timeoutSec: 30 },
       { name: "trap-null", image: trap, xlExtra: ['extra = "null"'], timeoutSec: 30 },
+    ]),
+    ...inModes([
       { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 3 },
       {
         name: "stats", image: stats, timeoutSec: 60, check: STATS_CHECK,
@@ -62,7 +66,7 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
       ...Object.keys(DEEP_FAULTS).map((fault) => ({
         name: `deep-${fault}`, image: deep, memoryMB: 16, xlExtra: [`extra = "${fault}"`], timeoutSec: 30,
       })),
-    ]),
+    ], MODE_INDEPENDENT),
     // Too little RAM for a tsxen guest: the PVH boot code says so before
     // the console ring is up, on Xen's debug port (Xen's own console).
     { name: "tiny-pvh", type: "pvh", image: hello, memoryMB: 4, timeoutSec: 20 },
@@ -140,14 +144,14 @@ for (const [fault, header] of Object.entries(DEEP_FAULTS)) {
     } else {
       t.deepEqual(xen, simFrames, "the same frames in both hosts");
     }
-  });
+  }, MODE_INDEPENDENT);
 }
 
 rig.modeTest("a hung guest is reported as a timeout, with its console kept", async (t, mode) => {
   const s = await rig.scenario(t, inMode("trap-hang", mode));
   t.equal(s?.reason, "timeout");
   t.deepEqual(s?.console, ["trap example: about to fault (hang)"]);
-});
+}, MODE_INDEPENDENT);
 
 rig.modeTest("memory.grow succeeds up to the guest's RAM, returns -1 past it, and grown memory is zeroed", async (t, mode) => {
   const s = await rig.scenario(t, inMode("boot-info", mode));
@@ -184,7 +188,7 @@ rig.modeTest("the guest's statistics appear in dom0's xenstore (data/tsxen), fre
   t.equal(entries.get("vbd/51712/errors"), "0");
   const text = formatStats({ domid: "1", name: "stats", fresh: true, entries: [...entries] });
   t.match(text, /\nvbd\/51712\n(  .*\n)*  write-bytes +1048576\n/, "tsxen stats formats dom0's xenstore-ls output");
-});
+}, MODE_INDEPENDENT);
 
 rig.test("[pvh] too little RAM: the early console reports it on Xen's debug port, before the console ring is up", async (t) => {
   const s = await rig.scenario(t, "tiny-pvh");

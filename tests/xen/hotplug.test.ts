@@ -4,10 +4,10 @@
 // (`xl network-detach`), attaches it again (`xl network-attach`) and checks
 // again; then detaches and re-attaches the disk (`xl block-detach` /
 // `block-attach`) while the guest uses it; then times `xl shutdown -w`.
-// As type = "pv" and as type = "pvh".
+// As type = "pv" (MODE_INDEPENDENT in rig-test.ts).
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { RigTest, buildImage, inMode, inModes, udpOk } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes, MODE_INDEPENDENT, udpOk } from "./rig-test.ts";
 
 const DISK = "'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=/tmp/hp.img'";
 
@@ -52,7 +52,7 @@ const rig = new RigTest("tsxen-xen-hotplug-", async (tmp) => {
     setup: "rm -f /tmp/hp.img && truncate -s 16M /tmp/hp.img\n",
     xlExtra: ["vif = [ 'mac=00:16:3e:00:00:12,ip=10.0.0.2' ]", `disk = [ ${DISK} ]`],
     check: CHECK,
-  }]);
+  }], MODE_INDEPENDENT);
 });
 
 rig.modeTest("hot-plug: a vif detached and attached again while the guest runs: it closes cleanly, reconnects, and answers ping and UDP again", async (t, mode) => {
@@ -67,7 +67,7 @@ rig.modeTest("hot-plug: a vif detached and attached again while the guest runs: 
   t.ok(con.includes("hotplug: vif 0 connected again"), "the app kept its stack and was told of the new connect");
   // At least 60 datagrams: a udpcheck retry (a late echo) sends one more.
   t.ok(con.some((l) => Number(/^hotplug: vif 0: connects 2, udp in (\d+), leaked grants 0$/.exec(l)?.[1] ?? 0) >= 60), "two connects, 60 datagrams, no grant leaked");
-});
+}, MODE_INDEPENDENT);
 
 rig.modeTest("hot-plug: a disk detached and attached again while in use: I/O stops cleanly and resumes", async (t, mode) => {
   const s = await rig.scenario(t, inMode("hotplug", mode));
@@ -81,4 +81,4 @@ rig.modeTest("hot-plug: a disk detached and attached again while in use: I/O sto
   t.equal(s?.reason, "poweroff", "xl shutdown then powered it off");
   const shut = (s?.checkOutput ?? []).find((l) => l.startsWith("dom0: xl shutdown -w took"));
   if (shut) t.comment(shut);
-});
+}, MODE_INDEPENDENT);

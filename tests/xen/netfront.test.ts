@@ -3,11 +3,11 @@
 // sends 1472 UDP datagrams of every size from 1 to 1472 bytes, checking
 // every echo byte for byte (tests/xen/tools/udpcheck.c, built statically
 // here and run in dom0) on its first vif, and answers on its second too
-// (50 datagrams); a jumbo-frame vif in a second scenario. Each scenario
-// runs as type = "pv" and as type = "pvh".
+// (50 datagrams), as type = "pv" and as type = "pvh"; a jumbo-frame vif in
+// a second scenario, as PV (MODE_INDEPENDENT in rig-test.ts).
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { RigTest, buildImage, inMode, inModes, udpOk } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes, MODE_INDEPENDENT, udpOk } from "./rig-test.ts";
 
 
 // dom0 side: wait until the guest is ready, ping each address, run the UDP
@@ -38,18 +38,18 @@ const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
   const udpcheck = path.join(tmp, "udpcheck");
   await buildImage("examples/udp-echo/main.ts", image);
   execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
-  return inModes([
-    {
+  return [
+    ...inModes([{
       name: "udp-echo", image, files: { udpcheck }, timeoutSec: 120,
       xlExtra: ["vif = [ 'mac=00:16:3e:00:00:02,ip=10.0.0.2', 'mac=00:16:3e:00:00:03,ip=10.0.0.3' ]"],
       check: dom0Script([["10.0.0.2", 1472], ["10.0.0.3", 50]]),
-    },
-    {
+    }]),
+    ...inModes([{
       name: "udp-echo-jumbo", image, files: { udpcheck }, timeoutSec: 90,
       xlExtra: ["vif = [ 'mac=00:16:3e:00:00:05,ip=10.0.0.5,mtu=9000' ]"],
       check: dom0Script([["10.0.0.5", 100]], true),
-    },
-  ]);
+    }], MODE_INDEPENDENT),
+  ];
 });
 
 
@@ -72,8 +72,14 @@ rig.modeTest("1472 UDP datagrams of 1..1472 bytes are all echoed intact", async 
   const shut = s?.checkOutput.find((l) => l.startsWith("dom0: xl shutdown -w took"));
   if (shut) t.comment(shut);
   const stats = s?.console.find((l) => l.startsWith("udp-echo: vif 0: rx"));
-  const m = /\(0 dropped\), tx \d+ \(0 dropped, 0 errors\).*udp in (\d+) out (\d+), malformed 0/.exec(stats ?? "");
-  t.ok(m && m[1] === m[2] && Number(m[1]) >= 1472, `no drops or errors, every datagram received was answered: ${stats}`);
+  const m = /\(0 dropped\), tx \d+ \((\d+) dropped, 0 errors\).*udp in (\d+) out (\d+), malformed 0/.exec(stats ?? "");
+  t.ok(m && m[2] === m[3] && Number(m[2]) >= 1472, `no RX drops or errors, every datagram received was answered: ${stats}`);
+  // A TX drop is netfront's back-pressure (all 64 TX buffers of the queue
+  // still in flight: netback answers late while dom0's one emulated CPU is
+  // busy), and udpcheck then sends that datagram again. More drops than
+  // retries would be echoes lost for another reason.
+  const retries = Number(/^udpcheck: sent 1472, .* retries (\d+),/m.exec((s?.checkOutput ?? []).join("\n"))?.[1] ?? 0);
+  t.ok(m && Number(m[1]) <= retries, `TX drops (${m?.[1]}) only as back-pressure, each datagram sent again (udpcheck retries: ${retries})`);
 });
 
 rig.modeTest("a guest with two vifs answers on both", async (t, mode) => {
@@ -90,4 +96,4 @@ rig.modeTest("jumbo frames (vif mtu 9000): 8000-byte pings and UDP datagrams of 
   t.equal(pingOk(s?.checkOutput ?? []), 1, "ping -s 8000: 0% loss");
   t.equal(udpOk(t, s?.checkOutput ?? [], 100), 1, "every jumbo datagram echoed intact");
   t.equal(s?.reason, "poweroff");
-});
+}, MODE_INDEPENDENT);

@@ -3,7 +3,8 @@
 #   . /etc/tsxen/check-lib.sh
 # They read $name and $log (check.sh's third and fourth arguments).
 # Waits poll every 0.25 s: under TCG each grep costs dom0 about 20 ms of the
-# one emulated CPU, which the guest under test needs too.
+# one emulated CPU, which the guest under test needs too (and each fork
+# more: the polls fork only for the grep).
 #   up_ms                           dom0's uptime in ms
 #   guest_log                       the guest's console so far
 #   console_count PATTERN           how many of its lines match (grep regex)
@@ -14,18 +15,20 @@ up_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 
 # A migrated guest's console goes on in the log xenconsoled opened for its
 # incoming name ("<name>--incoming"): both are the guest's.
-guest_logs() { echo "$log" "/var/log/xen/guest-$name--incoming.log"; }
-guest_log() { cat $(guest_logs) 2>/dev/null; }
+guest_log() { cat "$log" "/var/log/xen/guest-$name--incoming.log" 2>/dev/null; }
 
-console_count() {
-    local n total=0
-    for n in $(grep -shc -- "$1" $(guest_logs)); do total=$((total + n)); done
-    echo $total
+# Sets COUNT to how many lines of the guest's console match $1: one grep,
+# no other fork (a wait polls it).
+count_console() {
+    local n
+    COUNT=0
+    for n in $(grep -shc -- "$1" "$log" "/var/log/xen/guest-$name--incoming.log"); do COUNT=$((COUNT + n)); done
 }
+console_count() { count_console "$1"; echo $COUNT; }
 
 wait_console() {
     local want=${2:-1} polls=$(( ${3:-30} * 4 )) i=0
-    until [ "$(console_count "$1")" -ge "$want" ]; do
+    until count_console "$1"; [ "$COUNT" -ge "$want" ]; do
         i=$((i + 1))
         [ $i -gt $polls ] && { echo "dom0: no $want x '$1' on the console within ${3:-30} s"; return 1; }
         sleep 0.25

@@ -20,12 +20,15 @@
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
 
-uptime_ms() {
+# Sets NOW to dom0's uptime in ms with shell builtins only: under TCG every
+# fork costs the one emulated CPU, and the scenario loop reads the time often.
+set_now() {
     local up cs
     read -r up _ < /proc/uptime
     cs=${up#*.}; cs=${cs#0}   # "07" would be read as octal
-    echo $(( ${up%.*} * 1000 + cs * 10 ))
+    NOW=$(( ${up%.*} * 1000 + cs * 10 ))
 }
+uptime_ms() { set_now; echo $NOW; }
 say() { echo "TSXEN-RIG $*"; }
 mark() { echo "MARK $1 uptime_ms=$(uptime_ms)"; }
 fatal() {
@@ -127,8 +130,8 @@ read_host_commands() {
     stty -echo 2>/dev/null
     while read -r line; do
         case $line in
-        "TSXEN-CMD shutdown") : > /run/tsxen-shutdown ;;
-        "TSXEN-CMD destroy") : > /run/tsxen-destroy ;;
+        "TSXEN-CMD shutdown") : > /run/tsxen-shutdown; echo command >&3 ;;
+        "TSXEN-CMD destroy") : > /run/tsxen-destroy; echo command >&3 ;;
         esac
     done
 }
@@ -146,10 +149,12 @@ count_lines() { awk 'END { print NR }' "$@"; }
 # caller tracks $2. The end line is counted once by the caller: the log
 # grows while we read it.
 console_lines() { prefix_lines "TSXEN-CONSOLE $NAME| " "$1" "$2" "$3"; }
+# Sends the console's new whole lines (a partial one waits for its end);
+# true if there were any.
 stream_console() {
     local n
-    n=$(($(wc -l < "$LOG")))   # whole lines only: a partial one waits for its end
-    [ "$n" -gt "$SHOWN" ] || return 0
+    n=$(($(wc -l < "$LOG")))
+    [ "$n" -gt "$SHOWN" ] || return 1
     console_lines "$LOG" "$SHOWN" "$n"
     SHOWN=$n
 }
@@ -177,22 +182,25 @@ read_domain() {
     esac
 }
 
-# Shutdowns come as xenstore watch events: xenstored fires @releaseDomain
-# whenever a domain shuts down or dies, and the xenstore-watch started by
-# start_release_watch writes a line per event to fd 3 (a fifo). Waiting on
-# that instead of polling matters here: under TCG one `xl list` costs dom0
-# about 250 ms of the one emulated CPU, and polling it 5 times a second
-# took half of that CPU away from the guest under test.
-start_release_watch() {
-    mkfifo /run/release-events || fatal "mkfifo /run/release-events"
-    exec 3<> /run/release-events   # read-write: opening it blocks neither side
+# Domain changes come as xenstore watch events: xenstored fires
+# @releaseDomain whenever a domain shuts down or dies and @introduceDomain
+# when one is created (a restart, a restore, a migration's receiving side);
+# the xenstore-watch processes started by start_domain_watches write a line
+# per event to fd 3 (a fifo), and so does read_host_commands for a host
+# command. Waiting on that instead of polling matters here: under TCG one
+# `xl list` costs dom0 about 250 ms of the one emulated CPU, and every fork
+# about 10 ms, all taken from the guest under test.
+start_domain_watches() {
+    mkfifo /run/domain-events || fatal "mkfifo /run/domain-events"
+    exec 3<> /run/domain-events   # read-write: opening it blocks neither side
     xenstore-watch @releaseDomain >&3 2>/dev/null &
+    xenstore-watch @introduceDomain >&3 2>/dev/null &
 }
 
-# Waits up to 0.2 s for a @releaseDomain event; true if one (or more) came.
-release_event() {
+# Waits up to $1 s for an event on fd 3; true if one (or more) came.
+domain_event() {
     local ev
-    read -t 0.2 ev <&3 || return 1
+    read -t "$1" ev <&3 || return 1
     while read -t 0.01 ev <&3; do :; done   # a burst is one reason to look
     return 0
 }
@@ -201,15 +209,18 @@ release_event() {
 # timed-out domain is paused, so `check.sh stopped` still finds it, and is
 # destroyed with the others at the end of the scenario. A domain that is gone
 # for a moment is being restarted by xl: wait (10 s at most) for the new one.
-# The domain's state is read at the start, after each @releaseDomain event,
-# every second while it is in between domains (restart, restore, migration:
-# xl then needs dom0's CPU), and every 2 s anyway.
+# The domain's state is read at the start, after each domain event, every
+# second while it is in between domains (restart, restore, migration), and
+# every 10 s anyway. The loop wakes on an event, a host command, or after
+# 0.2 s while the console is busy and 1 s while it is quiet (the console's
+# lines reach the host that much later; checks read the log themselves).
 wait_for_shutdown() {
-    local deadline=$(( $(uptime_ms) + $1 * 1000 )) gone_since= look=1 looked=0 now every
+    local deadline gone_since= look=1 looked=0 now every nap=0.2
+    set_now; deadline=$(( NOW + $1 * 1000 ))
     while :; do
-        stream_console
-        now=$(uptime_ms)
-        every=2000; [ -n "$gone_since" ] && every=1000
+        if stream_console; then nap=0.2; else nap=1; fi
+        set_now; now=$NOW
+        every=10000; [ -n "$gone_since" ] && every=1000
         if [ -n "$look" ] || [ $((now - looked)) -ge $every ]; then
             looked=$now
             read_domain
@@ -240,7 +251,7 @@ wait_for_shutdown() {
         if [ "$now" -ge "$deadline" ]; then
             REASON=timeout; xl pause "$NAME"; return 0
         fi
-        look=; release_event && look=1
+        look=; domain_event $nap && look=1
     done
 }
 
@@ -346,7 +357,7 @@ mark init-start
 (head -c 1 /dev/random > /dev/null) &
 load_modules
 start_toolstack
-start_release_watch
+start_domain_watches
 mark toolstack-up
 start_bridge
 attach_host_devices
