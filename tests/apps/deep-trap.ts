@@ -6,7 +6,8 @@
 // until the call stack is exhausted. Each function is recursive or called
 // from several places with loops in it, so that binaryen keeps it a
 // function of its own.
-import { log, startInfo } from "tsxen";
+import { log } from "tsxen";
+import { appArgs } from "./probe-args";
 
 let mode: string = "";
 
@@ -63,7 +64,7 @@ function recurse(n: i32): i32 {
 }
 
 export function main(): void {
-  mode = startInfo().cmdLine.trim();
+  mode = appArgs().trim();
   if (mode.length == 0) mode = "oob";
   log("deep-trap: " + mode);
   const p = new Parser();

@@ -7,7 +7,8 @@
 // after a full collection (`nocollect` after N: no collect(), so the
 // heap shows what the runtime alone does); tests/sim/soak.test.ts and the real-Xen tests
 // compare the last against the first after warm-up.
-import { log, startInfo, memoryStats, collect, armTimer, Timer, TimerHandler, runLoop, stopLoop } from "tsxen";
+import { log, memoryStats, collect, armTimer, Timer, TimerHandler, runLoop, stopLoop } from "tsxen";
+import { appArgs } from "./probe-args";
 import * as xs from "tsxen/xenstore/client";
 
 let what = "";
@@ -65,7 +66,7 @@ class Rearm extends TimerHandler {
 }
 
 export function main(): void {
-  const words = startInfo().cmdLine.trim().split(" ");
+  const words = appArgs().trim().split(" ");
   what = words.length > 0 ? words[0] : "";
   total = words.length > 1 ? <u32>parseInt(words[1]) : 0;
   collecting = !(words.length > 2 && words[2] == "nocollect");

@@ -8,7 +8,7 @@
 // TSXEN_SKIP_XEN=1 skips (and reports the skip); otherwise a missing rig is
 // a failure, never a pass.
 import path from "node:path";
-import { RigTest, buildImage, inMode, inModes, MODE_INDEPENDENT } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes, MODE_INDEPENDENT, XEN_PROBE, xenProbeImage, probeExtra } from "./rig-test.ts";
 import { runInSim } from "../../sim/host.ts";
 import { backtraceAfter, buildOf } from "../sim/helpers.ts";
 import { formatStats, parseXenstoreLs } from "../../tools/stats.ts";
@@ -39,17 +39,16 @@ xl shutdown "$name"
 `;
 
 const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
-  const [hello, trap, info, deep, stats] = await Promise.all([
+  const [hello, trap, probe, stats] = await Promise.all([
     buildImage("examples/hello/main.ts", path.join(tmp, "hello.xen")),
     buildImage("examples/trap/main.ts", path.join(tmp, "trap.xen")),
-    buildImage("tests/apps/boot-info.ts", path.join(tmp, "boot-info.xen")),
-    buildImage("tests/apps/deep-trap.ts", path.join(tmp, "deep-trap.xen")),
+    xenProbeImage(tmp), // tests/apps/boot-info.ts and deep-trap.ts
     buildImage("examples/stats/main.ts", path.join(tmp, "stats.xen")),
   ]);
   return [
     ...inModes([
       { name: "hello", image: hello, timeoutSec: 30 },
-      { name: "boot-info", image: info, memoryMB: 24, xlExtra: ['extra = "boot info please"'], timeoutSec: 30 },
+      { name: "boot-info", image: probe, memoryMB: 24, xlExtra: [probeExtra("boot-info", "boot info please")], timeoutSec: 30 },
       { name: "trap-oob", image: trap, timeoutSec: 30 },
       { name: "trap-null", image: trap, xlExtra: ['extra = "null"'], timeoutSec: 30 },
     ]),
@@ -64,7 +63,7 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
         ],
       },
       ...Object.keys(DEEP_FAULTS).map((fault) => ({
-        name: `deep-${fault}`, image: deep, memoryMB: 16, xlExtra: [`extra = "${fault}"`], timeoutSec: 30,
+        name: `deep-${fault}`, image: probe, memoryMB: 16, xlExtra: [probeExtra("deep-trap", fault)], timeoutSec: 30,
       })),
     ], MODE_INDEPENDENT),
     // Too little RAM for a tsxen guest: the PVH boot code says so before
@@ -90,7 +89,7 @@ rig.modeTest("startInfo() describes the boot: mode, memory map, rings, command l
   for (const l of lines) t.comment(l);
   t.equal(s?.reason, "poweroff");
   t.ok(lines.includes(`boot-info: mode ${mode}, magic ${mode === "pv" ? "xen-3.0-x86_64" : "336ec578"}, 6144 pages, flags 0`), "mode, magic, 24 MiB of RAM");
-  t.ok(lines.includes("boot-info: cmdline 'boot info please'"), "the command line from xl's extra=");
+  t.ok(lines.includes("boot-info: cmdline 'probe=boot-info boot info please'"), "the command line from xl's extra=");
   if (mode === "pv") {
     t.ok(lines.includes("boot-info: region 0x0 size 0x1800000 type 1"), "PV: one RAM region of 24 MiB");
   } else {
@@ -128,8 +127,8 @@ for (const [fault, header] of Object.entries(DEEP_FAULTS)) {
     const s = await rig.scenario(t, inMode(`deep-${fault}`, mode));
     t.equal(s?.reason, "crash");
     const xen = backtraceAfter(s?.console ?? [], header);
-    const { wasm, sourceMap } = await buildOf("tests/apps/deep-trap.ts");
-    const sim = await runInSim(wasm, { cmdline: fault, sourceMap, memoryMB: 16, mode });
+    const { wasm, sourceMap } = await buildOf(XEN_PROBE);
+    const sim = await runInSim(wasm, { cmdline: `probe=deep-trap ${fault}`, sourceMap, memoryMB: 16, mode });
     const simFrames = backtraceAfter(sim.console.split("\n"), header);
     t.ok(xen && xen.length >= 3, `Xen printed "${header}…" and a backtrace: ${JSON.stringify(xen)}`);
     if (fault === "oom") {

@@ -7,7 +7,7 @@
 // As type = "pv" (MODE_INDEPENDENT in rig-test.ts).
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { RigTest, buildImage, inMode, inModes, MODE_INDEPENDENT, udpOk } from "./rig-test.ts";
+import { RigTest, inMode, inModes, MODE_INDEPENDENT, udpOk, xenProbeImage, probeExtra } from "./rig-test.ts";
 
 const DISK = "'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=/tmp/hp.img'";
 
@@ -43,14 +43,13 @@ exit $rc
 `;
 
 const rig = new RigTest("tsxen-xen-hotplug-", async (tmp) => {
-  const image = path.join(tmp, "hotplug.xen");
   const udpcheck = path.join(tmp, "udpcheck");
-  await buildImage("tests/apps/hotplug.ts", image);
+  const image = await xenProbeImage(tmp); // tests/apps/hotplug.ts
   execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
   return inModes([{
     name: "hotplug", image, files: { udpcheck }, timeoutSec: 150,
     setup: "rm -f /tmp/hp.img && truncate -s 16M /tmp/hp.img\n",
-    xlExtra: ["vif = [ 'mac=00:16:3e:00:00:12,ip=10.0.0.2' ]", `disk = [ ${DISK} ]`],
+    xlExtra: ["vif = [ 'mac=00:16:3e:00:00:12,ip=10.0.0.2' ]", `disk = [ ${DISK} ]`, probeExtra("hotplug")],
     check: CHECK,
   }], MODE_INDEPENDENT);
 });

@@ -84,6 +84,16 @@ export async function buildImage(entry: string, output: string, more: Partial<Bu
   return output;
 }
 
+// tests/apps/xen-probe.ts: the test apps whose real-Xen scenarios share one
+// image, picked by xl's extra = "probe=<app> <its arguments>" (probeExtra).
+export const XEN_PROBE = "tests/apps/xen-probe.ts";
+export function xenProbeImage(tmp: string): Promise<string> {
+  return buildImage(XEN_PROBE, path.join(tmp, "xen-probe.xen"));
+}
+export function probeExtra(app: string, args = ""): string {
+  return `extra = "probe=${app}${args ? " " + args : ""}"`;
+}
+
 // udpcheck summaries with every datagram echoed intact. A retry (no echo
 // within 500 ms, sent again) is a timing matter on this shared, emulated
 // machine, not a failure: it is reported as a comment.

@@ -5,7 +5,7 @@
 // given save/restore/migrate steps, then checks ping, UDP and the disk.
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { buildImage } from "./rig-test.ts";
+import { xenProbeImage, probeExtra } from "./rig-test.ts";
 import type { Scenario } from "../../tools/rig/harness.ts";
 
 const DISK = (file: string) => `'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=${file}'`;
@@ -77,9 +77,8 @@ guest_log | grep "^suspend-probe: sink " | sed 's/^/dom0: guest said: /'
 type ProbeFiles = { image: string; udpcheck: string; pinggap: string; tcpcheck: string };
 
 export async function probeImage(tmp: string): Promise<ProbeFiles> {
-  const image = path.join(tmp, "suspend-probe.xen");
   const tools = { udpcheck: "", pinggap: "", tcpcheck: "" };
-  await buildImage("tests/apps/suspend-probe.ts", image);
+  const image = await xenProbeImage(tmp); // tests/apps/suspend-probe.ts
   for (const tool of Object.keys(tools) as (keyof typeof tools)[]) {
     tools[tool] = path.join(tmp, tool);
     execFileSync("gcc", ["-static", "-O2", "-o", tools[tool], `tests/xen/tools/${tool}.c`]);
@@ -94,7 +93,7 @@ export function probeScenario(name: string, type: "pv" | "pvh", files: ProbeFile
     name, type, image: files.image, files: { udpcheck: files.udpcheck, pinggap: files.pinggap, tcpcheck: files.tcpcheck }, timeoutSec,
     memoryMB: 16, // what xl save copies: 16 MiB saves in half the time of the default 32
     setup: `rm -f ${disk} && truncate -s 4M ${disk}\n`,
-    xlExtra: ["vif = [ 'mac=00:16:3e:00:00:13,ip=10.0.0.2' ]", `disk = [ ${DISK(disk)} ]`, 'extra = "chunk_kb=32 gap_ms=50"'],
+    xlExtra: ["vif = [ 'mac=00:16:3e:00:00:13,ip=10.0.0.2' ]", `disk = [ ${DISK(disk)} ]`, probeExtra("suspend-probe", "chunk_kb=32 gap_ms=50")],
     check: suspendCheck(disk, steps),
   };
 }

@@ -10,7 +10,7 @@
 //    the guest (its CRC-32 and pattern check) and 64 MiB back.
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { RigTest, buildImage } from "./rig-test.ts";
+import { RigTest, buildImage, xenProbeImage, probeExtra } from "./rig-test.ts";
 
 const MiB64 = 64 * 1024 * 1024;
 // The served disk is smaller than the bulk transfers: its download goes
@@ -71,10 +71,9 @@ exit $rc
 
 const rig = new RigTest("tsxen-xen-tcp-", async (tmp) => {
   const http = path.join(tmp, "http-server.xen");
-  const services = path.join(tmp, "tcp-services.xen");
   const tcpcheck = path.join(tmp, "tcpcheck");
   await buildImage("examples/http-server/main.ts", http);
-  await buildImage("tests/apps/tcp-services.ts", services);
+  const services = await xenProbeImage(tmp); // tests/apps/tcp-services.ts
   execFileSync("gcc", ["-static", "-O2", "-o", tcpcheck, "tests/xen/tools/tcpcheck.c"]);
   // PV only: TCP is the same code in both modes, and these are make
   // test's heaviest scenarios (the PVH data path is covered by UDP and disks).
@@ -92,7 +91,7 @@ udhcpd /tmp/udhcpd.conf
       },
       {
         name: "tcp-bulk", image: services, files: { tcpcheck }, timeoutSec: 240, memoryMB: 64,
-        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:21,ip=10.0.0.21' ]", `extra = "source=${MiB64} kib=256"`],
+        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:21,ip=10.0.0.21' ]", probeExtra("tcp-services", `source=${MiB64} kib=256`)],
         check: BULK_CHECK,
       },
   ];

@@ -1,0 +1,25 @@
+// Test app: the real-Xen scenarios of several test apps from one image
+// (tests/xen/). xl's extra = "probe=<app> <the app's own arguments>" picks
+// the app; each reads its arguments with appArgs() or "name=value" words.
+// Why one image: gcc takes ~15 s of CPU for each TCP-sized image, and make
+// test's time is bounded by this machine's CPU. The sim tests still build
+// each app on its own.
+import { log } from "tsxen";
+import { probeName } from "./probe-args";
+import { main as bootInfo } from "./boot-info";
+import { main as deepTrap } from "./deep-trap";
+import { main as soak } from "./soak";
+import { main as hotplug } from "./hotplug";
+import { main as suspendProbe } from "./suspend-probe";
+import { main as tcpServices } from "./tcp-services";
+
+export function main(): void {
+  const app = probeName();
+  if (app == "boot-info") bootInfo();
+  else if (app == "deep-trap") deepTrap();
+  else if (app == "soak") soak();
+  else if (app == "hotplug") hotplug();
+  else if (app == "suspend-probe") suspendProbe();
+  else if (app == "tcp-services") tcpServices();
+  else log("xen-probe: no app '" + app + "' (extra = \"probe=<app> ...\")");
+}
