@@ -1,9 +1,10 @@
-// Test app: the real-Xen scenarios of several test apps from one image
-// (tests/xen/). xl's extra = "probe=<app> <the app's own arguments>" picks
-// the app; each reads its arguments with appArgs() or "name=value" words.
-// Why one image: gcc takes ~15 s of CPU for each TCP-sized image, and make
-// test's time is bounded by this machine's CPU. The sim tests still build
-// each app on its own.
+// Test app: the real-Xen scenarios of several test apps and examples from
+// one image (tests/xen/). xl's extra = "probe=<app> <the app's own
+// arguments>" picks the app; each reads its arguments with appArgs() or
+// "name=value" words. Why one image: gcc takes 5 to 20 s of CPU per image,
+// and make test's time is bounded by this machine's CPU. The sim tests
+// still build each app on its own; hello, trap, blk-verify (with --libvirt)
+// and udp-echo for memory = 4 stay images of their own under Xen too.
 import { log } from "tsxen";
 import { probeName } from "./probe-args";
 import { main as bootInfo } from "./boot-info";
@@ -12,6 +13,10 @@ import { main as soak } from "./soak";
 import { main as hotplug } from "./hotplug";
 import { main as suspendProbe } from "./suspend-probe";
 import { main as tcpServices } from "./tcp-services";
+import { main as stats } from "../../examples/stats/main";
+import { main as selftest } from "../../examples/selftest/main";
+import { main as udpEcho } from "../../examples/udp-echo/main";
+import { main as httpServer } from "../../examples/http-server/main";
 
 export function main(): void {
   const app = probeName();
@@ -21,5 +26,9 @@ export function main(): void {
   else if (app == "hotplug") hotplug();
   else if (app == "suspend-probe") suspendProbe();
   else if (app == "tcp-services") tcpServices();
+  else if (app == "stats") stats();
+  else if (app == "selftest") selftest();
+  else if (app == "udp-echo") udpEcho();
+  else if (app == "http-server") httpServer();
   else log("xen-probe: no app '" + app + "' (extra = \"probe=<app> ...\")");
 }

@@ -39,11 +39,10 @@ xl shutdown "$name"
 `;
 
 const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
-  const [hello, trap, probe, stats] = await Promise.all([
+  const [hello, trap, probe] = await Promise.all([
     buildImage("examples/hello/main.ts", path.join(tmp, "hello.xen")),
     buildImage("examples/trap/main.ts", path.join(tmp, "trap.xen")),
-    xenProbeImage(tmp), // tests/apps/boot-info.ts and deep-trap.ts
-    buildImage("examples/stats/main.ts", path.join(tmp, "stats.xen")),
+    xenProbeImage(tmp), // tests/apps/boot-info.ts, deep-trap.ts and examples/stats
   ]);
   return [
     ...inModes([
@@ -55,11 +54,12 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
     ...inModes([
       { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 3 },
       {
-        name: "stats", image: stats, timeoutSec: 60, check: STATS_CHECK,
+        name: "stats", image: probe, timeoutSec: 60, check: STATS_CHECK,
         setup: "rm -f /tmp/stats.img && truncate -s 4M /tmp/stats.img\n",
         xlExtra: [
           "vif = [ 'mac=00:16:3e:00:00:12,ip=10.0.0.2' ]",
           "disk = [ 'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=/tmp/stats.img' ]",
+          probeExtra("stats"),
         ],
       },
       ...Object.keys(DEEP_FAULTS).map((fault) => ({

@@ -7,7 +7,7 @@
 // a second scenario, as PV (MODE_INDEPENDENT in rig-test.ts).
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { RigTest, buildImage, inMode, inModes, MODE_INDEPENDENT, udpOk } from "./rig-test.ts";
+import { RigTest, inMode, inModes, MODE_INDEPENDENT, udpOk, xenProbeImage, probeExtra } from "./rig-test.ts";
 
 
 // dom0 side: wait until the guest is ready, ping each address, run the UDP
@@ -34,19 +34,18 @@ exit $rc
 }
 
 const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
-  const image = path.join(tmp, "udp-echo.xen");
   const udpcheck = path.join(tmp, "udpcheck");
-  await buildImage("examples/udp-echo/main.ts", image);
+  const image = await xenProbeImage(tmp); // examples/udp-echo
   execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
   return [
     ...inModes([{
       name: "udp-echo", image, files: { udpcheck }, timeoutSec: 120,
-      xlExtra: ["vif = [ 'mac=00:16:3e:00:00:02,ip=10.0.0.2', 'mac=00:16:3e:00:00:03,ip=10.0.0.3' ]"],
+      xlExtra: ["vif = [ 'mac=00:16:3e:00:00:02,ip=10.0.0.2', 'mac=00:16:3e:00:00:03,ip=10.0.0.3' ]", probeExtra("udp-echo")],
       check: dom0Script([["10.0.0.2", 1472], ["10.0.0.3", 50]]),
     }]),
     ...inModes([{
       name: "udp-echo-jumbo", image, files: { udpcheck }, timeoutSec: 90,
-      xlExtra: ["vif = [ 'mac=00:16:3e:00:00:05,ip=10.0.0.5,mtu=9000' ]"],
+      xlExtra: ["vif = [ 'mac=00:16:3e:00:00:05,ip=10.0.0.5,mtu=9000' ]", probeExtra("udp-echo")],
       check: dom0Script([["10.0.0.5", 100]], true),
     }], MODE_INDEPENDENT),
   ];

@@ -5,8 +5,7 @@
 // One scenario covers all of it (boot 1: selftest, xl reboot; boot 2:
 // selftest, xl shutdown), as type = "pv" and as type = "pvh". The memory
 // soak's string loop (short) runs as PV (MODE_INDEPENDENT in rig-test.ts).
-import path from "node:path";
-import { RigTest, buildImage, inMode, inModes, MODE_INDEPENDENT, xenProbeImage, probeExtra } from "./rig-test.ts";
+import { RigTest, inMode, inModes, MODE_INDEPENDENT, xenProbeImage, probeExtra } from "./rig-test.ts";
 import { soakReport, describeSoak, HEAP_MARGIN_KIB, LIVE_MARGIN_KIB } from "../soak-report.ts";
 
 
@@ -33,13 +32,10 @@ done
 const SOAK_STRINGS = 5_000;
 
 const rig = new RigTest("tsxen-xen-core-", async (tmp) => {
-  const [image, soak] = await Promise.all([
-    buildImage("examples/selftest/main.ts", path.join(tmp, "selftest.xen")),
-    xenProbeImage(tmp), // tests/apps/soak.ts
-  ]);
+  const probe = await xenProbeImage(tmp); // examples/selftest and tests/apps/soak.ts
   return [
-    ...inModes([{ name: "selftest-reboot", image, check: dom0Script(2), onReboot: "restart", timeoutSec: 90 }]),
-    ...inModes([{ name: "soak-strings", image: soak, memoryMB: 16, xlExtra: [probeExtra("soak", `strings ${SOAK_STRINGS}`)], timeoutSec: 120 }], MODE_INDEPENDENT),
+    ...inModes([{ name: "selftest-reboot", image: probe, xlExtra: [probeExtra("selftest")], check: dom0Script(2), onReboot: "restart", timeoutSec: 90 }]),
+    ...inModes([{ name: "soak-strings", image: probe, memoryMB: 16, xlExtra: [probeExtra("soak", `strings ${SOAK_STRINGS}`)], timeoutSec: 120 }], MODE_INDEPENDENT),
   ];
 });
 

@@ -10,7 +10,7 @@
 //    the guest (its CRC-32 and pattern check) and 64 MiB back.
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { RigTest, buildImage, xenProbeImage, probeExtra } from "./rig-test.ts";
+import { RigTest, xenProbeImage, probeExtra } from "./rig-test.ts";
 
 const MiB64 = 64 * 1024 * 1024;
 // The served disk is smaller than the bulk transfers: its download goes
@@ -70,27 +70,25 @@ exit $rc
 `;
 
 const rig = new RigTest("tsxen-xen-tcp-", async (tmp) => {
-  const http = path.join(tmp, "http-server.xen");
   const tcpcheck = path.join(tmp, "tcpcheck");
-  await buildImage("examples/http-server/main.ts", http);
-  const services = await xenProbeImage(tmp); // tests/apps/tcp-services.ts
+  const probe = await xenProbeImage(tmp); // examples/http-server and tests/apps/tcp-services.ts
   execFileSync("gcc", ["-static", "-O2", "-o", tcpcheck, "tests/xen/tools/tcpcheck.c"]);
   // PV only: TCP is the same code in both modes, and these are make
   // test's heaviest scenarios (the PVH data path is covered by UDP and disks).
   return [
       {
-        name: "tcp-http", image: http, files: { tcpcheck }, timeoutSec: 240, memoryMB: 64,
+        name: "tcp-http", image: probe, files: { tcpcheck }, timeoutSec: 240, memoryMB: 64,
         setup: `dd if=/dev/urandom of=/tmp/http.img bs=1M count=16 2>/dev/null
 cat > /tmp/udhcpd.conf <<'CONF'
 ${UDHCPD_CONF}CONF
 rm -f /tmp/udhcpd.leases; touch /tmp/udhcpd.leases
 udhcpd /tmp/udhcpd.conf
 `,
-        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:20' ]", "disk = [ 'format=raw,vdev=xvda,access=ro,script=block-tsxen,target=/tmp/http.img' ]"],
+        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:20' ]", "disk = [ 'format=raw,vdev=xvda,access=ro,script=block-tsxen,target=/tmp/http.img' ]", probeExtra("http-server")],
         check: HTTP_CHECK,
       },
       {
-        name: "tcp-bulk", image: services, files: { tcpcheck }, timeoutSec: 240, memoryMB: 64,
+        name: "tcp-bulk", image: probe, files: { tcpcheck }, timeoutSec: 240, memoryMB: 64,
         xlExtra: ["vif = [ 'mac=00:16:3e:00:00:21,ip=10.0.0.21' ]", probeExtra("tcp-services", `source=${MiB64} kib=256`)],
         check: BULK_CHECK,
       },
