@@ -5,24 +5,67 @@
 // tarball holds what build/sim/run need and nothing from tests/, the
 // installed tsxen's own `init` works, and the project's tsconfig gives tsc
 // (what editors run) the AssemblyScript and tsxen types without an error.
+//
+// All of it is child processes (npm, tsc, the project's own test and its rig)
+// and takes a minute and more: it starts in the background once the real-Xen
+// images are built (tests/before-run.ts), and tests/run.ts runs this file's
+// tests last, so the other tests run meanwhile instead of waiting on it.
 import test from "tape";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { skipXen } from "./xen/rig-test.ts";
+import { skipXen, imagesBuilt } from "./xen/rig-test.ts";
+import { beforeRun } from "./before-run.ts";
 
 const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-package-test-"));
 test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const app = path.join(tmp, "my-app");
-let tarball = "";
+const again = path.join(tmp, "again");
+
+type Output = { stdout: string; stderr: string; code?: number };
+// A child's output, also when it fails (the tests say what failed).
+const output = (p: Promise<Output>): Promise<Output> => p.catch((e: Output) => e);
+
+// Each step of the pipeline, started in order in the background.
+async function pipeline() {
+  const pack = await run("npm", ["pack", "--json", "--pack-destination", tmp], { maxBuffer: 16 << 20 });
+  const [info] = JSON.parse(pack.stdout) as [{ filename: string; size: number; files: { path: string }[] }];
+  const tarball = path.join(tmp, info.filename);
+  const install = (async () => {
+    await run(process.execPath, ["tools/tsxen.mjs", "init", app]);
+    const t0 = Date.now();
+    await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], { cwd: app });
+    const ms = Date.now() - t0;
+    // the installed tsxen's own init writes the same project (compared now:
+    // the project's test later adds build/ to it)
+    await run(path.join(app, "node_modules", ".bin", "tsxen"), ["init", again]);
+    const list = (d: string): string[] => fs.readdirSync(d, { recursive: true }).map(String).filter((f) => !f.startsWith("node_modules") && fs.statSync(path.join(d, f)).isFile()).sort();
+    return { ms, initFiles: list(app).filter((f) => f !== "package-lock.json"), againFiles: list(again) };
+  })();
+  const installed = install.then(() => undefined);
+  const tsc = installed.then(() => output(run(path.join(app, "node_modules", ".bin", "tsc"), ["--noEmit", "-p", "."], { cwd: app })));
+  const projectTest = tsc.then(async () => {
+    const t0 = Date.now();
+    const r = await output(run("npm", ["test"], { cwd: app, env: process.env, maxBuffer: 64 << 20 }));
+    return { ...r, ms: Date.now() - t0 };
+  });
+  // A step that fails is reported by the test that awaits it, not as an
+  // unhandled rejection before that test runs.
+  for (const step of [install, tsc, projectTest]) step.catch(() => undefined);
+  return { info, tarball, install, tsc, projectTest };
+}
+
+let started: ReturnType<typeof pipeline> | null = null;
+const steps = () => (started ??= pipeline());
+beforeRun.push(() => {
+  void imagesBuilt().then(steps).catch(() => undefined); // a failure is reported by the tests below
+});
 
 test("package: npm pack ships the CLI, runtime, drivers, sim, rig and init template, and nothing from tests/", async (t) => {
-  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", tmp], { maxBuffer: 16 << 20 });
-  const [info] = JSON.parse(stdout) as [{ filename: string; size: number; files: { path: string }[] }];
-  tarball = path.join(tmp, info.filename);
+  const { info } = await steps();
   const files = info.files.map((f) => f.path);
   for (const f of ["tools/tsxen.mjs", "tools/cli.ts", "tools/sim-worker.mjs", "tools/rig/harness.ts", "tools/rig/rig.sh", "tools/rig/dom0/init.sh",
     "tools/init-template/src/main.ts", "tools/init-template/test/app.test.mjs", "sim/machine.ts", "runtime/native/boot_pv.c", "runtime/native/boot_pvh.c", "boot/shim.asm", "index.ts"]) {
@@ -35,29 +78,23 @@ test("package: npm pack ships the CLI, runtime, drivers, sim, rig and init templ
 });
 
 test("package: tsxen init makes a project outside the repo that installs the tarball", async (t) => {
-  await run(process.execPath, ["tools/tsxen.mjs", "init", app]);
-  const t0 = Date.now();
-  await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], { cwd: app });
-  t.comment(`npm install of the tarball: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const { install } = await steps();
+  const { ms, initFiles, againFiles } = await install;
+  t.comment(`npm install of the tarball: ${(ms / 1000).toFixed(1)} s`);
   const pkg = JSON.parse(fs.readFileSync(path.join(app, "package.json"), "utf8"));
   t.match(pkg.dependencies.tsxen, /^file:.*tsxen-.*\.tgz$/, "depends on the tarball");
   t.ok(fs.existsSync(path.join(app, "node_modules", "tsxen", "tools", "rig", "harness.ts")), "installed with the rig");
-  // the installed tsxen's own init writes the same project
-  const again = path.join(tmp, "again");
-  await run(path.join(app, "node_modules", ".bin", "tsxen"), ["init", again]);
-  const list = (d: string): string[] => fs.readdirSync(d, { recursive: true }).map(String).filter((f) => !f.startsWith("node_modules") && fs.statSync(path.join(d, f)).isFile()).sort();
-  t.deepEqual(list(again), list(app).filter((f) => f !== "package-lock.json"), "the installed tsxen init writes the same files");
+  t.deepEqual(againFiles, initFiles, "the installed tsxen init writes the same files");
 });
 
 test("package: the project's tsconfig type-checks src/main.ts with the AssemblyScript and tsxen types", async (t) => {
-  const r = await run(path.join(app, "node_modules", ".bin", "tsc"), ["--noEmit", "-p", "."], { cwd: app }).catch((e: { stdout: string; stderr: string }) => e);
+  const r = await (await steps()).tsc;
   t.equal(`${r.stdout}${r.stderr}`.trim(), "", "tsc: no diagnostics");
 });
 
 test("package: the project's own test (npm test) builds, sims and runs the app with a vif, a disk and a forward", async (t) => {
-  const t0 = Date.now();
-  const r = await run("npm", ["test"], { cwd: app, env: process.env, maxBuffer: 64 << 20 }).catch((e: { stdout: string; stderr: string; code: number }) => e);
-  t.comment(`npm test in the project: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const r = await (await steps()).projectTest;
+  t.comment(`npm test in the project: ${(r.ms / 1000).toFixed(1)} s (alongside the other tests)`);
   const out = `${r.stdout}${r.stderr}`;
   const count = (what: string): number => Number(new RegExp(`^# ${what} (\\d+)$`, "m").exec(out)?.[1] ?? -1);
   if (count("fail") !== 0) t.comment(out);

@@ -26,7 +26,12 @@ function findTests(dir: string): string[] {
   });
 }
 
-const files = process.argv.slice(2).length ? process.argv.slice(2) : findTests(path.dirname(new URL(import.meta.url).pathname)).sort();
+// tape runs tests one at a time, in the order their files load. The package
+// test (child processes: npm, tsc, a project's own build, sim and rig) runs
+// in the background while the others run, and its tests come last.
+const runsLast = (f: string): boolean => f.endsWith(`${path.sep}package.test.ts`);
+const all = findTests(path.dirname(new URL(import.meta.url).pathname)).sort();
+const files = process.argv.slice(2).length ? process.argv.slice(2) : [...all.filter((f) => !runsLast(f)), ...all.filter(runsLast)];
 let passed = 0;
 let failed = 0;
 let skipped = 0;

@@ -179,6 +179,13 @@ if (!skipXen) {
   });
 }
 
+// Resolves once the images are built (at once when Xen is skipped or no
+// file has scenarios): work that should not compete with the builds waits
+// for it (tests/package.test.ts).
+export function imagesBuilt(): Promise<void> {
+  return (session.built ?? Promise.resolve()).then(() => undefined, () => undefined);
+}
+
 export class RigTest {
   readonly tmp: string;
 
