@@ -116,8 +116,9 @@ const session = {
 };
 
 // Builds every file's images (asc in the test suite's worker threads, two
-// gcc at a time in other processes), then boots the rig once with every file's scenarios and
-// rig options; a file whose build fails loses its scenarios, not the run.
+// gcc at a time in other processes), then boots the rig once with every
+// file's scenarios and rig options; a file whose build fails loses its
+// scenarios, not the run.
 // Booting the rig first and handing it each file's scenarios as soon as they
 // were built (over a 9p spool) was tried and measured slower on this 2-core
 // machine: a clean-clone .ci/run 7 min 35 s and 795 s of CPU (npm ci
