@@ -432,21 +432,19 @@ async function main(): Promise<void> {
   const floorMem = p.floor.find((t) => t.pass)?.mem ?? null;
   const num = (o: Record<string, string> | undefined, k: string): number | null => (o && o[k] !== undefined && Number.isFinite(Number(o[k])) ? Number(o[k]) : null);
   const ft = p.fleet.tsxen, fl = p.fleet.linux, dt = p.density.tsxen, dl = p.density.linux;
-  const perGuestKiB = (d: Record<string, string> | undefined): number | null => {
-    const n = num(d, "started"), a = num(d, "dom0_used0_kib"), b = num(d, "dom0_used_kib");
-    return n && a !== null && b !== null ? (b - a) / n : null;
+  // (d[to] − d[from]) / guests started; null if either is missing or −1 (not read)
+  const perGuest = (d: Record<string, string> | undefined, from: string, to: string): number | null => {
+    const n = num(d, "started"), a = num(d, from), b = num(d, to);
+    return n && a !== null && b !== null && a >= 0 && b >= 0 ? (b - a) / n : null;
   };
-  // (after − before) / guests, or (before − after) / guests with sign −1
-  const perGuest = (d: Record<string, string> | undefined, k0: string, k1: string, sign = 1): number | null => {
-    const n = num(d, "started"), a = num(d, k0), b = num(d, k1);
-    return n && a !== null && b !== null && a >= 0 && b >= 0 ? (sign * (b - a)) / n : null;
-  };
+  const dom0PerGuestKiB = (d: Record<string, string> | undefined) => perGuest(d, "dom0_used0_kib", "dom0_used_kib");
+  const xenPerGuestMiB = (d: Record<string, string> | undefined) => perGuest(d, "xen_free_mib", "xen_free0_mib"); // free memory's drop
   // Where the fleet would have stopped on memory alone: the guests started
   // plus as many more as dom0's headroom (MemAvailable over the 48 MiB the
   // density loop keeps) and Xen's free memory allow at the measured
   // per-guest costs, whichever runs out first.
   const projected = (d: Record<string, string> | undefined): number | null => {
-    const n = num(d, "started"), dom0 = perGuestKiB(d), xen = perGuest(d, "xen_free0_mib", "xen_free_mib", -1);
+    const n = num(d, "started"), dom0 = dom0PerGuestKiB(d), xen = xenPerGuestMiB(d);
     const avail = num(d, "dom0_avail_kib"), free = num(d, "xen_free_mib");
     if (!n || dom0 === null || xen === null || avail === null || free === null) return null;
     const byDom0 = dom0 > 0 ? Math.max(0, avail - 49152) / dom0 : Infinity, byXen = xen > 0 ? free / xen : Infinity;
@@ -470,9 +468,9 @@ async function main(): Promise<void> {
     { metric: "  all the creates took", unit: "s", tsxen: one(num(dt, "create_s")), linux: one(num(dl, "create_s")), better: "lower" },
     { metric: "  time to start the fleet (first create → last guest answering)", unit: "s", tsxen: one(num(dt, "fleet_s")), linux: one(num(dl, "fleet_s")), better: "lower" },
     { metric: "  dom0 memory used (MemTotal − MemAvailable) with the fleet running", unit: "MiB", tsxen: one(num(dt, "dom0_used_kib") === null ? null : num(dt, "dom0_used_kib")! / 1024), linux: one(num(dl, "dom0_used_kib") === null ? null : num(dl, "dom0_used_kib")! / 1024), better: "lower" },
-    { metric: "  dom0 memory per guest (growth / guests)", unit: "KiB", tsxen: one(perGuestKiB(dt)), linux: one(perGuestKiB(dl)), better: "lower" },
+    { metric: "  dom0 memory per guest (growth / guests)", unit: "KiB", tsxen: one(dom0PerGuestKiB(dt)), linux: one(dom0PerGuestKiB(dl)), better: "lower" },
     { metric: "  Xen free memory with the fleet running", unit: "MiB", tsxen: one(num(dt, "xen_free_mib")), linux: one(num(dl, "xen_free_mib")), better: "lower" },
-    { metric: "  Xen memory per guest (free memory's drop / guests)", unit: "MiB", tsxen: one(perGuest(dt, "xen_free0_mib", "xen_free_mib", -1)), linux: one(perGuest(dl, "xen_free0_mib", "xen_free_mib", -1)), better: "lower" },
+    { metric: "  Xen memory per guest (free memory's drop / guests)", unit: "MiB", tsxen: one(xenPerGuestMiB(dt)), linux: one(xenPerGuestMiB(dl)), better: "lower" },
     { metric: "  xenstored's resident memory per guest (growth / guests)", unit: "KiB", tsxen: one(perGuest(dt, "xenstored_rss0_kib", "xenstored_rss_kib")), linux: one(perGuest(dl, "xenstored_rss0_kib", "xenstored_rss_kib")), better: "lower" },
     { metric: "  dom0 event channels bound per guest (vif backend, console)", unit: "count", tsxen: one(perGuest(dt, "dom0_evtchns0", "dom0_evtchns")), linux: one(perGuest(dl, "dom0_evtchns0", "dom0_evtchns")), better: "lower" },
     { metric: "  the last `xl create` took", unit: "s", tsxen: one(num(dt, "last_create_s")), linux: one(num(dl, "last_create_s")), better: "lower" },
