@@ -5,8 +5,7 @@
 // no larger than a baseline run's without the flood. As PV guests (make
 // test runs the short string loop in both modes).
 import path from "node:path";
-import { execFileSync } from "node:child_process";
-import { RigTest, buildImage } from "../xen/rig-test.ts";
+import { RigTest, buildImage, dom0Tool } from "../xen/rig-test.ts";
 import { soakReport, describeSoak, HEAP_MARGIN_KIB, LIVE_MARGIN_KIB } from "../soak-report.ts";
 
 const STRINGS = Number(process.env.SOAK_STRINGS ?? 1_000_000);
@@ -29,11 +28,9 @@ exit $rc
 
 const rig = new RigTest("tsxen-soak-", async (tmp) => {
   const soak = path.join(tmp, "soak.xen"), echo = path.join(tmp, "udp-echo.xen");
-  const udpflood = path.join(tmp, "udpflood"), udpcheck = path.join(tmp, "udpcheck");
   await buildImage("tests/apps/soak.ts", soak);
   await buildImage("examples/udp-echo/main.ts", echo);
-  execFileSync("gcc", ["-static", "-O2", "-Wall", "-o", udpflood, "tests/xen/tools/udpflood.c"]);
-  execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
+  const udpflood = dom0Tool("udpflood", tmp), udpcheck = dom0Tool("udpcheck", tmp);
   return [
     { name: "soak-strings", image: soak, memoryMB: 16, xlExtra: [`extra = "strings ${STRINGS}"`], timeoutSec: 3600 },
     ...[["soak-baseline", 0], ["soak-flood", DATAGRAMS]].map(([name, n]) => ({

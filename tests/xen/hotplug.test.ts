@@ -5,9 +5,7 @@
 // again; then detaches and re-attaches the disk (`xl block-detach` /
 // `block-attach`) while the guest uses it; then times `xl shutdown -w`.
 // As type = "pv" (MODE_INDEPENDENT in rig-test.ts).
-import path from "node:path";
-import { execFileSync } from "node:child_process";
-import { RigTest, inMode, inModes, MODE_INDEPENDENT, udpOk, xenProbeImage, probeExtra } from "./rig-test.ts";
+import { RigTest, inMode, inModes, MODE_INDEPENDENT, udpOk, xenProbeImage, probeExtra, dom0Tool } from "./rig-test.ts";
 
 const DISK = "'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=/tmp/hp.img'";
 
@@ -43,9 +41,8 @@ exit $rc
 `;
 
 const rig = new RigTest("tsxen-xen-hotplug-", async (tmp) => {
-  const udpcheck = path.join(tmp, "udpcheck");
   const image = await xenProbeImage(tmp); // tests/apps/hotplug.ts
-  execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
+  const udpcheck = dom0Tool("udpcheck", tmp);
   return inModes([{
     name: "hotplug", image, files: { udpcheck }, timeoutSec: 150,
     setup: "rm -f /tmp/hp.img && truncate -s 16M /tmp/hp.img\n",

@@ -5,9 +5,7 @@
 // here and run in dom0) on its first vif, and answers on its second too
 // (50 datagrams), as type = "pv" and as type = "pvh"; a jumbo-frame vif in
 // a second scenario, as PV (MODE_INDEPENDENT in rig-test.ts).
-import path from "node:path";
-import { execFileSync } from "node:child_process";
-import { RigTest, inMode, inModes, MODE_INDEPENDENT, udpOk, xenProbeImage, probeExtra } from "./rig-test.ts";
+import { RigTest, inMode, inModes, MODE_INDEPENDENT, udpOk, xenProbeImage, probeExtra, dom0Tool } from "./rig-test.ts";
 
 
 // dom0 side: wait until the guest is ready, ping each address, run the UDP
@@ -34,9 +32,8 @@ exit $rc
 }
 
 const rig = new RigTest("tsxen-xen-net-", async (tmp) => {
-  const udpcheck = path.join(tmp, "udpcheck");
   const image = await xenProbeImage(tmp); // examples/udp-echo
-  execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
+  const udpcheck = dom0Tool("udpcheck", tmp);
   return [
     ...inModes([{
       name: "udp-echo", image, files: { udpcheck }, timeoutSec: 120,

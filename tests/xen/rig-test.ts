@@ -17,6 +17,7 @@ import test from "tape";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { execFileSync } from "node:child_process";
 import { build, DEFAULT_RUNTIME, type BuildOptions } from "../../tools/build.ts";
 import { memoryBaseFor } from "../../tools/host-interface.ts";
 import { buildOf } from "../sim/helpers.ts";
@@ -82,6 +83,20 @@ export async function buildImage(entry: string, output: string, more: Partial<Bu
   const first = await built;
   if (first !== output) fs.copyFileSync(first, output);
   return output;
+}
+
+// A dom0 tool from tests/xen/tools/<name>.c (udpcheck, tcpcheck, pinggap,
+// udpflood), built static for dom0's busybox userland once per process
+// (into the first asking file's tmp) and shared by every scenario's files.
+const dom0Tools = new Map<string, string>();
+export function dom0Tool(name: string, tmp: string): string {
+  let out = dom0Tools.get(name);
+  if (!out) {
+    out = path.join(tmp, name);
+    execFileSync("gcc", ["-static", "-O2", "-Wall", "-o", out, `tests/xen/tools/${name}.c`]);
+    dom0Tools.set(name, out);
+  }
+  return out;
 }
 
 // tests/apps/xen-probe.ts: the test apps whose real-Xen scenarios share one

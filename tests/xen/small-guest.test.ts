@@ -6,18 +6,16 @@
 // this size); dom0 pings it and checks 100 UDP echoes byte for byte.
 // `make bench` measures the same floor and starts fleets of such guests.
 import path from "node:path";
-import { execFileSync } from "node:child_process";
 import { sizeXlLines } from "../../tools/devices.ts";
-import { RigTest, buildImage, inMode, inModes, udpOk } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes, udpOk, dom0Tool } from "./rig-test.ts";
 
 const IP = "10.0.0.44";
 
 const rig = new RigTest("tsxen-xen-small-", async (tmp) => {
   const image = path.join(tmp, "udp-echo-4m.xen");
-  const udpcheck = path.join(tmp, "udpcheck");
   // compiled for memory = 4 (a lower wasm memory base than the other images')
   await buildImage("examples/udp-echo/main.ts", image, { memoryMB: 4 });
-  execFileSync("gcc", ["-static", "-O2", "-o", udpcheck, "tests/xen/tools/udpcheck.c"]);
+  const udpcheck = dom0Tool("udpcheck", tmp);
   // the harness writes the xl config: the PVH run gets the lines tsxen build would add
   return inModes([{
     name: "udp-echo-4m", image, memoryMB: 4, files: { udpcheck }, timeoutSec: 60,

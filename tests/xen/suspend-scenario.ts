@@ -3,9 +3,7 @@
 // suspend-probe.ts) with a vif and a 4 MiB disk, and the dom0 check script
 // that pings it every 20 ms (tests/xen/tools/pinggap.c) while it runs the
 // given save/restore/migrate steps, then checks ping, UDP and the disk.
-import path from "node:path";
-import { execFileSync } from "node:child_process";
-import { xenProbeImage, probeExtra } from "./rig-test.ts";
+import { xenProbeImage, probeExtra, dom0Tool } from "./rig-test.ts";
 import type { Scenario } from "../../tools/rig/harness.ts";
 
 const DISK = (file: string) => `'format=raw,vdev=xvda,access=rw,script=block-tsxen,target=${file}'`;
@@ -77,13 +75,8 @@ guest_log | grep "^suspend-probe: sink " | sed 's/^/dom0: guest said: /'
 type ProbeFiles = { image: string; udpcheck: string; pinggap: string; tcpcheck: string };
 
 export async function probeImage(tmp: string): Promise<ProbeFiles> {
-  const tools = { udpcheck: "", pinggap: "", tcpcheck: "" };
   const image = await xenProbeImage(tmp); // tests/apps/suspend-probe.ts
-  for (const tool of Object.keys(tools) as (keyof typeof tools)[]) {
-    tools[tool] = path.join(tmp, tool);
-    execFileSync("gcc", ["-static", "-O2", "-o", tools[tool], `tests/xen/tools/${tool}.c`]);
-  }
-  return { image, ...tools };
+  return { image, udpcheck: dom0Tool("udpcheck", tmp), pinggap: dom0Tool("pinggap", tmp), tcpcheck: dom0Tool("tcpcheck", tmp) };
 }
 
 // One guest (memory=16) with a vif and a 4 MiB disk it writes in 128 chunks, 50 ms apart.

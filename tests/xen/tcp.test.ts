@@ -8,9 +8,7 @@
 //    connections at once, each answered (tests/xen/tools/tcpcheck.c).
 //  - tcp-bulk: tests/apps/tcp-services at 10.0.0.21: 64 MiB from dom0 to
 //    the guest (its CRC-32 and pattern check) and 64 MiB back.
-import path from "node:path";
-import { execFileSync } from "node:child_process";
-import { RigTest, xenProbeImage, probeExtra } from "./rig-test.ts";
+import { RigTest, xenProbeImage, probeExtra, dom0Tool } from "./rig-test.ts";
 
 const MiB64 = 64 * 1024 * 1024;
 // The served disk is smaller than the bulk transfers: its download goes
@@ -70,9 +68,8 @@ exit $rc
 `;
 
 const rig = new RigTest("tsxen-xen-tcp-", async (tmp) => {
-  const tcpcheck = path.join(tmp, "tcpcheck");
   const probe = await xenProbeImage(tmp); // examples/http-server and tests/apps/tcp-services.ts
-  execFileSync("gcc", ["-static", "-O2", "-o", tcpcheck, "tests/xen/tools/tcpcheck.c"]);
+  const tcpcheck = dom0Tool("tcpcheck", tmp);
   // PV only: TCP is the same code in both modes, and these are make
   // test's heaviest scenarios (the PVH data path is covered by UDP and disks).
   return [
