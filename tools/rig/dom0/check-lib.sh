@@ -1,7 +1,8 @@
 # check-lib.sh: shell functions for the scenarios' dom0 check scripts
 # (harness.ts Scenario.check), installed in dom0 as /etc/tsxen/check-lib.sh:
 #   . /etc/tsxen/check-lib.sh
-# They read $name and $log (check.sh's third and fourth arguments).
+# They read $name and $log (check.sh's third and fourth arguments), set
+# before it is sourced.
 # Waits poll every 0.25 s: under TCG each grep costs dom0 about 20 ms of the
 # one emulated CPU, which the guest under test needs too (and each fork
 # more: the polls fork only for the grep).
@@ -15,14 +16,15 @@ up_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 
 # A migrated guest's console goes on in the log xenconsoled opened for its
 # incoming name ("<name>--incoming"): both are the guest's.
-guest_log() { cat "$log" "/var/log/xen/guest-$name--incoming.log" 2>/dev/null; }
+incoming_log=/var/log/xen/guest-$name--incoming.log
+guest_log() { cat "$log" "$incoming_log" 2>/dev/null; }
 
 # Sets COUNT to how many lines of the guest's console match $1: one grep,
 # no other fork (a wait polls it).
 count_console() {
     local n
     COUNT=0
-    for n in $(grep -shc -- "$1" "$log" "/var/log/xen/guest-$name--incoming.log"); do COUNT=$((COUNT + n)); done
+    for n in $(grep -shc -- "$1" "$log" "$incoming_log"); do COUNT=$((COUNT + n)); done
 }
 console_count() { count_console "$1"; echo $COUNT; }
 
