@@ -5,11 +5,22 @@
 // counts as skipped, never as passed.
 import test from "tape";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
 import { EventEmitter } from "node:events";
 import { beforeRun } from "./before-run.ts";
+
+// One gcc object cache for the run (tools/object-cache.ts), empty at the
+// start, so that a run costs what it costs on a clean machine; the builds in
+// this process and in the ones it starts (the package test's project) share
+// it. TSXEN_CACHE_DIR set by the caller wins.
+if (!process.env.TSXEN_CACHE_DIR) {
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-test-objects-"));
+  process.env.TSXEN_CACHE_DIR = cacheDir;
+  process.on("exit", () => fs.rmSync(cacheDir, { recursive: true, force: true }));
+}
 
 // Each test file that makes temporary files registers a test.onFinish
 // cleanup, a listener on tape's results: more than Node's default 10.

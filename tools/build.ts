@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import asc from "assemblyscript/asc";
 import { checkWasm } from "./wasm-check.ts";
 import { findTool } from "./toolchain.ts";
+import { ObjectCache, defaultCacheDir } from "./object-cache.ts";
 import { checkImage } from "./elf-notes.ts";
 import { ENTRY_EXPORT, START_EXPORT, DEFAULT_MEMORY_BASE, memoryBaseFor } from "./host-interface.ts";
 import { WasmSourceMap } from "./source-map.ts";
@@ -67,6 +68,9 @@ export interface BuildOptions {
   // runtime: asc is skipped (the test suite compiles each app once for the
   // sim and the image). It is checked again like a fresh one.
   prebuilt?: Uint8Array;
+  // gcc's object cache (tools/object-cache.ts): default TSXEN_CACHE_DIR or
+  // ~/.cache/tsxen/objects; null: compile everything.
+  cacheDir?: string | null;
 }
 
 export interface ConfigDevices {
@@ -84,6 +88,7 @@ export interface BuildResult {
   symtabBytes: number;    // how much larger the image is with the backtrace symbol table
   workDir: string;
   libvirtXml?: string;
+  objectsFromCache: number; // gcc objects reused from the object cache (tools/object-cache.ts), the symbol table's included
 }
 
 export class BuildError extends Error {}
@@ -216,7 +221,7 @@ export const APP_CODEGEN_FLAGS = [
 // The runtime's own C code keeps gcc's inlining, with frame pointers.
 const NATIVE_CODEGEN_FLAGS = ["-fno-omit-frame-pointer", "-fno-optimize-sibling-calls"];
 
-async function compileC(gcc: string, workDir: string, memoryBase: number, src: string, extra: string[]): Promise<string> {
+async function compileC(cache: ObjectCache, gcc: string, workDir: string, memoryBase: number, src: string, extra: string[]): Promise<string> {
   const flags = [
     "-O3", "-std=gnu11", "-ffreestanding", "-nostdinc", "-isystem", await gccIncludeDir(gcc),
     "-I", path.join(NATIVE, "include"), "-I", NATIVE, "-I", workDir,
@@ -231,18 +236,18 @@ async function compileC(gcc: string, workDir: string, memoryBase: number, src: s
   ];
   const obj = path.join(workDir, path.basename(src, ".c") + ".o");
   try {
-    await run(gcc, [...flags, "-c", src, "-o", obj], { maxBuffer: 16 << 20 });
+    await cache.compile(gcc, flags, src, obj);
   } catch (e) {
     throw new BuildError(`gcc failed on ${path.relative(REPO, src) || src}:\n${(e as { stderr?: string }).stderr ?? e}`);
   }
   return obj;
 }
 
-async function compileNative(gcc: string, workDir: string, memoryBase: number): Promise<string[]> {
+async function compileNative(cache: ObjectCache, gcc: string, workDir: string, memoryBase: number): Promise<string[]> {
   const runtime = fs.readdirSync(NATIVE).filter((f) => f.endsWith(".c")).map((f) => path.join(NATIVE, f));
   return Promise.all([
-    compileC(gcc, workDir, memoryBase, path.join(workDir, "app.c"), APP_CODEGEN_FLAGS),
-    ...runtime.map((src) => compileC(gcc, workDir, memoryBase, src, NATIVE_CODEGEN_FLAGS)),
+    compileC(cache, gcc, workDir, memoryBase, path.join(workDir, "app.c"), APP_CODEGEN_FLAGS),
+    ...runtime.map((src) => compileC(cache, gcc, workDir, memoryBase, src, NATIVE_CODEGEN_FLAGS)),
   ]);
 }
 
@@ -332,14 +337,18 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     await run(tools.wasm2c, [code, "-n", "app", "-o", path.join(workDir, "app.c")]);
     fs.copyFileSync(header, path.join(workDir, "wasm-rt.h"));
   });
-  const objects = await step(log, "gcc -O3 -ffreestanding: app.c + runtime/native", () => compileNative(tools.gcc, workDir, memoryBase));
+  const cache = new ObjectCache(opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir);
+  const t0 = Date.now();
+  const objects = await compileNative(cache, tools.gcc, workDir, memoryBase);
+  const reused = cache.dir ? `, ${cache.hits} of ${objects.length} objects from the cache` : "";
+  log(`tsxen build: gcc -O3 -ffreestanding: app.c + runtime/native (${Date.now() - t0} ms${reused})`);
   const shim = path.join(workDir, "shim.o");
   await step(log, "nasm boot/shim.asm", () => run(tools.nasm, ["-f", "elf64", "-o", shim, path.join(REPO, "boot", "shim.asm")]));
   const libgcc = (await run(tools.gcc, ["-print-libgcc-file-name"])).stdout.trim();
   const link = async (symtab: Symtab, out: string) => {
     const src = path.join(workDir, "symtab.c");
     fs.writeFileSync(src, symtab.source);
-    const obj = await compileC(tools.gcc, workDir, memoryBase, src, []);
+    const obj = await compileC(cache, tools.gcc, workDir, memoryBase, src, []);
     try {
       await run(tools.ld, [
         "-nostdlib", "-static", "-z", "max-page-size=4096", "-z", "noexecstack", "--build-id=none",
@@ -387,6 +396,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     fs.writeFileSync(libvirtXml, domainXml({ name, kernel: output, memoryMB, type, cmdline: d.extra, vifs: d.vifs, disks: d.disks, bridge: d.bridge }));
     written.push(libvirtXml);
   }
+  cache.trim();
   const imageBytes = fs.statSync(output).size;
   const symtabBytes = imageBytes - symtabCost.imageBytesWithout;
   log(
@@ -394,5 +404,5 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       `the image is ${kib(symtabBytes)} larger with it (sections are page-aligned)`,
   );
   log(`tsxen build: wrote ${path.relative(process.cwd(), output)} (${kib(imageBytes)}; boots as pv or pvh) and ${written.map((f) => path.relative(process.cwd(), f)).join(", ")} (type = "${type}")`);
-  return { image: output, config, wasmBytes: withoutCustomSections(wasm).length, imageBytes, symtabBytes, workDir, libvirtXml };
+  return { image: output, config, wasmBytes: withoutCustomSections(wasm).length, imageBytes, symtabBytes, workDir, libvirtXml, objectsFromCache: cache.hits };
 }

@@ -68,8 +68,14 @@ test("build with a prebuilt module (the test suite's shared compile): the same i
   await hello();
   const { wasm } = await buildOf("examples/hello/main.ts");
   const out2 = path.join(tmp, "hello-prebuilt.xen");
-  await build({ entry: "examples/hello/main.ts", output: out2, prebuilt: wasm, log: () => {} });
+  const again: string[] = [];
+  const result = await build({ entry: "examples/hello/main.ts", output: out2, prebuilt: wasm, log: (s) => again.push(s) });
   t.ok(fs.readFileSync(out2).equals(fs.readFileSync(out)), "identical to the image asc compiled for itself");
+  // the same C as the first build: every object comes from gcc's object cache (tools/object-cache.ts)
+  const gccLine = again.find((l) => l.startsWith("tsxen build: gcc "));
+  const m = /, (\d+) of (\d+) objects from the cache\)$/.exec(gccLine ?? "");
+  t.ok(m && m[1] === m[2], `every object from the cache (${gccLine})`);
+  t.ok(result.objectsFromCache >= Number(m?.[2]), "and BuildResult counts them (the symbol table's too)");
 });
 
 test("elf notes: a file that is not an ELF image is rejected", (t) => {
