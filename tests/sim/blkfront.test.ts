@@ -23,7 +23,8 @@ type DiskSpec = Omit<BlkbackOptions, "disk"> & { size?: number; content?: number
 function disk(size: number, seed: number): Uint8Array {
   const r = rng(seed);
   const d = new Uint8Array(size);
-  for (let i = 0; i < size; i += 4) new DataView(d.buffer).setUint32(i, Math.floor(r() * 2 ** 32), true);
+  const view = new DataView(d.buffer);
+  for (let i = 0; i < size; i += 4) view.setUint32(i, Math.floor(r() * 2 ** 32), true);
   return d;
 }
 
