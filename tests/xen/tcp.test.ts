@@ -6,14 +6,15 @@
 //    ways), fetches the page, the JSON counter and the whole disk with
 //    busybox wget (the download's CRC-32 against the file's), and opens 100
 //    connections at once, each answered (tests/xen/tools/tcpcheck.c).
-//  - tcp-bulk: tests/apps/tcp-services at 10.0.0.21: 64 MiB from dom0 to
-//    the guest (its CRC-32 and pattern check) and 64 MiB back.
+//  - tcp-bulk: tests/apps/tcp-services at 10.0.0.21: 16 MiB from dom0 to
+//    the guest (its CRC-32 and pattern check) and 16 MiB back.
 import { RigTest, xenProbeImage, probeExtra, dom0Tool } from "./rig-test.ts";
 
-const MiB64 = 64 * 1024 * 1024;
-// The served disk is smaller than the bulk transfers: its download goes
-// through busybox wget and blkfront at a third of the bulk rate under TCG,
-// and the 64 MiB each way below already carry the volume (make test's budget).
+const BULK = 16 * 1024 * 1024;
+// The bulk transfers are 16 MiB each way (64 times the guest's 256 KiB
+// socket buffers): QEMU's one emulated CPU is make test's critical path, and the
+// sim's TCP tests move 64 MiB each way under loss. The served disk is
+// 16 MiB too: its download goes through busybox wget and blkfront.
 
 const UDHCPD_CONF = `interface xenbr0
 start 10.0.0.100
@@ -61,8 +62,8 @@ const BULK_CHECK = `phase=$1 name=$3 log=$4
 wait_console "tcp-services: ready" || exit 1
 chmod +x ./tcpcheck
 rc=0
-./tcpcheck send 10.0.0.21 9 ${MiB64} || rc=1
-./tcpcheck recv 10.0.0.21 19 ${MiB64} || rc=1
+./tcpcheck send 10.0.0.21 9 ${BULK} || rc=1
+./tcpcheck recv 10.0.0.21 19 ${BULK} || rc=1
 xl shutdown "$name"
 exit $rc
 `;
@@ -86,7 +87,7 @@ udhcpd /tmp/udhcpd.conf
       },
       {
         name: "tcp-bulk", image: probe, files: { tcpcheck }, timeoutSec: 240, memoryMB: 64,
-        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:21,ip=10.0.0.21' ]", probeExtra("tcp-services", `source=${MiB64} kib=256`)],
+        xlExtra: ["vif = [ 'mac=00:16:3e:00:00:21,ip=10.0.0.21' ]", probeExtra("tcp-services", `source=${BULK} kib=256`)],
         check: BULK_CHECK,
       },
   ];
@@ -117,16 +118,16 @@ rig.test("HTTP: busybox wget gets the page, the JSON counter and the 16 MiB disk
   t.equal(s?.reason, "poweroff");
 });
 
-rig.test("TCP: 64 MiB from dom0's Linux to the guest and 64 MiB back, intact (CRC-32 and the byte pattern)", async (t) => {
+rig.test("TCP: 16 MiB from dom0's Linux to the guest and 16 MiB back, intact (CRC-32 and the byte pattern)", async (t) => {
   const s = await rig.scenario(t, "tcp-bulk");
   const out = s?.checkOutput ?? [];
   for (const l of out) if (l.startsWith("tcpcheck:")) t.comment(l);
-  const sent = /^tcpcheck: sent 67108864 bytes, crc32 ([0-9a-f]{8})/.exec(out.find((l) => l.startsWith("tcpcheck: sent")) ?? "");
-  t.ok(sent, "dom0 sent 64 MiB");
+  const sent = /^tcpcheck: sent 16777216 bytes, crc32 ([0-9a-f]{8})/.exec(out.find((l) => l.startsWith("tcpcheck: sent")) ?? "");
+  t.ok(sent, "dom0 sent 16 MiB");
   const sink = (s?.console ?? []).find((l) => l.startsWith("tcp-services: sink"));
-  t.match(sink ?? "", new RegExp(`: 67108864 bytes, crc ${sent?.[1] ?? "x"}, 0 off-pattern$`), "the guest got all of it: same CRC-32, every byte in place");
-  t.ok(out.some((l) => /^tcpcheck: received 67108864 bytes, 0 off-pattern/.test(l)), "dom0 received 64 MiB from the guest, every byte in place");
-  t.ok((s?.console ?? []).some((l) => /^tcp-services: source \d+ closed after 67108864 bytes$/.test(l)), "the guest's source finished and closed");
+  t.match(sink ?? "", new RegExp(`: 16777216 bytes, crc ${sent?.[1] ?? "x"}, 0 off-pattern$`), "the guest got all of it: same CRC-32, every byte in place");
+  t.ok(out.some((l) => /^tcpcheck: received 16777216 bytes, 0 off-pattern/.test(l)), "dom0 received 16 MiB from the guest, every byte in place");
+  t.ok((s?.console ?? []).some((l) => /^tcp-services: source \d+ closed after 16777216 bytes$/.test(l)), "the guest's source finished and closed");
   t.ok((s?.console ?? []).some((l) => /^tcp-services: ready on 10\.0\.0\.21 .*random numbers from rdrand\)$/.test(l)), "its sequence numbers and cookies were keyed from RDRAND (the rig's CPU has it: -cpu …,+rdrand)");
   t.equal(s?.checkRc, 0);
   t.equal(s?.reason, "poweroff");
