@@ -52,7 +52,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "AssemblyScript app -> x86-64 Xen image that boots as PV or PVH, plus <image>.cfg (xl config)",
     details: "The devices go into <image>.cfg (and <image>.xml with --libvirt); `tsxen run <image>` uses them.\n" +
       "The image is the same either way; --pvh only makes the xl config say type = \"pvh\" (default \"pv\").\n" +
-      "gcc's objects are reused from ~/.cache/tsxen/objects (TSXEN_CACHE_DIR=DIR moves it, TSXEN_CACHE_DIR=off turns it off).",
+      "gcc's objects are reused from ~/.cache/tsxen/objects (TSXEN_CACHE_DIR=DIR: DIR/objects; TSXEN_CACHE_DIR=off: no cache).",
     options: {
       output: { type: "string", short: "o", arg: "IMAGE", help: "the image to write (required)" },
       memory: { type: "string", arg: "MiB", help: "xl memory= (default 32)" },

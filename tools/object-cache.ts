@@ -14,9 +14,9 @@
 // object's only trace of its source's path is the file symbol, which the
 // image's strip removes.
 //
-// The cache is a directory of <key>.o files: TSXEN_CACHE_DIR, or
-// $XDG_CACHE_HOME/tsxen/objects (~/.cache/tsxen/objects);
-// TSXEN_CACHE_DIR=off turns it off. Entries are written to a temporary
+// The cache is a directory of <key>.o files, objects/ in tsxen's cache
+// directory (tools/cache-dir.mjs: ~/.cache/tsxen, TSXEN_CACHE_DIR moves it,
+// TSXEN_CACHE_DIR=off turns it off). Entries are written to a temporary
 // name and renamed, so a reader never sees half an object; a hit refreshes
 // the entry's time, and trim() drops the least recently used entries when
 // the directory grows past its limit. Compiles of one key running at the
@@ -27,8 +27,8 @@ import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
+import { cacheDir, readEntry, trimDir, writeEntry } from "./cache-dir.mjs";
 
 const run = promisify(execFile);
 
@@ -36,10 +36,7 @@ const run = promisify(execFile);
 export const CACHE_LIMIT_BYTES = 256 << 20;
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
-  const configured = env.TSXEN_CACHE_DIR;
-  if (configured === "off") return null;
-  if (configured) return path.resolve(configured);
-  return path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "tsxen", "objects");
+  return cacheDir("objects", env);
 }
 
 // Flags whose effect on the object is all in the preprocessed text: where
@@ -133,50 +130,18 @@ export class ObjectCache {
   // Drops the least recently used entries until the directory holds at
   // most 3/4 of `limit` bytes, once it holds more than `limit`.
   trim(limit = CACHE_LIMIT_BYTES): void {
-    if (!this.dir) return;
-    let entries: { file: string; bytes: number; used: number }[];
-    try {
-      entries = fs.readdirSync(this.dir).filter((f) => f.endsWith(".o")).map((f) => {
-        const file = path.join(this.dir!, f);
-        const st = fs.statSync(file);
-        return { file, bytes: st.size, used: st.mtimeMs };
-      });
-    } catch {
-      return; // no directory yet, or an entry another build just removed: next time
-    }
-    let total = entries.reduce((sum, e) => sum + e.bytes, 0);
-    if (total <= limit) return;
-    for (const e of entries.sort((a, b) => a.used - b.used)) {
-      if (total <= (limit * 3) / 4) break;
-      fs.rmSync(e.file, { force: true });
-      total -= e.bytes;
-    }
+    if (this.dir) trimDir(this.dir, limit, ".o");
   }
 }
 
-// Copies a cached object to `obj` and marks it used; false when there is none.
+// Copies a cached object to `obj` (marking it used); false when there is none.
 function copyEntry(entry: string, obj: string): boolean {
-  try {
-    fs.copyFileSync(entry, obj);
-  } catch {
-    return false;
-  }
-  const now = new Date();
-  try {
-    fs.utimesSync(entry, now, now);
-  } catch {
-    // trimmed meanwhile: the copy is whole all the same
-  }
+  const data = readEntry(entry);
+  if (data === null) return false;
+  fs.writeFileSync(obj, data);
   return true;
 }
 
 function store(obj: string, entry: string): void {
-  const tmp = `${entry}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  try {
-    fs.mkdirSync(path.dirname(entry), { recursive: true });
-    fs.copyFileSync(obj, tmp);
-    fs.renameSync(tmp, entry);
-  } catch {
-    fs.rmSync(tmp, { force: true });
-  }
+  writeEntry(entry, fs.readFileSync(obj));
 }

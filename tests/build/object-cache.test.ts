@@ -74,6 +74,7 @@ test("object cache: a failing compile rejects with gcc's message and is not cach
   }
   t.equal(fs.existsSync(cache.dir!) ? fs.readdirSync(cache.dir!).length : 0, 0, "nothing cached");
   t.equal(defaultCacheDir({ TSXEN_CACHE_DIR: "off" }), null, "TSXEN_CACHE_DIR=off: no cache");
+  t.equal(defaultCacheDir({ TSXEN_CACHE_DIR: "/y" }), "/y/objects", "TSXEN_CACHE_DIR=/y: in /y/objects");
   t.equal(defaultCacheDir({ XDG_CACHE_HOME: "/x" }), "/x/tsxen/objects", "else under XDG_CACHE_HOME");
   const off = new ObjectCache(null);
   await compile(off, project("k", "#define VALUE 2\n"));
