@@ -7,6 +7,12 @@ import { fuzzNetback, fuzzBlkback } from "./backends.ts";
 import { fuzzXenstore } from "./xenstore.ts";
 import { replayCommand } from "./support.ts";
 import type { CampaignResult } from "./support.ts";
+import { willBuild } from "../sim/helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("examples/udp-echo/main.ts");
+willBuild("tests/apps/fuzz-disk.ts");
+willBuild("tests/apps/xs-fuzz.ts");
 
 const SEED = 20261201;
 

@@ -10,7 +10,11 @@ import { SimBlkback } from "../../sim/blkback.ts";
 import { addVif } from "../../sim/netback.ts";
 import { NetPeer, arpRequestFrame, pingFrame, udpFrame } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("examples/udp-echo/main.ts", undefined, "allocations");
+willBuild("tests/apps/blk-reuse.ts", undefined, "allocations");
 
 const MS = 1_000_000n;
 

@@ -6,7 +6,10 @@ import test from "tape";
 import fs from "node:fs";
 import { runInSim } from "../../sim/host.ts";
 import { backtraceLines, MAX_FRAMES, splitName, trapReason, type Frame } from "../../tools/symbols.ts";
-import { backtraceAfter, buildOf } from "./helpers.ts";
+import { backtraceAfter, buildOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/deep-trap.ts");
 
 const APP = "tests/apps/deep-trap.ts";
 

@@ -5,7 +5,10 @@
 import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
 import { SimBlkback } from "../../sim/blkback.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/blk-edge.ts");
 
 test("blkfront: a whole-disk discard that takes 45 s completes; it is reported slow, the disk is not broken", async (t) => {
   const g = new SimGuest({ cmdline: "case=slow" });

@@ -11,7 +11,12 @@ import test from "tape";
 import zlib from "node:zlib";
 import { SimGuest, type SimResult } from "../../sim/host.ts";
 import { SimBlkback, rng, type BlkbackOptions, HOSTILE_KINDS } from "../../sim/blkback.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/blk-model.ts");
+willBuild("tests/apps/blk-edge.ts");
+willBuild("tests/apps/blk-hostile.ts");
 
 const MODEL = "tests/apps/blk-model.ts";
 const EDGE = "tests/apps/blk-edge.ts";

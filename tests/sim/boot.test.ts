@@ -9,7 +9,13 @@ import * as HSI from "../../runtime/abi/hvm_start_info.ts";
 import * as HVM from "../../runtime/abi/hvm.ts";
 import { SimGuest } from "../../sim/host.ts";
 import * as L from "../../sim/layout.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("examples/hello/main.ts");
+willBuild("examples/trap/main.ts");
+willBuild("tests/apps/boot-info.ts");
+willBuild("tests/apps/chatty.ts");
 
 const hello = () => wasmOf("examples/hello/main.ts");
 const trap = () => wasmOf("examples/trap/main.ts");

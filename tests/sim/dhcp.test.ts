@@ -9,6 +9,10 @@ import { pattern, patternByte } from "../../sim/tcp-peer.ts";
 import { BROADCAST_MAC } from "../../sim/netswitch.ts";
 import { tcpRig, whenLogged, shutdown, MS, SEC, type TcpRig } from "./tcp-rig.ts";
 import { noTrap } from "./net-rig.ts";
+import { willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/tcp-services.ts");
 
 async function dhcpRig(leaseSeconds = 3600, guestIp = "10.0.0.50"): Promise<{ r: TcpRig; server: DhcpServer }> {
   const r = await tcpRig({ vif: { ip: undefined }, guestIp });

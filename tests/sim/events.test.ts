@@ -4,7 +4,10 @@
 // boot modes (the same shared_info, the same hypercalls).
 import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/evt-probe.ts");
 
 for (const mode of ["pv", "pvh"] as const) test(`events [${mode}]: dom0 binds the guest's unbound port; events reach the handler and answers reach dom0`, async (t) => {
   const g = new SimGuest({ mode });

@@ -22,7 +22,10 @@ import { parseFrame } from "../../sim/netswitch.ts";
 import { HostPorts, simApp, type SimAppOptions } from "../../tools/sim.ts";
 import { parseForward, parseVif } from "../../tools/devices.ts";
 import type { ToWorker } from "../../tools/sim-worker.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("examples/udp-echo/main.ts");
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-forward-test-"));
 test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -8,7 +8,10 @@ import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
 import { GrantError } from "../../sim/grant-table.ts";
 import * as G from "../../runtime/abi/grant_table.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/grant-probe.ts");
 
 for (const mode of ["pv", "pvh"] as const) test(`grants [${mode}]: dom0 maps, the guest cannot revoke until dom0 unmaps, read-only is enforced, nothing leaks`, async (t) => {
   const g = new SimGuest({ mode });

@@ -7,6 +7,7 @@ import { Worker } from "node:worker_threads";
 import { DEFAULT_MEMORY_BASE, DEFAULT_RUNTIME, type Instrument, type Runtime, type WasmBuild } from "../../tools/build.ts";
 import { WasmSourceMap } from "../../tools/source-map.ts";
 import type { AscJob, AscResult } from "./asc-worker.ts";
+import { beforeRun } from "../before-run.ts";
 
 const cache = new Map<string, Promise<WasmBuild>>();
 let root: string | null = null;
@@ -35,26 +36,47 @@ function buildRoot(): string {
 // at once, and the main thread stays free for the tests that are running
 // and for the rig's serial line. A worker compiles one app at a time; the
 // workers are unref'd, so they never keep the process alive.
+//
+// Test files name the apps they will build at load time (willBuild). Those
+// compiles wait in a second queue and run in the order the files loaded
+// whenever a worker has nothing asked for, at most aheadOfTime.limit at once:
+// a test then finds its app compiled or compiling. An app a test asks for
+// (buildOf) goes to the front. The limit is 0 until tape is about to run
+// the first test, then 2; the real-Xen tests, whose images come first, hold
+// it at 0 while asc compiles them and at 1 while gcc builds them
+// (tests/xen/rig-test.ts).
 type Queued = { job: AscJob; resolve: (b: WasmBuild) => void; reject: (e: Error) => void };
 const ascPool = {
   workers: [] as { worker: Worker; busy: boolean }[],
   queue: [] as Queued[],
+  ahead: [] as Queued[],
+  aheadRunning: new Set<number>(),
   waiting: new Map<number, { resolve: (b: WasmBuild) => void; reject: (e: Error) => void; slot: { worker: Worker; busy: boolean } }>(),
   nextId: 0,
 
-  compile(job: Omit<AscJob, "id">): Promise<WasmBuild> {
+  compile(job: Omit<AscJob, "id">, aheadOfTime = false): Promise<WasmBuild> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
+      (aheadOfTime ? this.ahead : this.queue).push({ job: { ...job, id: this.nextId++ }, resolve, reject });
       this.dispatch();
     });
   },
 
+  // A compile waiting in the ahead-of-time queue is now asked for.
+  promote(workDir: string): void {
+    const at = this.ahead.findIndex((q) => q.job.workDir === workDir);
+    if (at >= 0) this.queue.push(...this.ahead.splice(at, 1));
+    this.dispatch();
+  },
+
   dispatch(): void {
-    while (this.queue.length > 0) {
+    const aheadAllowed = () => this.ahead.length > 0 && this.aheadRunning.size < aheadOfTime.limit;
+    while (this.queue.length > 0 || aheadAllowed()) {
       let slot = this.workers.find((w) => !w.busy);
       if (!slot && this.workers.length < 2) slot = this.start();
       if (!slot) return;
-      const { job, resolve, reject } = this.queue.shift()!;
+      const fromAhead = this.queue.length === 0;
+      const { job, resolve, reject } = (fromAhead ? this.ahead : this.queue).shift()!;
+      if (fromAhead) this.aheadRunning.add(job.id);
       slot.busy = true;
       slot.worker.ref();
       this.waiting.set(job.id, { resolve, reject, slot });
@@ -69,6 +91,7 @@ const ascPool = {
     worker.on("message", (r: AscResult) => {
       const w = this.waiting.get(r.id)!;
       this.waiting.delete(r.id);
+      this.aheadRunning.delete(r.id);
       slot.busy = false;
       worker.unref();
       if ("error" in r) w.reject(new Error(r.error));
@@ -78,7 +101,7 @@ const ascPool = {
     worker.on("error", (e) => {
       // a worker that dies fails what it was compiling; a new one takes its place
       this.workers = this.workers.filter((w) => w !== slot);
-      for (const [id, w] of this.waiting) if (w.slot === slot) { this.waiting.delete(id); w.reject(e); }
+      for (const [id, w] of this.waiting) if (w.slot === slot) { this.waiting.delete(id); this.aheadRunning.delete(id); w.reject(e); }
       this.dispatch();
     });
     this.workers.push(slot);
@@ -86,18 +109,49 @@ const ascPool = {
   },
 };
 
+// How many ahead-of-time compiles may run at once (see the pool above).
+export const aheadOfTime = {
+  limit: 0,
+  held: false,    // someone else sets the limit (the real-Xen tests)
+  set(limit: number): void {
+    this.limit = limit;
+    ascPool.dispatch();
+  },
+};
+beforeRun.push(() => {
+  if (!aheadOfTime.held) aheadOfTime.set(2);
+});
+
+const keyOf = (entry: string, runtime: Runtime, instrument: Instrument, memoryBase: number) => `${entry} ${runtime} ${instrument} ${memoryBase}`;
+const workDirs = new Map<string, string>();
+
+function compileOnce(entry: string, runtime: Runtime, instrument: Instrument, memoryBase: number, aheadOfTime: boolean): Promise<WasmBuild> {
+  const key = keyOf(entry, runtime, instrument, memoryBase);
+  let built = cache.get(key);
+  if (!built) {
+    const workDir = path.join(buildRoot(), String(cache.size));
+    workDirs.set(key, workDir);
+    built = ascPool.compile({ entry, workDir, memoryBase, runtime, instrument }, aheadOfTime);
+    cache.set(key, built);
+  } else if (!aheadOfTime) {
+    ascPool.promote(workDirs.get(key)!);
+  }
+  return built;
+}
+
 // The app's wasm and source map (built with `runtime`, default the
 // default; `instrument`: a sim-only build, see tools/build.ts; `memoryBase`:
 // where its linear memory starts, for an image of under 8 MiB).
 export function buildOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none", memoryBase = DEFAULT_MEMORY_BASE): Promise<WasmBuild> {
-  const key = `${entry} ${runtime} ${instrument} ${memoryBase}`;
-  let built = cache.get(key);
-  if (!built) {
-    const workDir = path.join(buildRoot(), String(cache.size));
-    built = ascPool.compile({ entry, workDir, memoryBase, runtime, instrument });
-    cache.set(key, built);
-  }
-  return built;
+  return compileOnce(entry, runtime, instrument, memoryBase, false);
+}
+
+// Says, at load time, that this file's tests will build `entry` (see the
+// pool above); returns `entry`. A failed compile is reported by the test
+// that asks for it.
+export function willBuild(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none"): string {
+  compileOnce(entry, runtime, instrument, DEFAULT_MEMORY_BASE, true).catch(() => undefined);
+  return entry;
 }
 
 export async function wasmOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none"): Promise<Uint8Array> {

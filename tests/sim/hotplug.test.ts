@@ -11,8 +11,11 @@ import { addVif, type Vif } from "../../sim/netback.ts";
 import { SimBlkback } from "../../sim/blkback.ts";
 import { NetPeer, type Endpoint } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
 import { MS, rig, requestShutdown, whenConnected, introduce, noTrap, converse, grantsToDom0, pattern, udpExchange, pingExchange } from "./net-rig.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/blk-hotplug.ts");
 
 // Calls `cb` once `vif`'s backend is Connected (polling each virtual ms).
 function onceConnected(g: SimGuest, vif: Vif, cb: () => void): void {

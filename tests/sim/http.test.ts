@@ -8,6 +8,10 @@ import { SimBlkback } from "../../sim/blkback.ts";
 import type { PeerConn } from "../../sim/tcp-peer.ts";
 import { tcpRig, whenLogged, shutdown, MS, type TcpRig } from "./tcp-rig.ts";
 import { noTrap } from "./net-rig.ts";
+import { willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("examples/http-server/main.ts");
 
 const APP = "examples/http-server/main.ts";
 

@@ -19,7 +19,10 @@ import * as V from "../../runtime/abi/vcpu.ts";
 import * as HVM from "../../runtime/abi/hvm.ts";
 import * as MEM from "../../runtime/abi/memory.ts";
 import * as L from "../../sim/layout.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("examples/selftest/main.ts");
 
 const ARG = 0x10000;         // where the fake guest builds hypercall argument structs
 const PORTS = 0x10100;       // sched_poll's port array

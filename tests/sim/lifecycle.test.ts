@@ -5,7 +5,10 @@
 // Powering off and rebooting run in both boot modes.
 import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/idle.ts");
 
 async function request(what: string, then?: string, mode: "pv" | "pvh" = "pv") {
   const g = new SimGuest({ mode });

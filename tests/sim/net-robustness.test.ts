@@ -10,6 +10,11 @@ import * as N from "../../runtime/abi/netif.ts";
 import {
   MS, type Rig, rig, requestShutdown, whenConnected, noTrap, converse, grantsToDom0, pattern, udpExchange, pingExchange, report,
 } from "./net-rig.ts";
+import { willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/net-blocking.ts");
+willBuild("tests/apps/net-txdrop.ts");
 
 const BLOCKING = "tests/apps/net-blocking.ts";
 

@@ -18,6 +18,10 @@ import {
   MS, UDP_ECHO, type Rig, type Exchange, rig, requestShutdown, whenConnected, introduce, noTrap, converse, grantsToDom0, pattern, equalBytes,
   udpExchange, pingExchange, report, expectedComplaint,
 } from "./net-rig.ts";
+import { willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/net-noarm.ts");
 
 // ---- handshake
 

@@ -3,7 +3,10 @@
 // which source seeds the generator with and without RDRAND.
 import test from "tape";
 import { runInSim } from "../../sim/host.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/primitives.ts");
 
 const APP = "tests/apps/primitives.ts";
 

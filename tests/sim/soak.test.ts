@@ -7,7 +7,13 @@
 import test from "tape";
 import { runInSim, SimGuest } from "../../sim/host.ts";
 import { soakReport, describeSoak, HEAP_MARGIN_KIB, LIVE_MARGIN_KIB } from "../soak-report.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/memory-probe.ts");
+willBuild("tests/apps/watch-flood.ts");
+willBuild("tests/apps/soak.ts");
+willBuild("tests/apps/soak.ts", "stub");
 
 const APP = "tests/apps/soak.ts";
 const MS = 1_000_000n;

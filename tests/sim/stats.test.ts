@@ -10,7 +10,10 @@ import { addVif } from "../../sim/netback.ts";
 import { NetPeer, udpFrame } from "../../sim/netswitch.ts";
 import { SimBlkback } from "../../sim/blkback.ts";
 import { formatStats, parseXenstoreLs, readStats, type StatsStore } from "../../tools/stats.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("examples/stats/main.ts");
 
 const APP = "examples/stats/main.ts";
 const DIR = "/local/domain/1/data/tsxen";

@@ -11,7 +11,13 @@ import { SimBlkback } from "../../sim/blkback.ts";
 import { addVif } from "../../sim/netback.ts";
 import { NetPeer, arpRequestFrame, pingFrame, udpFrame } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/dangling.ts", undefined, "stress");
+willBuild("examples/udp-echo/main.ts", undefined, "stress");
+willBuild("examples/blk-verify/main.ts", undefined, "stress");
+willBuild("examples/selftest/main.ts", undefined, "stress");
 
 const MS = 1_000_000n;
 

@@ -11,9 +11,12 @@ import { addVif, type Vif } from "../../sim/netback.ts";
 import { SimBlkback } from "../../sim/blkback.ts";
 import { NetPeer, type Endpoint, type ParsedFrame } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
 import { MS, requestShutdown, noTrap, converse, pattern, udpExchange, pingExchange } from "./net-rig.ts";
 import type { BootMode } from "../../sim/layout.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/suspend-probe.ts");
 
 const PROBE = "tests/apps/suspend-probe.ts";
 const GUEST: Endpoint = { mac: "00:16:3e:5a:00:00", ip: "10.0.0.2" };

@@ -5,8 +5,12 @@
 import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
 import * as XS from "../../runtime/abi/xs_wire.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
 import { RING, MASK, message, hostileStore } from "./xs-hostile.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/xs-probe.ts");
+willBuild("tests/apps/xs-tx.ts");
 
 async function probe(setup: (g: SimGuest) => void): Promise<{ lines: string[]; reason: string }> {
   const g = new SimGuest();

@@ -8,8 +8,12 @@ import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
 import * as XS from "../../runtime/abi/xs_wire.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { wasmOf } from "./helpers.ts";
+import { wasmOf, willBuild } from "./helpers.ts";
 import { MS, rig, whenConnected, requestShutdown, noTrap } from "./net-rig.ts";
+
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+willBuild("tests/apps/xs-dead.ts");
+willBuild("tests/apps/xs-interleave.ts");
 
 test("xenstore: a request larger than the ring, interrupted by a timer's request, reaches an asynchronous xenstored whole; xl shutdown still works", async (t) => {
   const g = new SimGuest({ xenstoreLatencyNs: 200_000n });
