@@ -20,7 +20,7 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { build, DEFAULT_RUNTIME, type BuildOptions } from "../../tools/build.ts";
 import { memoryBaseFor } from "../../tools/host-interface.ts";
-import { buildOf } from "../sim/helpers.ts";
+import { buildOf, aheadOfTime } from "../sim/helpers.ts";
 import { runScenarios, type RigOptions, type RunResult, type Scenario, type ScenarioResult } from "../../tools/rig/harness.ts";
 import { beforeRun } from "../before-run.ts";
 
@@ -58,9 +58,9 @@ export function inModes(scenarios: Scenario[], modes: BootMode[] = BOOT_MODES): 
 // At most two images are in gcc at once (this machine's cores).
 const images = new Map<string, Promise<string>>();
 const nativeSlots = { free: 2, waiting: [] as (() => void)[] };
-async function inNativeSlot<T>(work: () => Promise<T>): Promise<T> {
+async function inNativeSlot<T>(work: () => Promise<T>, first = false): Promise<T> {
   if (nativeSlots.free > 0) nativeSlots.free--;
-  else await new Promise<void>((resolve) => nativeSlots.waiting.push(resolve));
+  else await new Promise<void>((resolve) => (first ? nativeSlots.waiting.unshift(resolve) : nativeSlots.waiting.push(resolve)));
   try {
     return await work();
   } finally {
@@ -69,13 +69,16 @@ async function inNativeSlot<T>(work: () => Promise<T>): Promise<T> {
     else nativeSlots.free++;
   }
 }
+const imageWasm: Promise<unknown>[] = [];
 export async function buildImage(entry: string, output: string, more: Partial<BuildOptions> = {}): Promise<string> {
   const key = JSON.stringify([entry, more]);
   let built = images.get(key);
   if (!built) {
     const memoryBase = memoryBaseFor(more.memoryMB ?? 32);
-    built = buildOf(entry, DEFAULT_RUNTIME, "none", memoryBase).then(async ({ wasm }) => {
-      await inNativeSlot(() => build({ ...more, entry, output, prebuilt: wasm, memoryBase, log: () => {} }));
+    const compiled = buildOf(entry, DEFAULT_RUNTIME, "none", memoryBase);
+    imageWasm.push(compiled);
+    built = compiled.then(async ({ wasm }) => {
+      await inNativeSlot(() => build({ ...more, entry, output, prebuilt: wasm, memoryBase, log: () => {} }), entry === XEN_PROBE);
       return output;
     });
     images.set(key, built);
@@ -125,8 +128,10 @@ const session = {
   parts: [] as RigTest[],
   built: null as Promise<Scenario[]> | null,
   run: null as Promise<RunResult> | null,
+  started: null as Promise<void> | null,   // QEMU running (or the run over)
   buildErrors: new Map<RigTest, string>(),
   buildMs: 0,
+  sessionMs: 0,   // from the images built to the rig's result
   reported: false,
 };
 
@@ -153,18 +158,27 @@ function startSession(): Promise<RunResult> {
     session.buildMs = Date.now() - t0;
     return lists.flat();
   });
+  let started = (): void => {};
+  session.started = new Promise<void>((resolve) => (started = resolve));
   session.run = session.built.then(async (scenarios) => {
+    const t1 = Date.now();
     const options = await Promise.all(session.parts.map((part) => part.options?.(part.tmp) ?? {}));
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-xen-rig-"));
     test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
     // TSXEN_SERIAL_LOG=<file> keeps the timestamped serial log (Xen, dom0, guests).
-    return runScenarios(scenarios, { ...mergedOptions(options), log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log") });
+    // QEMU's one emulated CPU is the suite's critical path: as root, QEMU
+    // gets a larger share of the cores than the sim tests, asc and gcc.
+    const result = await runScenarios(scenarios, { ...mergedOptions(options), log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log"), nice: RIG_NICE, onStarted: started });
+    session.sessionMs = Date.now() - t1;
+    return result;
   });
   // A run that cannot start (a bad scenario) fails the tests that await it,
   // not the process (beforeRun starts it before any test awaits).
-  session.run.catch(() => undefined);
+  session.run.catch(() => undefined).finally(started);
   return session.run;
 }
+
+const RIG_NICE = -5;
 
 // The files' rig options as one. Host disks are numbered in order
 // (/dev/tsxen-disk<N>), so only one file may bring them; the prepared rig
@@ -188,10 +202,22 @@ function mergedOptions(all: RigOptions[]): RigOptions {
 // slower: the images took 294 s instead of 163 s, in a run that also
 // shared the machine with a 53 s build, and the rig started that much
 // later.)
+// The sim tests' ahead-of-time compiles (tests/sim/helpers.ts willBuild)
+// wait until the images' wasm is built (each file asks for its images
+// before its first await), then take one worker while gcc builds the
+// images (the longest gcc leaves a core free), and both once they are built.
 if (!skipXen) {
+  aheadOfTime.held = true;
   beforeRun.push(() => {
+    // the probe image is the largest (asc ~12 s, gcc ~26 s of its app.c):
+    // its asc goes first, its gcc ahead of any other waiting
+    if (session.parts.length > 0) buildOf(XEN_PROBE).catch(() => undefined);
     void startSession();
-    return session.built!.then(() => undefined);
+    setImmediate(() => void Promise.allSettled(imageWasm).then(() => aheadOfTime.set(1)));
+    // The tests wait until QEMU runs, not only until the images are built:
+    // a sim test holds the main thread for seconds at a time, and the rig's
+    // start (its options, the initramfs) waited behind them (19 s once).
+    return session.built!.then(() => aheadOfTime.set(2)).then(() => session.started!);
   });
 }
 
@@ -226,7 +252,7 @@ export class RigTest {
     const r = await this.result();
     if (!session.reported) {
       session.reported = true;
-      t.comment(`rig: images built in ${(session.buildMs / 1000).toFixed(0)} s; QEMU ran ${(r.totalMs / 1000).toFixed(0)} s for ${r.results.length} scenarios (Xen + dom0 up after ${((r.bootMs ?? 0) / 1000).toFixed(0)} s)`);
+      t.comment(`rig: images built in ${(session.buildMs / 1000).toFixed(0)} s; then the rig took ${(session.sessionMs / 1000).toFixed(0)} s, of which QEMU ran ${(r.totalMs / 1000).toFixed(0)} s for ${r.results.length} scenarios (Xen + dom0 up after ${((r.bootMs ?? 0) / 1000).toFixed(0)} s)`);
     }
     const buildError = session.buildErrors.get(this);
     if (buildError) t.fail(`building this file's images failed: ${buildError}`);

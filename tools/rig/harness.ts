@@ -167,6 +167,11 @@ export interface RigOptions {
   /** The emulated machine's RAM in MiB (QEMU -m; default 1024). dom0 keeps
    *  512 MiB (dom0_mem); the rest is Xen's and the guests'. */
   memoryMiB?: number;
+  /** QEMU's nice value (nice -n; below the current one needs root, else
+   *  QEMU runs at the current one). Default: unchanged. */
+  nice?: number;
+  /** Called once QEMU has been started (the initramfs is written). */
+  onStarted?: () => void;
 }
 
 export type RunOutcome = 'done' | 'fatal' | 'panic' | 'timeout' | 'qemu-exited';
@@ -563,12 +568,14 @@ async function bootAndCollect(
   const errFd = openSync(errFile, 'w');
   let child: ChildProcess;
   try {
-    child = spawn(QEMU, qemuArgs(rig, initrd, opts), { stdio: ['pipe', outFd, errFd], detached: true });
+    const [command, args] = opts.nice === undefined ? [QEMU, qemuArgs(rig, initrd, opts)] : ['nice', ['-n', String(opts.nice), QEMU, ...qemuArgs(rig, initrd, opts)]];
+    child = spawn(command, args, { stdio: ['pipe', outFd, errFd], detached: true });
   } finally {
     closeSync(outFd);
     closeSync(errFd);
   }
   child.stdin?.on('error', () => undefined);  // QEMU gone: nothing left to command
+  opts.onStarted?.();
   // Serial input reaches Xen's own key handler until dom0's reader is up: commands wait for its mark.
   const attachControl = (): void => opts.control?.attach((line) => void child.stdin?.write(line + '\n'));
   const killOnExit = (): void => void child.kill('SIGKILL');
