@@ -2,9 +2,12 @@
 // one image (tests/xen/). xl's extra = "probe=<app> <the app's own
 // arguments>" picks the app; each reads its arguments with appArgs() or
 // "name=value" words. Why one image: gcc takes 5 to 20 s of CPU per image,
-// and make test's time is bounded by this machine's CPU. The sim tests
-// still build each app on its own; hello, trap, blk-verify (with --libvirt)
-// and udp-echo for memory = 4 stay images of their own under Xen too.
+// and make test's time is bounded by this machine's CPU. The sim tests of
+// udp-echo, tcp-services, http-server, stats and suspend-probe run this
+// module too (asc costs 4 to 6 s of CPU per app: tests/sim/helpers.ts
+// guestModule); hello, trap,
+// blk-verify (with --libvirt) and udp-echo for memory = 4 stay images of
+// their own under Xen.
 import { log } from "tsxen";
 import { probeName } from "./probe-args";
 import { main as bootInfo } from "./boot-info";

@@ -22,7 +22,7 @@ import { parseFrame } from "../../sim/netswitch.ts";
 import { HostPorts, simApp, type SimAppOptions } from "../../tools/sim.ts";
 import { parseForward, parseVif } from "../../tools/devices.ts";
 import type { ToWorker } from "../../tools/sim-worker.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { guestModule, willBuild } from "./helpers.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
 willBuild("examples/udp-echo/main.ts");
@@ -92,12 +92,14 @@ function udpExchange(port: number, payloads: Buffer[]): Promise<Buffer[]> {
 }
 
 test("sim: tsxen sim udp-echo --vif --forward P:7/udp echoes host datagrams; Ctrl-C powers it off", async (t) => {
+  // udp-echo in the probe module (tests/sim/helpers.ts guestModule): --extra picks it
+  const app = await guestModule("examples/udp-echo/main.ts");
   const wasm = path.join(tmp, "udp-echo.wasm");
-  fs.writeFileSync(wasm, await wasmOf("examples/udp-echo/main.ts"));
+  fs.writeFileSync(wasm, app.wasm);
   const port = await freePort("udp");
   const payloads = [Buffer.from("x"), Buffer.from("hello from the host"), Buffer.alloc(1472, 0xa5)];
   let replies: Buffer[] = [];
-  const r = await tsxenSim([wasm, "--vif", "--forward", `${port}:7/udp`, "--json", "--timeout", "100"], /udp-echo: ready/, async (kill) => {
+  const r = await tsxenSim([wasm, "--extra", app.cmdline, "--vif", "--forward", `${port}:7/udp`, "--json", "--timeout", "100"], /udp-echo: ready/, async (kill) => {
     replies = await udpExchange(port, payloads);
     kill("SIGINT");
   });
@@ -133,7 +135,9 @@ test("sim: the gateway relays TCP to a listener on the guest network, both ways,
   const received = new Map<number, string>();
   const ended = new Map<number, string | null>();
   const badChecksums: string[] = [];
+  const app = await guestModule("examples/udp-echo/main.ts");
   const m = new SimMachine({
+    cmdline: app.cmdline,
     vifs: [{ ip: "10.0.0.2", mac: "00:16:3e:00:00:02" }],
     forwards: [
       { proto: "tcp", guestIp: "10.0.0.1", guestPort: 8000 },
@@ -149,7 +153,7 @@ test("sim: the gateway relays TCP to a listener on the guest network, both ways,
       },
     },
   });
-  await m.start(await wasmOf("examples/udp-echo/main.ts"));
+  await m.start(app.wasm);
   const dom0Net = new Station(m.bridge, m.guest.dom0, { ip: "10.0.0.1", mac: "00:16:3e:00:00:01" });
   new TcpStack(dom0Net).listen(8000, (conn) => ({
     onData: (data) => conn.write(new TextEncoder().encode(Buffer.from(data).toString().toUpperCase())),

@@ -11,7 +11,7 @@ import { addVif, type Vif } from "../../sim/netback.ts";
 import { SimBlkback } from "../../sim/blkback.ts";
 import { NetPeer, type Endpoint, type ParsedFrame } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { guestModule, willBuild } from "./helpers.ts";
 import { MS, requestShutdown, noTrap, converse, pattern, udpExchange, pingExchange } from "./net-rig.ts";
 import type { BootMode } from "../../sim/layout.ts";
 
@@ -53,12 +53,13 @@ interface Run {
 // every new domain.
 async function probe(mode: BootMode, answer: "restore" | "cancel", diskBytes = 0, cmdline = ""): Promise<Run & { acks: string[] }> {
   const acks: string[] = [];
+  const app = await guestModule(PROBE, cmdline);
   const g = new SimGuest({
-    mode, cmdline,
+    mode, cmdline: app.cmdline,
     onSuspend: (guest) => { acks.push(guest.xenstore.read(CONTROL)); return answer; },
     restoreBehindNs: 3_600_000_000_000n, // the new host booted an hour after this one
   });
-  await g.start(await wasmOf(PROBE));
+  await g.start(app.wasm);
   const data = diskBytes ? new Uint8Array(diskBytes) : null;
   const r = { g, acks, diskData: data ?? new Uint8Array(0) } as Run & { acks: string[] };
   const devices = () => {

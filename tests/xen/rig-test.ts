@@ -20,7 +20,7 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { build, DEFAULT_RUNTIME, type BuildOptions } from "../../tools/build.ts";
 import { memoryBaseFor } from "../../tools/host-interface.ts";
-import { buildOf, aheadOfTime } from "../sim/helpers.ts";
+import { buildOf, aheadOfTime, XEN_PROBE } from "../sim/helpers.ts";
 import { runScenarios, type RigOptions, type RunResult, type Scenario, type ScenarioResult } from "../../tools/rig/harness.ts";
 import { beforeRun } from "../before-run.ts";
 
@@ -104,7 +104,7 @@ export function dom0Tool(name: string, tmp: string): string {
 
 // tests/apps/xen-probe.ts: the test apps whose real-Xen scenarios share one
 // image, picked by xl's extra = "probe=<app> <its arguments>" (probeExtra).
-export const XEN_PROBE = "tests/apps/xen-probe.ts";
+export { XEN_PROBE };
 export function xenProbeImage(tmp: string): Promise<string> {
   return buildImage(XEN_PROBE, path.join(tmp, "xen-probe.xen"));
 }
