@@ -19,7 +19,7 @@ import { addVif, type VifOptions } from "../../sim/netback.ts";
 import { SimBlkback, HOSTILE_KINDS as BLK_KINDS } from "../../sim/blkback.ts";
 import { NetPeer, arpRequestFrame, udpFrame, type Endpoint } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { guestModule, wasmOf } from "../sim/helpers.ts";
+import { guestModule, startedGuest } from "../sim/helpers.ts";
 import { grantsToDom0, expectedComplaint } from "../sim/net-rig.ts";
 import { Rng, caseSeed, type CampaignResult } from "./support.ts";
 
@@ -135,8 +135,7 @@ export async function fuzzNetback(o: BackendOptions): Promise<CampaignResult> {
 // ---- blkback
 
 export async function fuzzBlkback(o: BackendOptions): Promise<CampaignResult> {
-  const g = new SimGuest({ maxHypercalls: Number.MAX_SAFE_INTEGER });
-  await g.start(await wasmOf("tests/apps/fuzz-disk.ts"));
+  const g = await startedGuest("tests/apps/fuzz-disk.ts", { maxHypercalls: Number.MAX_SAFE_INTEGER });
   const result: CampaignResult = { name: "blkback", cases: 0, failures: [] };
   const first = o.first ?? 0;
   let i = 0;

@@ -9,7 +9,7 @@
 //  - a read made once the connection was called dead failed with EIO.
 import { SimGuest } from "../../sim/host.ts";
 import * as XS from "../../runtime/abi/xs_wire.ts";
-import { wasmOf } from "../sim/helpers.ts";
+import { guestModule } from "../sim/helpers.ts";
 import { takeRequests, message, putReplies, OK } from "../sim/xs-hostile.ts";
 import { Rng, caseSeed, type CampaignResult } from "./support.ts";
 
@@ -37,13 +37,13 @@ function reply(r: Rng, type: number, reqId: number, path: string): { bytes: Buff
 }
 
 export async function fuzzXenstore(o: { seed: number; cases: number; first?: number; onProgress?: (n: number) => void }): Promise<CampaignResult> {
-  const wasm = await wasmOf("tests/apps/xs-fuzz.ts");
+  const { wasm, cmdline } = await guestModule("tests/apps/xs-fuzz.ts");
   const result: CampaignResult = { name: "xenstore", cases: 0, failures: [] };
   const first = o.first ?? 0;
   for (let i = 0; i < o.cases; i++) {
     const c = first + i;
     const r = new Rng(caseSeed(o.seed, c));
-    const g = new SimGuest({ maxHypercalls: 5_000_000 });
+    const g = new SimGuest({ maxHypercalls: 5_000_000, cmdline });
     await g.start(wasm);
     const pending = { bytes: Buffer.alloc(0) };
     g.dom0.onEvent(g.storePort, () => {

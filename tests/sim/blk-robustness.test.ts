@@ -3,16 +3,14 @@
 // reported as slow while it waits, and the disk stays usable. And a reused
 // request whose fields do not fit its operation is never stuck.
 import test from "tape";
-import { SimGuest } from "../../sim/host.ts";
 import { SimBlkback } from "../../sim/blkback.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { willBuild, startedGuest } from "./helpers.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
 willBuild("tests/apps/blk-edge.ts");
 
 test("blkfront: a whole-disk discard that takes 45 s completes; it is reported slow, the disk is not broken", async (t) => {
-  const g = new SimGuest({ cmdline: "case=slow" });
-  await g.start(await wasmOf("tests/apps/blk-edge.ts"));
+  const g = await startedGuest("tests/apps/blk-edge.ts", { cmdline: "case=slow" });
   const size = 4 << 20;
   const back = new SimBlkback(g, { disk: new Uint8Array(size), flush: true, discard: true, slow: { first: 0, count: size / 512, latencyNs: 45e9, flush: false } });
   const res = await g.run();
@@ -26,8 +24,7 @@ test("blkfront: a whole-disk discard that takes 45 s completes; it is reported s
 });
 
 test("blkfront: one BlkRequest reused with other operations (a flush with a leftover sector range, an unknown operation) never gets stuck", async (t) => {
-  const g = new SimGuest({ cmdline: "case=reuse" });
-  await g.start(await wasmOf("tests/apps/blk-edge.ts"));
+  const g = await startedGuest("tests/apps/blk-edge.ts", { cmdline: "case=reuse" });
   new SimBlkback(g, { disk: new Uint8Array(1 << 20), flush: true });
   const res = await g.run();
   const lines = res.console.split("\n");

@@ -9,9 +9,9 @@
 // with the guest booted as PVH (grants name guest frames there).
 import test from "tape";
 import zlib from "node:zlib";
-import { SimGuest, type SimResult } from "../../sim/host.ts";
+import { type SimResult } from "../../sim/host.ts";
 import { SimBlkback, rng, type BlkbackOptions, HOSTILE_KINDS } from "../../sim/blkback.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { willBuild, startedGuest } from "./helpers.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
 willBuild("tests/apps/blk-model.ts");
@@ -36,8 +36,7 @@ function disk(size: number, seed: number): Uint8Array {
 const hex = (n: number) => n.toString(16).padStart(8, "0");
 
 async function simRun(app: string, cmdline: string, specs: DiskSpec[], mode: "pv" | "pvh" = "pv") {
-  const g = new SimGuest({ cmdline, mode });
-  await g.start(await wasmOf(app));
+  const g = await startedGuest(app, { cmdline, mode });
   const disks = specs.map((s, i) => disk(s.size ?? 2 * MIB, s.content ?? 100 + i));
   const initial = disks.map((d) => hex(zlib.crc32(d)));
   const backs = specs.map((s, i) => new SimBlkback(g, { devid: 51712 + 16 * i, ...s, disk: disks[i] }));

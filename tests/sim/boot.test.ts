@@ -9,7 +9,7 @@ import * as HSI from "../../runtime/abi/hvm_start_info.ts";
 import * as HVM from "../../runtime/abi/hvm.ts";
 import { SimGuest } from "../../sim/host.ts";
 import * as L from "../../sim/layout.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { guestModule, wasmOf, willBuild } from "./helpers.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
 willBuild("examples/hello/main.ts");
@@ -68,7 +68,8 @@ for (const mode of MODES) {
   });
 
   test(`sim [${mode}]: the console ring wraps without losing or reordering a byte`, async (t) => {
-    const r = await runInSim(await wasmOf("tests/apps/chatty.ts"), { mode });
+    const app = await guestModule("tests/apps/chatty.ts");
+    const r = await runInSim(app.wasm, { mode, cmdline: app.cmdline });
     const lines = r.console.split("\n");
     t.equal(r.reason, "poweroff");
     t.equal(lines.length, 302, "300 lines, the drop report and a final newline");
@@ -171,7 +172,8 @@ test("sim [pvh]: without the HVM parameters for the rings the guest refuses to r
 });
 
 test("sim: a console backend that stops reading never hangs the guest", async (t) => {
-  const r = await runInSim(await wasmOf("tests/apps/chatty.ts"), { stallConsole: true });
+  const app = await guestModule("tests/apps/chatty.ts");
+  const r = await runInSim(app.wasm, { stallConsole: true, cmdline: app.cmdline });
   t.equal(r.reason, "poweroff", "the guest still finishes");
   t.equal(r.console, "", "nothing was read");
   t.ok(r.hypercalls < 1_000_000, `bounded waiting (${r.hypercalls} hypercalls)`);

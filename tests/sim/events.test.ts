@@ -3,15 +3,13 @@
 // the guest blocks in SCHEDOP_poll, notifications back to dom0, in both
 // boot modes (the same shared_info, the same hypercalls).
 import test from "tape";
-import { SimGuest } from "../../sim/host.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { willBuild, startedGuest } from "./helpers.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
 willBuild("tests/apps/evt-probe.ts");
 
 for (const mode of ["pv", "pvh"] as const) test(`events [${mode}]: dom0 binds the guest's unbound port; events reach the handler and answers reach dom0`, async (t) => {
-  const g = new SimGuest({ mode });
-  await g.start(await wasmOf("tests/apps/evt-probe.ts"));
+  const g = await startedGuest("tests/apps/evt-probe.ts", { mode });
   let answers = 0;
   g.xenstore.watch("/local/domain/1/data/port", "t", () => {
     if (!g.xenstore.exists("/local/domain/1/data/port")) return;

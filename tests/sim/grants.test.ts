@@ -5,17 +5,15 @@
 // mapped with update_va_mapping (PV) or placed with XENMEM_add_to_physmap
 // (PVH), and grants name machine frames (PV) or guest frames (PVH).
 import test from "tape";
-import { SimGuest } from "../../sim/host.ts";
 import { GrantError } from "../../sim/grant-table.ts";
 import * as G from "../../runtime/abi/grant_table.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { willBuild, startedGuest } from "./helpers.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
 willBuild("tests/apps/grant-probe.ts");
 
 for (const mode of ["pv", "pvh"] as const) test(`grants [${mode}]: dom0 maps, the guest cannot revoke until dom0 unmaps, read-only is enforced, nothing leaks`, async (t) => {
-  const g = new SimGuest({ mode });
-  await g.start(await wasmOf("tests/apps/grant-probe.ts"));
+  const g = await startedGuest("tests/apps/grant-probe.ts", { mode });
   const refs: Record<string, number> = {};
   const notes: string[] = [];
   g.xenstore.watch("/local/domain/1/data/rw-ref", "t", () => {

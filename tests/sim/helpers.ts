@@ -8,6 +8,7 @@ import { DEFAULT_MEMORY_BASE, DEFAULT_RUNTIME, type Instrument, type Runtime, ty
 import { WasmSourceMap } from "../../tools/source-map.ts";
 import type { AscJob, AscResult } from "./asc-worker.ts";
 import { beforeRun } from "../before-run.ts";
+import { SimGuest, type SimOptions } from "../../sim/host.ts";
 
 const cache = new Map<string, Promise<WasmBuild>>();
 let root: string | null = null;
@@ -150,34 +151,47 @@ export function buildOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instr
 // pool above; an app of the probe, see guestModule, is the probe); returns
 // `entry`. A failed compile is reported by the test that asks for it.
 export function willBuild(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none"): string {
-  const compiled = PROBED.has(entry) && runtime === DEFAULT_RUNTIME && instrument === "none" ? XEN_PROBE : entry;
+  const probed = PROBED.get(entry);
+  const compiled = probed && runtime === DEFAULT_RUNTIME && instrument === "none" ? probed[0] : entry;
   compileOnce(compiled, runtime, instrument, DEFAULT_MEMORY_BASE, true).catch(() => undefined);
   return entry;
 }
 
 // tests/apps/xen-probe.ts holds several apps (picked by a leading
 // "probe=<app>" word of the command line); its image serves their real-Xen
-// scenarios. The sim tests of the network apps below run the same module:
-// one asc compile (4 to 6 s of CPU each) instead of six.
+// scenarios. The sim tests of the network apps among them run the same
+// module, and tests/apps/sim-probe.ts holds the sim tests' small test apps:
+// two asc compiles (1 to 6 s of CPU each) instead of twenty-three.
 export const XEN_PROBE = "tests/apps/xen-probe.ts";
-const PROBED = new Map([
-  ["examples/udp-echo/main.ts", "udp-echo"],
-  ["tests/apps/tcp-services.ts", "tcp-services"],
-  ["examples/http-server/main.ts", "http-server"],
-  ["examples/stats/main.ts", "stats"],
-  ["tests/apps/suspend-probe.ts", "suspend-probe"],
+const SIM_PROBE = "tests/apps/sim-probe.ts";
+const inXenProbe = ["examples/udp-echo/main.ts", "tests/apps/tcp-services.ts", "examples/http-server/main.ts", "examples/stats/main.ts", "tests/apps/suspend-probe.ts"];
+const inSimProbe = ["blk-model", "blk-edge", "blk-hostile", "blk-hotplug", "fuzz-disk", "net-blocking", "net-txdrop", "net-noarm",
+  "xs-probe", "xs-tx", "xs-interleave", "xs-dead", "xs-fuzz", "evt-probe", "grant-probe", "idle", "chatty", "primitives"];
+// entry -> [the module that holds it, its probe name]
+const PROBED = new Map<string, [string, string]>([
+  ...inXenProbe.map((e): [string, [string, string]] => [e, [XEN_PROBE, e.startsWith("examples/") ? e.split("/")[1] : path.basename(e, ".ts")]]),
+  ...inSimProbe.map((n): [string, [string, string]] => [`tests/apps/${n}.ts`, [SIM_PROBE, n]]),
 ]);
 
 // The module and command line that run `entry` with command line
 // `cmdline`: the probe for the apps it holds, else the app's own build.
 export async function guestModule(entry: string, cmdline = ""): Promise<{ wasm: Uint8Array; cmdline: string }> {
-  const name = PROBED.get(entry);
-  if (name === undefined) return { wasm: await wasmOf(entry), cmdline };
-  return { wasm: await wasmOf(XEN_PROBE), cmdline: `probe=${name}${cmdline ? " " + cmdline : ""}` };
+  const probed = PROBED.get(entry);
+  if (probed === undefined) return { wasm: await wasmOf(entry), cmdline };
+  return { wasm: await wasmOf(probed[0]), cmdline: `probe=${probed[1]}${cmdline ? " " + cmdline : ""}` };
 }
 
 export async function wasmOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none"): Promise<Uint8Array> {
   return (await buildOf(entry, runtime, instrument)).wasm;
+}
+
+// A SimGuest with `opts`, started with `entry` (through its probe module,
+// see guestModule).
+export async function startedGuest(entry: string, opts: SimOptions = {}): Promise<SimGuest> {
+  const app = await guestModule(entry, opts.cmdline);
+  const g = new SimGuest({ ...opts, cmdline: app.cmdline });
+  await g.start(app.wasm);
+  return g;
 }
 
 // The backtrace lines after the first line starting with `header` (a trap

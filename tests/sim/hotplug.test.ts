@@ -11,7 +11,7 @@ import { addVif, type Vif } from "../../sim/netback.ts";
 import { SimBlkback } from "../../sim/blkback.ts";
 import { NetPeer, type Endpoint } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { willBuild, startedGuest } from "./helpers.ts";
 import { MS, rig, requestShutdown, whenConnected, introduce, noTrap, converse, grantsToDom0, pattern, udpExchange, pingExchange } from "./net-rig.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
@@ -116,8 +116,7 @@ test("hot-plug: a vif attached while the guest runs is connected and gets its ow
 // ---- block devices
 
 async function blkRig() {
-  const g = new SimGuest();
-  await g.start(await wasmOf("tests/apps/blk-hotplug.ts"));
+  const g = await startedGuest("tests/apps/blk-hotplug.ts");
   const disk = new Uint8Array(1 << 20);
   const back = new SimBlkback(g, { disk, flush: true });
   return { g, disk, back };

@@ -4,15 +4,13 @@
 // feature-poweroff/feature-reboot; a request it does not support is ignored.
 // Powering off and rebooting run in both boot modes.
 import test from "tape";
-import { SimGuest } from "../../sim/host.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { willBuild, startedGuest } from "./helpers.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
 willBuild("tests/apps/idle.ts");
 
 async function request(what: string, then?: string, mode: "pv" | "pvh" = "pv") {
-  const g = new SimGuest({ mode });
-  await g.start(await wasmOf("tests/apps/idle.ts"));
+  const g = await startedGuest("tests/apps/idle.ts", { mode });
   const key = "/local/domain/1/control/shutdown";
   g.xenstore.mkdir("/local/domain/1/control");
   g.xenstore.write(key, "");

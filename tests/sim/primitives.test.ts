@@ -3,7 +3,7 @@
 // which source seeds the generator with and without RDRAND.
 import test from "tape";
 import { runInSim } from "../../sim/host.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { guestModule, willBuild } from "./helpers.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
 willBuild("tests/apps/primitives.ts");
@@ -11,7 +11,8 @@ willBuild("tests/apps/primitives.ts");
 const APP = "tests/apps/primitives.ts";
 
 test("primitives: SipHash-2-4 and ChaCha20 vectors, sumFast == sum16, copyAndSum and split sums, random bits; seeded from RDRAND", async (t) => {
-  const res = await runInSim(await wasmOf(APP));
+  const app = await guestModule(APP);
+  const res = await runInSim(app.wasm, { cmdline: app.cmdline });
   const lines = res.console.split("\n").filter((l) => l.startsWith("primitives: "));
   const checks = lines.filter((l) => / ok$| FAILED /.test(l));
   t.equal(checks.length, 8, "every check reported");
@@ -21,7 +22,8 @@ test("primitives: SipHash-2-4 and ChaCha20 vectors, sumFast == sum16, copyAndSum
 });
 
 test("primitives: without RDRAND the generator is seeded from timing jitter, and says so", async (t) => {
-  const res = await runInSim(await wasmOf(APP), { rdrand: false });
+  const app = await guestModule(APP);
+  const res = await runInSim(app.wasm, { rdrand: false, cmdline: app.cmdline });
   t.ok(res.console.includes("primitives: random source jitter"), "source: jitter");
   t.notOk(res.console.includes("FAILED"), "the checks pass with that seed too");
 });

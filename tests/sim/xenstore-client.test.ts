@@ -5,7 +5,7 @@
 import test from "tape";
 import { SimGuest } from "../../sim/host.ts";
 import * as XS from "../../runtime/abi/xs_wire.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { willBuild, startedGuest } from "./helpers.ts";
 import { RING, MASK, message, hostileStore } from "./xs-hostile.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
@@ -13,8 +13,7 @@ willBuild("tests/apps/xs-probe.ts");
 willBuild("tests/apps/xs-tx.ts");
 
 async function probe(setup: (g: SimGuest) => void): Promise<{ lines: string[]; reason: string }> {
-  const g = new SimGuest();
-  await g.start(await wasmOf("tests/apps/xs-probe.ts"));
+  const g = await startedGuest("tests/apps/xs-probe.ts");
   setup(g);
   const r = await g.run();
   return { lines: r.console.trim().split("\n"), reason: r.reason };
@@ -76,8 +75,7 @@ test("xenstore client: a watch event without its token NUL is counted and ignore
 });
 
 test("xenstore client: a transaction that conflicts is retried and commits once", async (t) => {
-  const g = new SimGuest();
-  await g.start(await wasmOf("tests/apps/xs-tx.ts"));
+  const g = await startedGuest("tests/apps/xs-tx.ts");
   g.xenstore.write("/local/domain/1/data/counter", "10");
   let interfered = false;
   // Before xenstored sees the guest's first commit, dom0 changes the counter.

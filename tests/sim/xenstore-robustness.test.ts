@@ -5,10 +5,9 @@
 // stops answering is reported as a dead connection; a watch event that
 // arrives while the wait reads the state it watches is not lost.
 import test from "tape";
-import { SimGuest } from "../../sim/host.ts";
 import * as XS from "../../runtime/abi/xs_wire.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { willBuild, startedGuest } from "./helpers.ts";
 import { MS, rig, whenConnected, requestShutdown, noTrap } from "./net-rig.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
@@ -16,8 +15,7 @@ willBuild("tests/apps/xs-dead.ts");
 willBuild("tests/apps/xs-interleave.ts");
 
 test("xenstore: a request larger than the ring, interrupted by a timer's request, reaches an asynchronous xenstored whole; xl shutdown still works", async (t) => {
-  const g = new SimGuest({ xenstoreLatencyNs: 200_000n });
-  await g.start(await wasmOf("tests/apps/xs-interleave.ts"));
+  const g = await startedGuest("tests/apps/xs-interleave.ts", { xenstoreLatencyNs: 200_000n });
   g.xenstore.watch("/local/domain/1/data/small", "t", () => {
     if (g.xenstore.exists("/local/domain/1/data/small")) g.dom0.after(100n * MS, () => g.xenstore.write("/local/domain/1/control/shutdown", "poweroff"));
   });
@@ -31,8 +29,7 @@ test("xenstore: a request larger than the ring, interrupted by a timer's request
 });
 
 test("xenstore: a xenstored that stops answering: the request times out, the connection is reported dead, later requests fail at once", async (t) => {
-  const g = new SimGuest();
-  await g.start(await wasmOf("tests/apps/xs-dead.ts"));
+  const g = await startedGuest("tests/apps/xs-dead.ts");
   g.dom0.onEvent(g.storePort, () => {}); // nobody serves the ring any more
   const res = await g.run();
   noTrap(t, res);
