@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 
 export interface Scenario {
   /** [a-z0-9-]+; also the xl domain name. */
@@ -301,10 +302,15 @@ interface CpioEntry {
   data: Buffer;
 }
 
+// A file several scenarios bring (the same image, a dom0 tool: the same
+// bytes) is archived once; the later scenarios get a symlink to that copy
+// (dom0 unpacks the initramfs under TCG: tens of MiB of copies cost it
+// seconds).
 async function scenarioEntries(scenarios: Scenario[]): Promise<CpioEntry[]> {
   const dirMode = 0o040755;
   const entries: CpioEntry[] = [{ name: 'scenarios', mode: dirMode, data: Buffer.alloc(0) }];
   const file = (name: string, text: string, mode = 0o100644): CpioEntry => ({ name, mode, data: Buffer.from(text) });
+  const archived = new Map<string, string>(); // SHA-256 of the contents -> the path in dom0
   for (const [i, s] of scenarios.entries()) {
     const dir = scenarioDir(s, i);
     entries.push({ name: dir, mode: dirMode, data: Buffer.alloc(0) });
@@ -315,7 +321,15 @@ async function scenarioEntries(scenarios: Scenario[]): Promise<CpioEntry[]> {
     if (s.check !== undefined) entries.push(file(`${dir}/check.sh`, s.check, 0o100755));
     const copies: [string, string][] = [[path.basename(s.image), s.image], ...Object.entries(s.files ?? {})];
     for (const [name, hostPath] of copies) {
-      entries.push({ name: `${dir}/${name}`, mode: 0o100644, data: await fs.readFile(hostPath) });
+      const data = await fs.readFile(hostPath);
+      const key = createHash('sha256').update(data).digest('hex');
+      const first = archived.get(key);
+      if (first !== undefined) {
+        entries.push({ name: `${dir}/${name}`, mode: 0o120777, data: Buffer.from(first) });
+        continue;
+      }
+      archived.set(key, `/${dir}/${name}`);
+      entries.push({ name: `${dir}/${name}`, mode: 0o100644, data });
     }
   }
   return entries;
