@@ -202,6 +202,13 @@ function mergedOptions(all: RigOptions[]): RigOptions {
 // slower: the images took 294 s instead of 163 s, in a run that also
 // shared the machine with a 53 s build, and the rig started that much
 // later.)
+// tests/run.ts calls this before it loads the test files: the probe image,
+// the real-Xen tests' largest (asc ~12 s, gcc ~26 s), starts compiling in
+// an asc worker while the main thread loads and transpiles them.
+export function compileProbeEarly(): void {
+  if (!skipXen) buildOf(XEN_PROBE).catch(() => undefined);
+}
+
 // The sim tests' ahead-of-time compiles (tests/sim/helpers.ts willBuild)
 // wait until the images' wasm is built (each file asks for its images
 // before its first await), then take one worker while gcc builds the
