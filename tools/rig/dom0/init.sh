@@ -197,8 +197,8 @@ start_domain_watches() {
     xenstore-watch @introduceDomain >&3 2>/dev/null &
 }
 
-# The domid of the domain named $1, from xenstore: a few xenstore reads cost
-# dom0 far less than one `xl domid` (about 250 ms under TCG).
+# The domid of the domain named $1, from xenstore (/local/domain/<id>/name):
+# one xenstore-list and one xenstore-read per guest domain.
 domid_of() {
     local id
     for id in $(xenstore-list /local/domain 2>/dev/null); do
