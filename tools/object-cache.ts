@@ -1,9 +1,12 @@
 // gcc with an object cache for tsxen build: a compile whose compiler, flags
 // and preprocessed source are the same as an earlier one's reuses that
 // object instead of running gcc's code generation again (ccache's
-// "preprocessor mode"). Most of an image's C is the runtime's
-// (runtime/native/*.c), the same for every app: without the cache each
-// build spends about 10 s of CPU compiling it again.
+// "preprocessor mode"). Thirteen of an image's C files are the runtime's
+// (runtime/native/*.c), the same for most apps, and an unchanged app's
+// app.c is the same too: measured on hello, a build took 16.4 s of CPU
+// without the cache and 13.7 s with every object cached (gcc's step 4.3 s
+// and 1.6 s); for a large app a rebuild also skips app.c (26 s of CPU for
+// the test suite's probe image).
 //
 // The key is a SHA-256 of gcc's own description of itself (`gcc -v`), the
 // code generation flags, and `gcc -E -P` of the source with every flag.
@@ -71,8 +74,8 @@ function compilerId(gcc: string): Promise<string> {
   return id;
 }
 
-// SHA-256 of `gcc <flags> -E -P src`, streamed (app.c preprocesses to
-// megabytes); null when the preprocessor fails (the compile then runs and
+// Adds `gcc <flags> -E -P src` to `hash`, streamed (app.c preprocesses to
+// megabytes); false when the preprocessor fails (the compile then runs and
 // reports the error).
 function preprocessedHash(gcc: string, flags: string[], src: string, hash: ReturnType<typeof createHash>): Promise<boolean> {
   return new Promise((resolve) => {

@@ -8,8 +8,9 @@
 // Transpiled modules are cached in ts/ of tsxen's cache directory
 // (tools/cache-dir.mjs), keyed by the file's URL (its inline source map
 // names it), its text, TypeScript's version and the options: every tsxen
-// command and worker thread would otherwise transpile the same ~50 files
-// again, about 3 s of CPU each time, and load TypeScript to do it.
+// command and worker thread would otherwise load TypeScript and transpile
+// the same files again (`tsxen build --help` took 5.1 s of CPU without the
+// cache, 2.8 s with it).
 import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
