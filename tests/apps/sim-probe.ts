@@ -5,8 +5,7 @@
 // Apps whose tests measure memory or backtraces (memory-probe, watch-flood,
 // deep-trap, soak, boot-info) stay modules of their own, as do the
 // examples; tests/apps/xen-probe.ts does the same for the real-Xen images.
-import { log } from "tsxen";
-import { probeName } from "./probe-args";
+import { ProbeApp, runProbe } from "./probe-args";
 import { main as blkModel } from "./blk-model";
 import { main as blkEdge } from "./blk-edge";
 import { main as blkHostile } from "./blk-hostile";
@@ -27,24 +26,24 @@ import { main as chatty } from "./chatty";
 import { main as primitives } from "./primitives";
 
 export function main(): void {
-  const app = probeName();
-  if (app == "blk-model") blkModel();
-  else if (app == "blk-edge") blkEdge();
-  else if (app == "blk-hostile") blkHostile();
-  else if (app == "blk-hotplug") blkHotplug();
-  else if (app == "fuzz-disk") fuzzDisk();
-  else if (app == "net-blocking") netBlocking();
-  else if (app == "net-txdrop") netTxdrop();
-  else if (app == "net-noarm") netNoarm();
-  else if (app == "xs-probe") xsProbe();
-  else if (app == "xs-tx") xsTx();
-  else if (app == "xs-interleave") xsInterleave();
-  else if (app == "xs-dead") xsDead();
-  else if (app == "xs-fuzz") xsFuzz();
-  else if (app == "evt-probe") evtProbe();
-  else if (app == "grant-probe") grantProbe();
-  else if (app == "idle") idle();
-  else if (app == "chatty") chatty();
-  else if (app == "primitives") primitives();
-  else log("sim-probe: no app '" + app + "' (a command line starting \"probe=<app>\")");
+  runProbe("sim-probe", [
+    new ProbeApp("blk-model", blkModel),
+    new ProbeApp("blk-edge", blkEdge),
+    new ProbeApp("blk-hostile", blkHostile),
+    new ProbeApp("blk-hotplug", blkHotplug),
+    new ProbeApp("fuzz-disk", fuzzDisk),
+    new ProbeApp("net-blocking", netBlocking),
+    new ProbeApp("net-txdrop", netTxdrop),
+    new ProbeApp("net-noarm", netNoarm),
+    new ProbeApp("xs-probe", xsProbe),
+    new ProbeApp("xs-tx", xsTx),
+    new ProbeApp("xs-interleave", xsInterleave),
+    new ProbeApp("xs-dead", xsDead),
+    new ProbeApp("xs-fuzz", xsFuzz),
+    new ProbeApp("evt-probe", evtProbe),
+    new ProbeApp("grant-probe", grantProbe),
+    new ProbeApp("idle", idle),
+    new ProbeApp("chatty", chatty),
+    new ProbeApp("primitives", primitives),
+  ]);
 }

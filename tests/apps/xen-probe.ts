@@ -8,8 +8,7 @@
 // guestModule); hello, trap,
 // blk-verify (with --libvirt) and udp-echo for memory = 4 stay images of
 // their own under Xen.
-import { log } from "tsxen";
-import { probeName } from "./probe-args";
+import { ProbeApp, runProbe } from "./probe-args";
 import { main as bootInfo } from "./boot-info";
 import { main as deepTrap } from "./deep-trap";
 import { main as soak } from "./soak";
@@ -22,16 +21,16 @@ import { main as udpEcho } from "../../examples/udp-echo/main";
 import { main as httpServer } from "../../examples/http-server/main";
 
 export function main(): void {
-  const app = probeName();
-  if (app == "boot-info") bootInfo();
-  else if (app == "deep-trap") deepTrap();
-  else if (app == "soak") soak();
-  else if (app == "hotplug") hotplug();
-  else if (app == "suspend-probe") suspendProbe();
-  else if (app == "tcp-services") tcpServices();
-  else if (app == "stats") stats();
-  else if (app == "selftest") selftest();
-  else if (app == "udp-echo") udpEcho();
-  else if (app == "http-server") httpServer();
-  else log("xen-probe: no app '" + app + "' (extra = \"probe=<app> ...\")");
+  runProbe("xen-probe", [
+    new ProbeApp("boot-info", bootInfo),
+    new ProbeApp("deep-trap", deepTrap),
+    new ProbeApp("soak", soak),
+    new ProbeApp("hotplug", hotplug),
+    new ProbeApp("suspend-probe", suspendProbe),
+    new ProbeApp("tcp-services", tcpServices),
+    new ProbeApp("stats", stats),
+    new ProbeApp("selftest", selftest),
+    new ProbeApp("udp-echo", udpEcho),
+    new ProbeApp("http-server", httpServer),
+  ]);
 }

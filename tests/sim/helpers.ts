@@ -126,15 +126,15 @@ beforeRun.push(() => {
 const keyOf = (entry: string, runtime: Runtime, instrument: Instrument, memoryBase: number) => `${entry} ${runtime} ${instrument} ${memoryBase}`;
 const workDirs = new Map<string, string>();
 
-function compileOnce(entry: string, runtime: Runtime, instrument: Instrument, memoryBase: number, aheadOfTime: boolean): Promise<WasmBuild> {
+function compileOnce(entry: string, runtime: Runtime, instrument: Instrument, memoryBase: number, ahead: boolean): Promise<WasmBuild> {
   const key = keyOf(entry, runtime, instrument, memoryBase);
   let built = cache.get(key);
   if (!built) {
     const workDir = path.join(buildRoot(), String(cache.size));
     workDirs.set(key, workDir);
-    built = ascPool.compile({ entry, workDir, memoryBase, runtime, instrument }, aheadOfTime);
+    built = ascPool.compile({ entry, workDir, memoryBase, runtime, instrument }, ahead);
     cache.set(key, built);
-  } else if (!aheadOfTime) {
+  } else if (!ahead) {
     ascPool.promote(workDirs.get(key)!);
   }
   return built;

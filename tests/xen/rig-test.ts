@@ -195,20 +195,20 @@ function mergedOptions(all: RigOptions[]): RigOptions {
   };
 }
 
-// Under tests/run.ts (see tests/before-run.ts): build the images before the
-// first test runs, with the machine to ourselves, then boot the rig while
-// the unit and sim tests run. Not when Xen is skipped. (Letting the tests
-// start at once, their compiles queued behind the images', was measured
-// slower: the images took 294 s instead of 163 s, in a run that also
-// shared the machine with a 53 s build, and the rig started that much
-// later.)
 // tests/run.ts calls this before it loads the test files: the probe image,
-// the real-Xen tests' largest (asc ~12 s, gcc ~26 s), starts compiling in
-// an asc worker while the main thread loads and transpiles them.
+// the real-Xen tests' largest (asc ~12 s, gcc ~26 s of its app.c), starts
+// compiling in an asc worker while the main thread loads and transpiles
+// them; its gcc goes ahead of any other image waiting (buildImage).
 export function compileProbeEarly(): void {
   if (!skipXen) buildOf(XEN_PROBE).catch(() => undefined);
 }
 
+// Under tests/run.ts (see tests/before-run.ts): build the images before the
+// first test runs, then boot the rig while the unit and sim tests run. Not
+// when Xen is skipped. (Letting the tests start at once, their compiles
+// queued behind the images', was measured slower: the images took 294 s
+// instead of 163 s, in a run that also shared the machine with a 53 s
+// build, and the rig started that much later.)
 // The sim tests' ahead-of-time compiles (tests/sim/helpers.ts willBuild)
 // wait until the images' wasm is built (each file asks for its images
 // before its first await), then take one worker while gcc builds the
@@ -216,9 +216,6 @@ export function compileProbeEarly(): void {
 if (!skipXen) {
   aheadOfTime.held = true;
   beforeRun.push(() => {
-    // the probe image is the largest (asc ~12 s, gcc ~26 s of its app.c):
-    // its asc goes first, its gcc ahead of any other waiting
-    if (session.parts.length > 0) buildOf(XEN_PROBE).catch(() => undefined);
     void startSession();
     setImmediate(() => void Promise.allSettled(imageWasm).then(() => aheadOfTime.set(1)));
     // The tests wait until QEMU runs, not only until the images are built:
