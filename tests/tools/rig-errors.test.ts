@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { runImage } from "../../tools/run.ts";
+import { prepareRig } from "../../tools/rig/harness.ts";
 import { EXIT } from "../../tools/outcome.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsxen-rig-errors-"));
@@ -52,4 +53,27 @@ test("run: a rig that cannot be prepared is exit 5, with rig.sh's reason", async
   }
   t.match(err.join(""), /apt-get not found/, "the reason is shown");
   t.match(err.join(""), /tsxen run: rig\.sh prepare failed/, "and that the rig could not be prepared");
+});
+
+test("rig: callers of prepareRig at the same time share one rig.sh run; one that failed runs again", async (t) => {
+  const saved = { path: process.env.PATH, write: process.stderr.write };
+  const err: string[] = [];
+  process.env.PATH = bin;
+  process.stderr.write = ((chunk: string | Uint8Array) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    const dir = path.join(tmp, "shared-rig");
+    const first = prepareRig({ dir });
+    t.equal(prepareRig({ dir }), first, "a second caller gets the same run");
+    const withLibvirt = prepareRig({ dir, libvirt: true });
+    t.notEqual(withLibvirt, first, "libvirt's tree is a run of its own (after the first)");
+    const results = await Promise.allSettled([first, withLibvirt]);
+    t.deepEqual(results.map((r) => r.status), ["rejected", "rejected"], "both fail here (no apt-get)");
+    t.equal(err.join("").match(/apt-get not found/g)?.length, 2, "rig.sh ran once for each");
+    const again = prepareRig({ dir });
+    t.notEqual(again, first, "after the failure a caller starts a new run");
+    await again.catch(() => undefined);
+  } finally {
+    restoreEnv("PATH", saved.path);
+    process.stderr.write = saved.write;
+  }
 });

@@ -18,7 +18,7 @@ import { prepareRig, type RigOptions, type Scenario } from "../../tools/rig/harn
 import { parseVif } from "../../tools/devices.ts";
 import type { BuildOptions } from "../../tools/build.ts";
 import { domainXml } from "../../tools/libvirt.ts";
-import { inMode, type BootMode, type RigTest } from "./rig-test.ts";
+import { inMode, skipXen, type BootMode, type RigTest } from "./rig-test.ts";
 
 export const LIBVIRT_DOMAIN = "libvirt-blk";
 
@@ -29,6 +29,11 @@ export const LIBVIRT_BUILD: Partial<BuildOptions> = {
 };
 
 const host = { disk: "", tcpPort: 0, tcp: "" };
+
+// The rig with libvirt's tree is prepared now, while the images build: on a
+// first run that is ~100 MB of Debian packages to download and unpack, which
+// otherwise waited for the images (libvirtRigOptions gets this same run).
+if (!skipXen) prepareRig({ libvirt: true }).catch(() => undefined);
 
 // dom0: libvirt's and the toolstack's view of the domain, then the bytes the
 // host's TCP connection brought to dom0's listener.

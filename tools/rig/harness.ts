@@ -212,10 +212,32 @@ export function rigDir(): string {
   return process.env.TSXEN_RIG_DIR ?? path.join(cache, 'tsxen', 'rig');
 }
 
-/** Runs `rig.sh prepare` (idempotent, fast when cached); its progress goes to stderr. */
-export async function prepareRig(opts: { dir?: string; libvirt?: boolean } = {}): Promise<RigPaths> {
+// One `rig.sh prepare` at a time per rig directory (two would write the same
+// files), and each (directory, libvirt) prepared once per process: the tests
+// start it early (tests/xen/libvirt-scenario.ts), while the images build,
+// and every later caller gets that same run.
+const preparing = new Map<string, Promise<RigPaths>>();
+const lastInDir = new Map<string, Promise<unknown>>();
+
+/** Runs `rig.sh prepare` (idempotent, fast when cached; once per process); its progress goes to stderr. */
+export function prepareRig(opts: { dir?: string; libvirt?: boolean } = {}): Promise<RigPaths> {
   const dir = opts.dir ?? rigDir();
-  const child = spawn('bash', [path.join(HERE, 'rig.sh'), 'prepare', ...(opts.libvirt ? ['libvirt'] : [])], {
+  const libvirt = opts.libvirt ?? false;
+  const key = `${libvirt ? 'libvirt' : 'base'}:${dir}`;
+  // a libvirt prepare includes the base one
+  let run = preparing.get(key) ?? (libvirt ? undefined : preparing.get(`libvirt:${dir}`));
+  if (!run) {
+    run = (lastInDir.get(dir) ?? Promise.resolve()).catch(() => undefined).then(() => runRigPrepare(dir, libvirt));
+    lastInDir.set(dir, run);
+    preparing.set(key, run);
+    // a failed prepare is tried again by the next caller
+    run.catch(() => preparing.delete(key));
+  }
+  return run;
+}
+
+async function runRigPrepare(dir: string, libvirt: boolean): Promise<RigPaths> {
+  const child = spawn('bash', [path.join(HERE, 'rig.sh'), 'prepare', ...(libvirt ? ['libvirt'] : [])], {
     env: { ...process.env, TSXEN_RIG_DIR: dir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -228,7 +250,7 @@ export async function prepareRig(opts: { dir?: string; libvirt?: boolean } = {})
     xen: path.join(dir, 'xen.elf'),
     vmlinux: path.join(dir, 'vmlinux'),
     baseInitrd: path.join(dir, 'dom0-base.cpio.gz'),
-    ...(opts.libvirt ? { libvirt: path.join(dir, 'libvirt') } : {}),
+    ...(libvirt ? { libvirt: path.join(dir, 'libvirt') } : {}),
   };
   for (const p of [paths.xen, paths.vmlinux, paths.baseInitrd]) {
     if (!existsSync(p)) throw new Error(`rig.sh prepare succeeded but ${p} is missing`);
