@@ -52,7 +52,7 @@ const rig = new RigTest("tsxen-xen-boot-", async (tmp) => {
       { name: "trap-null", image: trap, xlExtra: ['extra = "null"'], timeoutSec: 30 },
     ]),
     ...inModes([
-      { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 3 },
+      { name: "trap-hang", image: trap, xlExtra: ['extra = "hang"'], timeoutSec: 2 },
       {
         name: "stats", image: probe, timeoutSec: 60, check: STATS_CHECK,
         setup: "rm -f /tmp/stats.img && truncate -s 4M /tmp/stats.img\n",
