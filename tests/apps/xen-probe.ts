@@ -5,9 +5,8 @@
 // and make test's time is bounded by this machine's CPU. The sim tests of
 // udp-echo, tcp-services, http-server, stats and suspend-probe run this
 // module too (asc costs 4 to 6 s of CPU per app: tests/sim/helpers.ts
-// guestModule); hello, trap,
-// blk-verify (with --libvirt) and udp-echo for memory = 4 stay images of
-// their own under Xen.
+// guestModule); the examples hello and trap, and udp-echo for memory = 4,
+// stay images of their own under Xen.
 import { ProbeApp, runProbe } from "./probe-args";
 import { main as bootInfo } from "./boot-info";
 import { main as deepTrap } from "./deep-trap";
@@ -19,6 +18,7 @@ import { main as stats } from "../../examples/stats/main";
 import { main as selftest } from "../../examples/selftest/main";
 import { main as udpEcho } from "../../examples/udp-echo/main";
 import { main as httpServer } from "../../examples/http-server/main";
+import { main as blkVerify } from "../../examples/blk-verify/main";
 
 export function main(): void {
   runProbe("xen-probe", [
@@ -32,5 +32,6 @@ export function main(): void {
     new ProbeApp("selftest", selftest),
     new ProbeApp("udp-echo", udpEcho),
     new ProbeApp("http-server", httpServer),
+    new ProbeApp("blk-verify", blkVerify),
   ]);
 }

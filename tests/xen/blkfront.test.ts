@@ -13,7 +13,7 @@
 import test from "tape";
 import path from "node:path";
 import type { ScenarioResult } from "../../tools/rig/harness.ts";
-import { RigTest, buildImage, inMode, inModes } from "./rig-test.ts";
+import { RigTest, buildImage, inMode, inModes, probeExtra, XEN_PROBE } from "./rig-test.ts";
 import fs from "node:fs";
 import { LIBVIRT_BUILD, libvirtRigOptions, libvirtScenario, libvirtTests, pvhDomainXml } from "./libvirt-scenario.ts";
 
@@ -38,9 +38,10 @@ exit $rc
 const xml = { pv: "", pvh: "" };
 
 const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
+  // examples/blk-verify in the probe image (tests/apps/xen-probe.ts), built
+  // with the libvirt domain for libvirt-scenario.ts
   const image = path.join(tmp, "blk-verify.xen");
-  // (with the libvirt domain for libvirt-scenario.ts)
-  await buildImage("examples/blk-verify/main.ts", image, LIBVIRT_BUILD);
+  await buildImage(XEN_PROBE, image, LIBVIRT_BUILD);
   xml.pv = `${image}.xml`;
   xml.pvh = path.join(tmp, "blk-verify-pvh.xml");
   fs.writeFileSync(xml.pvh, pvhDomainXml(image));
@@ -49,7 +50,7 @@ const rig = new RigTest("tsxen-xen-blk-", async (tmp) => {
     name: "blk", image, timeoutSec: 90,
     setup: "rm -f /tmp/rw.img /tmp/small.img && truncate -s 16M /tmp/rw.img && truncate -s 4M /tmp/small.img && " +
       "dd if=/dev/urandom of=/tmp/ro.img bs=1M count=8 2>/dev/null\n",
-    xlExtra: [`disk = [ ${disk("xvda", "rw", "/tmp/rw.img")}, ${disk("xvdb", "ro", "/tmp/ro.img")}, ${disk("xvdc", "rw", "/tmp/small.img")} ]`],
+    xlExtra: [`disk = [ ${disk("xvda", "rw", "/tmp/rw.img")}, ${disk("xvdb", "ro", "/tmp/ro.img")}, ${disk("xvdc", "rw", "/tmp/small.img")} ]`, probeExtra("blk-verify")],
     check: checkScript([["xvda", "/tmp/rw.img"], ["xvdb", "/tmp/ro.img"], ["xvdc", "/tmp/small.img"]]),
   }]).concat(libvirtScenario(image, xml.pv, "pv"), libvirtScenario(image, xml.pvh, "pvh"));
 }, libvirtRigOptions);

@@ -1,6 +1,7 @@
 // Under real Xen, in the suite's one rig boot (scenarios of blkfront.test.ts):
 // the libvirt domain `tsxen build --libvirt` writes for examples/blk-verify
-// (kernel, cmdline, memory, a vif, a disk), started with `virsh -c
+// (in the probe image, tests/apps/xen-probe.ts: cmdline "probe=blk-verify
+// seed=7") with its kernel, cmdline, memory, a vif and a disk, started with `virsh -c
 // xen:///system create` in dom0, once as a PV domain (os type linux,
 // machine xenpv) and once as a PVH one (os type xenpvh) (libvirtd 9.0 with its libxl driver, from
 // the rig's libvirt tree). The disk is a host file QEMU gives dom0
@@ -25,7 +26,7 @@ export const LIBVIRT_DOMAIN = "libvirt-blk";
 // What blkfront.test.ts's build adds: the domain XML with these devices.
 export const LIBVIRT_BUILD: Partial<BuildOptions> = {
   name: LIBVIRT_DOMAIN, memoryMB: 40, libvirt: true,
-  devices: { vifs: [parseVif("", 0)], disks: [{ path: "/dev/tsxen-disk0", readOnly: false, vdev: "xvda" }], extra: "seed=7" },
+  devices: { vifs: [parseVif("", 0)], disks: [{ path: "/dev/tsxen-disk0", readOnly: false, vdev: "xvda" }], extra: "probe=blk-verify seed=7" },
 };
 
 const host = { disk: "", tcpPort: 0, tcp: "" };
@@ -43,7 +44,7 @@ virsh -c xen:///system dumpxml "$name" | grep -E "<(type|kernel|cmdline|memory|m
 domid=$(xl domid "$name")
 for k in mac ip bridge; do echo "backend vif $k $(xenstore-read /local/domain/0/backend/vif/$domid/0/$k)"; done
 echo "backend vbd params $(xenstore-read /local/domain/0/backend/vbd/$domid/51712/params)"
-xl list -l "$name" | grep -E '"(cmdline|max_memkb|type)"' | tr -d ' ,'
+xl list -l "$name" | grep -E '"(cmdline|max_memkb|type)"' | sed 's/^ *//; s/": /":/; s/,$//'
 i=0; until [ -s /tmp/tcp-got ]; do i=$((i+1)); [ $i -gt 120 ] && { echo "dom0: nothing came through the TCP forward"; exit 1; }; sleep 0.25; done
 echo "dom0 listener got: $(cat /tmp/tcp-got)"
 `;
@@ -128,9 +129,9 @@ export function libvirtTests(rig: RigTest, pvXml: () => string, pvhXml: () => st
       t.ok(out.some((l) => /<type arch='x86_64' machine='xenpvh'>xenpvh<\/type>/.test(l)), "libvirt has os type xenpvh");
     }
     t.ok(out.includes(`"type":"${mode}"`), `libxl built a ${mode} domain`);
-    t.ok(out.some((l) => /<cmdline>seed=7<\/cmdline>/.test(l)), "libvirt has the cmdline");
+    t.ok(out.some((l) => /<cmdline>probe=blk-verify seed=7<\/cmdline>/.test(l)), "libvirt has the cmdline");
     t.ok(out.some((l) => /<memory unit='KiB'>40960<\/memory>/.test(l)), "and the memory");
-    t.ok(out.includes('"cmdline":"seed=7"') && out.includes('"max_memkb":40960'), "libxl built the domain with them");
+    t.ok(out.includes('"cmdline":"probe=blk-verify seed=7"') && out.includes('"max_memkb":40960'), "libxl built the domain with them");
     t.ok(out.includes("backend vif mac 00:16:3e:00:00:02") && out.includes("backend vif ip 10.0.0.2") && out.includes("backend vif bridge xenbr0"), "the vif on xenbr0 with the XML's MAC and address");
     t.ok(out.includes("backend vbd params /dev/tsxen-disk0"), "the disk");
     const c = s?.console ?? [];
