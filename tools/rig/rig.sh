@@ -67,9 +67,15 @@ mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1e6}'; }
 # Downloads Debian packages into $1 (apt-get download, nothing is installed),
 # printing progress every 2 s: the first run fetches ~72 MB.
 download_debs() {
-    local dir=$1 pkg size total=0 got last= pid; shift
+    local dir=$1 pkg p size total=0 got last= pid; shift
+    # One apt-cache call for every package: each call loads apt's whole
+    # package cache (about a second of CPU; the libvirt tree's 46 packages
+    # took 55 s one by one).
+    local -A size_of=()
+    while read -r p size; do size_of[$p]=$size; done < <(apt-cache show --no-all-versions "$@" 2>/dev/null |
+        awk '/^Package:/ {p = $2} /^Size:/ && p != "" {print p, $2; p = ""}')
     for pkg in "$@"; do
-        size=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | awk '/^Size:/ {print $2; exit}')
+        size=${size_of[$pkg]:-}
         [ -n "$size" ] || die "Debian package $pkg has no installation candidate (needs Debian 12 bookworm main in apt sources)"
         total=$((total + size))
     done
