@@ -5,22 +5,21 @@
 // reused requests, and of a re-armed timer must hand out no memory at all
 // once warmed up.
 import test from "tape";
-import { SimGuest } from "../../sim/host.ts";
 import { SimBlkback } from "../../sim/blkback.ts";
 import { addVif } from "../../sim/netback.ts";
 import { NetPeer, arpRequestFrame, pingFrame, udpFrame } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { startedGuest, willBuild } from "./helpers.ts";
 
-// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts;
+// both are apps of tests/apps/instrumented-probe.ts).
 willBuild("examples/udp-echo/main.ts", undefined, "allocations");
 willBuild("tests/apps/blk-reuse.ts", undefined, "allocations");
 
 const MS = 1_000_000n;
 
 test("allocations: UDP echo and ping allocate nothing once warmed up (netfront RX/TX, ARP, the stack)", async (t) => {
-  const g = new SimGuest();
-  await g.start(await wasmOf("examples/udp-echo/main.ts", undefined, "allocations"));
+  const g = await startedGuest("examples/udp-echo/main.ts", {}, "allocations");
   const vif = addVif(g, { devid: 0, ip: "10.0.0.2", features: { sg: true, splitEventChannels: true } });
   const peer = new NetPeer(g.dom0, vif, { mac: "00:16:3e:ee:00:00", ip: "10.0.0.1" });
   const guest = { mac: vif.mac, ip: "10.0.0.2" };
@@ -56,8 +55,7 @@ test("allocations: UDP echo and ping allocate nothing once warmed up (netfront R
 });
 
 test("allocations: blkfront submitting and completing reused requests, and a re-armed timer, allocate nothing once warmed up", async (t) => {
-  const g = new SimGuest();
-  await g.start(await wasmOf("tests/apps/blk-reuse.ts", undefined, "allocations"));
+  const g = await startedGuest("tests/apps/blk-reuse.ts", {}, "allocations");
   const back = new SimBlkback(g, { disk: new Uint8Array(1 << 20), flush: true, indirect: 32, maxRingPageOrder: 1, persistent: true });
   let warm = -1, after = -1, ops0 = 0, ops1 = 0;
   const ops = () => (back.stats.ops.read ?? 0) + (back.stats.ops.write ?? 0);
@@ -77,8 +75,7 @@ test("allocations: blkfront submitting and completing reused requests, and a re-
 });
 
 test("allocations: UDP from 10,000 source addresses (100,000 in make soak) (spoofed: nobody answers the guest's ARP) allocates nothing once warmed up, and dom0 is still answered", async (t) => {
-  const g = new SimGuest();
-  await g.start(await wasmOf("examples/udp-echo/main.ts", undefined, "allocations"));
+  const g = await startedGuest("examples/udp-echo/main.ts", {}, "allocations");
   const vif = addVif(g, { devid: 0, ip: "10.0.0.2", features: { sg: true, splitEventChannels: true } });
   const peer = new NetPeer(g.dom0, vif, { mac: "00:16:3e:ee:00:00", ip: "10.0.0.1" });
   const guest = { mac: vif.mac, ip: "10.0.0.2" };

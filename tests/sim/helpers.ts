@@ -151,9 +151,7 @@ export function buildOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instr
 // pool above; an app of the probe, see guestModule, is the probe); returns
 // `entry`. A failed compile is reported by the test that asks for it.
 export function willBuild(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none"): string {
-  const probed = PROBED.get(entry);
-  const compiled = probed && runtime === DEFAULT_RUNTIME && instrument === "none" ? probed[0] : entry;
-  compileOnce(compiled, runtime, instrument, DEFAULT_MEMORY_BASE, true).catch(() => undefined);
+  compileOnce(probeOf(entry, runtime, instrument)?.[0] ?? entry, runtime, instrument, DEFAULT_MEMORY_BASE, true).catch(() => undefined);
   return entry;
 }
 
@@ -164,21 +162,35 @@ export function willBuild(entry: string, runtime: Runtime = DEFAULT_RUNTIME, ins
 // two asc compiles (1 to 6 s of CPU each) instead of twenty-three.
 export const XEN_PROBE = "tests/apps/xen-probe.ts";
 const SIM_PROBE = "tests/apps/sim-probe.ts";
+// tests/apps/instrumented-probe.ts: the apps of the instrumented builds.
+const INSTRUMENTED_PROBE = "tests/apps/instrumented-probe.ts";
 const inXenProbe = ["examples/udp-echo/main.ts", "tests/apps/tcp-services.ts", "examples/http-server/main.ts", "examples/stats/main.ts", "tests/apps/suspend-probe.ts"];
 const inSimProbe = ["blk-model", "blk-edge", "blk-hostile", "blk-hotplug", "fuzz-disk", "net-blocking", "net-txdrop", "net-noarm",
   "xs-probe", "xs-tx", "xs-interleave", "xs-dead", "xs-fuzz", "evt-probe", "grant-probe", "idle", "chatty", "primitives"];
-// entry -> [the module that holds it, its probe name]
+const inInstrumentedProbe = ["tests/apps/dangling.ts", "tests/apps/blk-reuse.ts", "examples/udp-echo/main.ts", "examples/blk-verify/main.ts", "examples/selftest/main.ts"];
+// An app's name in "probe=<name>": an example's folder, a test app's file.
+const probeName = (entry: string): string => (entry.startsWith("examples/") ? entry.split("/")[1] : path.basename(entry, ".ts"));
+// entry -> [the module that holds it, its probe name], for plain builds
 const PROBED = new Map<string, [string, string]>([
-  ...inXenProbe.map((e): [string, [string, string]] => [e, [XEN_PROBE, e.startsWith("examples/") ? e.split("/")[1] : path.basename(e, ".ts")]]),
+  ...inXenProbe.map((e): [string, [string, string]] => [e, [XEN_PROBE, probeName(e)]]),
   ...inSimProbe.map((n): [string, [string, string]] => [`tests/apps/${n}.ts`, [SIM_PROBE, n]]),
 ]);
 
+// The probe module that holds `entry` for a build with `runtime` and
+// `instrument`, and the app's probe name; undefined: the app's own build.
+function probeOf(entry: string, runtime: Runtime, instrument: Instrument): [string, string] | undefined {
+  if (runtime !== DEFAULT_RUNTIME) return undefined;
+  if (instrument === "none") return PROBED.get(entry);
+  return inInstrumentedProbe.includes(entry) ? [INSTRUMENTED_PROBE, probeName(entry)] : undefined;
+}
+
 // The module and command line that run `entry` with command line
-// `cmdline`: the probe for the apps it holds, else the app's own build.
-export async function guestModule(entry: string, cmdline = ""): Promise<{ wasm: Uint8Array; cmdline: string }> {
-  const probed = PROBED.get(entry);
-  if (probed === undefined) return { wasm: await wasmOf(entry), cmdline };
-  return { wasm: await wasmOf(probed[0]), cmdline: `probe=${probed[1]}${cmdline ? " " + cmdline : ""}` };
+// `cmdline` (built with `runtime` and `instrument`): the probe for the apps
+// it holds, else the app's own build.
+export async function guestModule(entry: string, cmdline = "", runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none"): Promise<{ wasm: Uint8Array; cmdline: string }> {
+  const probed = probeOf(entry, runtime, instrument);
+  if (probed === undefined) return { wasm: await wasmOf(entry, runtime, instrument), cmdline };
+  return { wasm: await wasmOf(probed[0], runtime, instrument), cmdline: `probe=${probed[1]}${cmdline ? " " + cmdline : ""}` };
 }
 
 export async function wasmOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, instrument: Instrument = "none"): Promise<Uint8Array> {
@@ -187,8 +199,8 @@ export async function wasmOf(entry: string, runtime: Runtime = DEFAULT_RUNTIME, 
 
 // A SimGuest with `opts`, started with `entry` (through its probe module,
 // see guestModule).
-export async function startedGuest(entry: string, opts: SimOptions = {}): Promise<SimGuest> {
-  const app = await guestModule(entry, opts.cmdline);
+export async function startedGuest(entry: string, opts: SimOptions = {}, instrument: Instrument = "none"): Promise<SimGuest> {
+  const app = await guestModule(entry, opts.cmdline, DEFAULT_RUNTIME, instrument);
   const g = new SimGuest({ ...opts, cmdline: app.cmdline });
   await g.start(app.wasm);
   return g;

@@ -11,9 +11,10 @@ import { SimBlkback } from "../../sim/blkback.ts";
 import { addVif } from "../../sim/netback.ts";
 import { NetPeer, arpRequestFrame, pingFrame, udpFrame } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { startedGuest, willBuild } from "./helpers.ts";
 
-// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
+// The apps these tests build, compiled ahead of time (tests/sim/helpers.ts;
+// all four are apps of tests/apps/instrumented-probe.ts).
 willBuild("tests/apps/dangling.ts", undefined, "stress");
 willBuild("examples/udp-echo/main.ts", undefined, "stress");
 willBuild("examples/blk-verify/main.ts", undefined, "stress");
@@ -22,15 +23,13 @@ willBuild("examples/selftest/main.ts", undefined, "stress");
 const MS = 1_000_000n;
 
 async function stressed(entry: string, cmdline = ""): Promise<SimGuest> {
-  const g = new SimGuest({ cmdline });
-  await g.start(await wasmOf(entry, undefined, "stress"));
+  const g = await startedGuest(entry, { cmdline }, "stress");
   g.collectAtHypercalls = true;
   return g;
 }
 
 test("stress: a raw address kept into a collected buffer reads garbage (the bug this mode is for)", async (t) => {
-  const plain = new SimGuest();
-  await plain.start(await wasmOf("tests/apps/dangling.ts", undefined, "stress"));
+  const plain = await startedGuest("tests/apps/dangling.ts", {}, "stress");
   t.match((await plain.run()).console, /dangling: byte 7\n/, "without forced collections the bytes are still there");
   const g = await stressed("tests/apps/dangling.ts");
   const r = await g.run();
