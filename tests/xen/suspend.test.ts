@@ -13,7 +13,7 @@
 //    logdirty"), so it is not tried.
 // Afterwards ping and UDP must be intact and dom0's crc32 of the disk must
 // equal the guest's. Each step takes several seconds on this emulated rig
-// (xl save of a 16 MiB guest: 4-10 s), so make test runs one of each; the
+// (xl save + xl restore of the 8 MiB guest: about 3 s; xl migrate about 8 s), so make test runs one of each; the
 // campaigns (10 save/restore cycles as PV, save/restore and migration as
 // PVH) are in tests/soak/suspend.soak.ts (make soak).
 import type test from "tape";
