@@ -3,7 +3,7 @@
 // arguments>" picks the app; each reads its arguments with appArgs() or
 // "name=value" words. Why one image: gcc takes 5 to 20 s of CPU per image,
 // and make test's time is bounded by this machine's CPU. The sim tests of
-// udp-echo, tcp-services, http-server, stats and suspend-probe run this
+// udp-echo, tcp-services, http-server, stats, suspend-probe and selftest run this
 // module too (asc costs 4 to 6 s of CPU per app: tests/sim/helpers.ts
 // guestModule); the examples hello and trap, and udp-echo for memory = 4,
 // stay images of their own under Xen.

@@ -164,7 +164,7 @@ export const XEN_PROBE = "tests/apps/xen-probe.ts";
 const SIM_PROBE = "tests/apps/sim-probe.ts";
 // tests/apps/instrumented-probe.ts: the apps of the instrumented builds.
 const INSTRUMENTED_PROBE = "tests/apps/instrumented-probe.ts";
-const inXenProbe = ["examples/udp-echo/main.ts", "tests/apps/tcp-services.ts", "examples/http-server/main.ts", "examples/stats/main.ts", "tests/apps/suspend-probe.ts"];
+const inXenProbe = ["examples/udp-echo/main.ts", "tests/apps/tcp-services.ts", "examples/http-server/main.ts", "examples/stats/main.ts", "tests/apps/suspend-probe.ts", "examples/selftest/main.ts"];
 const inSimProbe = ["blk-model", "blk-edge", "blk-hostile", "blk-hotplug", "fuzz-disk", "net-blocking", "net-txdrop", "net-noarm",
   "xs-probe", "xs-tx", "xs-interleave", "xs-dead", "xs-fuzz", "evt-probe", "grant-probe", "idle", "chatty", "primitives"];
 const inInstrumentedProbe = ["tests/apps/dangling.ts", "tests/apps/blk-reuse.ts", "examples/udp-echo/main.ts", "examples/blk-verify/main.ts", "examples/selftest/main.ts"];

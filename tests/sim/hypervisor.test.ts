@@ -19,7 +19,7 @@ import * as V from "../../runtime/abi/vcpu.ts";
 import * as HVM from "../../runtime/abi/hvm.ts";
 import * as MEM from "../../runtime/abi/memory.ts";
 import * as L from "../../sim/layout.ts";
-import { wasmOf, willBuild } from "./helpers.ts";
+import { startedGuest, wasmOf, willBuild } from "./helpers.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
 willBuild("examples/selftest/main.ts");
@@ -555,8 +555,7 @@ for (const mode of ["pv", "pvh"] as const) test(`sim guest [${mode}]: the domain
 });
 
 for (const mode of ["pv", "pvh"] as const) test(`sim guest [${mode}]: examples/selftest passes every check in virtual time, dom0 playing the real rig's part`, async (t) => {
-  const g = new SimGuest({ mode });
-  await g.start(await wasmOf("examples/selftest/main.ts"));
+  const g = await startedGuest("examples/selftest/main.ts", { mode });
   // tests/xen/protocol-core.test.ts's dom0: answer the ping, later ask for a poweroff.
   g.dom0.after(5n * MS, () => g.xenstore.write("/local/domain/1/data/ping", "pong"));
   g.dom0.after(2_000n * MS, () => g.xenstore.write("/local/domain/1/control/shutdown", "poweroff"));
