@@ -184,9 +184,11 @@ function startSession(): Promise<RunResult> {
     test.onFinish(() => fs.rmSync(tmp, { recursive: true, force: true }));
     // TSXEN_SERIAL_LOG=<file> keeps the timestamped serial log (Xen, dom0, guests).
     // QEMU's one emulated CPU is the suite's critical path: as root, QEMU
-    // runs at nice -10, which keeps its vCPU thread on a core of its own
-    // against the sim tests' thread, the asc workers and gcc (at -5 it got
-    // about 0.85 of a core with four of those running).
+    // runs at nice -10. By CFS's weights that keeps its vCPU thread on a
+    // core of its own against four runnable threads at nice 0 (the sim
+    // tests' thread, the asc workers, gcc), where -5 would leave it about
+    // 0.85 of one. (Computed, not measured: the day's runs were too noisy
+    // to tell -5 and -10 apart.)
     const result = await runScenarios(scenarios, { ...mergedOptions(options), log: process.env.TSXEN_SERIAL_LOG || path.join(tmp, "serial.log"), nice: RIG_NICE, onStarted: started });
     session.sessionMs = Date.now() - t1;
     return result;
