@@ -19,7 +19,7 @@ import { addVif, type VifOptions } from "../../sim/netback.ts";
 import { SimBlkback, HOSTILE_KINDS as BLK_KINDS } from "../../sim/blkback.ts";
 import { NetPeer, arpRequestFrame, udpFrame, type Endpoint } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { guestModule, startedGuest } from "../sim/helpers.ts";
+import { startedGuest } from "../sim/helpers.ts";
 import { grantsToDom0, expectedComplaint } from "../sim/net-rig.ts";
 import { Rng, caseSeed, type CampaignResult } from "./support.ts";
 
@@ -64,9 +64,7 @@ function vifOptions(r: Rng): VifOptions {
 }
 
 export async function fuzzNetback(o: BackendOptions): Promise<CampaignResult> {
-  const { wasm, cmdline } = await guestModule("examples/udp-echo/main.ts");
-  const g = new SimGuest({ maxHypercalls: Number.MAX_SAFE_INTEGER, cmdline });
-  await g.start(wasm);
+  const g = await startedGuest("examples/udp-echo/main.ts", { maxHypercalls: Number.MAX_SAFE_INTEGER });
   const result: CampaignResult = { name: "netback", cases: 0, failures: [] };
   const first = o.first ?? 0;
   let i = 0;

@@ -22,7 +22,7 @@ import {
 import * as N from "../../runtime/abi/netif.ts";
 import * as G from "../../runtime/abi/grant_table.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { guestModule } from "../sim/helpers.ts";
+import { startedGuest } from "../sim/helpers.ts";
 import { Rng, caseSeed, type CampaignResult, type Failure } from "./support.ts";
 
 const MS = 1_000_000n;
@@ -138,9 +138,7 @@ export interface FrameOptions {
 }
 
 export async function fuzzFrames(o: FrameOptions): Promise<CampaignResult> {
-  const { wasm, cmdline } = await guestModule("examples/udp-echo/main.ts");
-  const g = new SimGuest({ maxHypercalls: Number.MAX_SAFE_INTEGER, cmdline });
-  await g.start(wasm);
+  const g = await startedGuest("examples/udp-echo/main.ts", { maxHypercalls: Number.MAX_SAFE_INTEGER });
   const vif: Vif = addVif(g, { devid: 0, ip: GUEST.ip, mtu: MTU, features: { sg: true, splitEventChannels: true } });
   const peer = new NetPeer(g.dom0, vif, PEER);
   const first = o.first ?? 0;

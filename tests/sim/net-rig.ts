@@ -7,7 +7,7 @@ import { addVif, type Fault, type Vif, type VifOptions } from "../../sim/netback
 import { NetPeer, arpRequestFrame, pingFrame, udpFrame, type Endpoint, type ParsedFrame } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
 import * as G from "../../runtime/abi/grant_table.ts";
-import { guestModule } from "./helpers.ts";
+import { startedGuest } from "./helpers.ts";
 
 export const MS = 1_000_000n;
 export const UDP_ECHO = "examples/udp-echo/main.ts";
@@ -22,9 +22,7 @@ export interface Rig {
 // A guest running `app` with one vif per entry of `vifs` (vif i: guest
 // 10.0.i.2, peer 10.0.i.1), each with a peer on its wire.
 export async function rig(vifs: VifOptions[], app = UDP_ECHO, sim: SimOptions = {}): Promise<Rig> {
-  const { wasm, cmdline } = await guestModule(app, sim.cmdline);
-  const g = new SimGuest({ ...sim, cmdline });
-  await g.start(wasm);
+  const g = await startedGuest(app, sim);
   const r: Rig = { g, vifs: [], peers: [], guests: [] };
   vifs.forEach((opts, i) => {
     const vif = addVif(g, { devid: i, ip: `10.0.${i}.2`, ...opts });

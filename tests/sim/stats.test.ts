@@ -10,7 +10,7 @@ import { addVif } from "../../sim/netback.ts";
 import { NetPeer, udpFrame } from "../../sim/netswitch.ts";
 import { SimBlkback } from "../../sim/blkback.ts";
 import { formatStats, parseXenstoreLs, readStats, type StatsStore } from "../../tools/stats.ts";
-import { guestModule, willBuild } from "./helpers.ts";
+import { startedGuest, willBuild } from "./helpers.ts";
 
 // The apps these tests build, compiled ahead of time (tests/sim/helpers.ts).
 willBuild("examples/stats/main.ts");
@@ -44,9 +44,7 @@ interface Run {
 // of 100 bytes to port 7) and one 2 MiB disk. `actions` run in dom0 at
 // virtual times (ms after boot); the guest is shut down at `endMs`.
 async function run(cmdline: string, actions: [number, (g: SimGuest, r: Run) => void][], endMs: number, datagrams = 0): Promise<Run> {
-  const app = await guestModule(APP, cmdline);
-  const g = new SimGuest({ cmdline: app.cmdline });
-  await g.start(app.wasm);
+  const g = await startedGuest(APP, { cmdline });
   const vif = addVif(g, { devid: 0, ip: "10.0.0.2" });
   const peer = new NetPeer(g.dom0, vif, { mac: "00:16:3e:ee:00:00", ip: "10.0.0.1" });
   new SimBlkback(g, { devid: 51712, disk: new Uint8Array(2 << 20) });

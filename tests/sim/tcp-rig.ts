@@ -7,7 +7,7 @@ import { Link, type LinkOptions } from "../../sim/link.ts";
 import { TcpHost } from "../../sim/tcp-peer.ts";
 import type { Endpoint } from "../../sim/netswitch.ts";
 import * as XB from "../../runtime/abi/xenbus.ts";
-import { guestModule } from "./helpers.ts";
+import { startedGuest } from "./helpers.ts";
 
 export const MS = 1_000_000n;
 export const SEC = 1_000_000_000n;
@@ -25,9 +25,7 @@ export interface TcpRig {
 // `guestIp`: where the host finds the guest (default the vif's ip=, else
 // 10.0.0.2; a DHCP test passes the address its server hands out).
 export async function tcpRig(o: { app?: string; link?: LinkOptions; sim?: SimOptions; vif?: VifOptions; guestIp?: string } = {}): Promise<TcpRig> {
-  const { wasm, cmdline } = await guestModule(o.app ?? TCP_APP, o.sim?.cmdline);
-  const g = new SimGuest({ memoryMB: 64, ...o.sim, cmdline });
-  await g.start(wasm);
+  const g = await startedGuest(o.app ?? TCP_APP, { memoryMB: 64, ...o.sim });
   const vif = addVif(g, { devid: 0, ip: "10.0.0.2", ...o.vif });
   const link = new Link(g.dom0, vif, o.link ?? {}, () => g.clock.now());
   const guest = { mac: vif.mac, ip: o.guestIp ?? vif.ip ?? "10.0.0.2" };
