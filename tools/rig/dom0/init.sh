@@ -207,19 +207,27 @@ domid_of() {
     return 1
 }
 
-# The domid xl's monitor (the process `xl create` leaves behind) logged for
-# the domain it created, "Waiting for domain <name> (domid <id>) to die",
-# into LOGGED_ID: read with shell builtins, as a xenstore-read costs dom0
-# about 100 ms under TCG. False if it is not there within a second.
+# XL_FIELD: what follows $1 on the last line of xl's monitor log (the
+# process `xl create` leaves behind: /var/log/xen/xl-<name>.log) that
+# starts with $1, up to the first $2; empty if no line does. Shell builtins
+# only: a xenstore-read costs dom0 about 100 ms under TCG, an `xl list`
+# about 200 ms.
+xl_log_field() {
+    local line
+    XL_FIELD=
+    while IFS= read -r line; do
+        case $line in "$1"*) line=${line#"$1"}; XL_FIELD=${line%%"$2"*} ;; esac
+    done < "$XL_LOG"
+}
+
+# The domid xl's monitor logged for the domain it created ("Waiting for
+# domain <name> (domid <id>) to die"), into LOGGED_ID. False if it is not
+# there within a second.
 logged_domid() {
-    local line i=0
-    LOGGED_ID=
+    local i=0
     while [ $i -lt 20 ]; do
-        while IFS= read -r line; do
-            case $line in
-            "Waiting for domain $NAME (domid "*) line=${line#*(domid }; LOGGED_ID=${line%%)*} ;;
-            esac
-        done < "$XL_LOG"
+        xl_log_field "Waiting for domain $NAME (domid " ")"
+        LOGGED_ID=$XL_FIELD
         [ -n "$LOGGED_ID" ] && return 0
         i=$((i + 1)); sleep 0.05
     done
@@ -227,18 +235,12 @@ logged_domid() {
 }
 
 # A final shutdown of domain DOMID that xl's monitor has logged ("Domain
-# <id> has shut down, reason code <n> 0x<n>"), read into REASON with shell
-# builtins instead of an `xl list` (about 200 ms under TCG): poweroff,
+# <id> has shut down, reason code <n> 0x<n>"), into REASON: poweroff,
 # crash, watchdog, or a reboot xl does not restart. False for anything else
 # (not logged yet, a suspend, a reboot xl restarts): read_domain decides.
 logged_shutdown() {
-    local line code=
-    while IFS= read -r line; do
-        case $line in
-        "Domain $DOMID has shut down, reason code "*) code=${line#*reason code }; code=${code%% *} ;;
-        esac
-    done < "$XL_LOG"
-    case $code in
+    xl_log_field "Domain $DOMID has shut down, reason code " " "
+    case $XL_FIELD in
     0) REASON=poweroff ;;
     1) [ -z "$RESTART_ON_REBOOT" ] || return 1; REASON=reboot ;;
     3) REASON=crash ;;
